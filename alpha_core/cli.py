@@ -1,0 +1,156 @@
+"""``alpha``: the headless entry point (same engine functions as the app).
+
+``alpha run`` trains, predicts, forms books, backtests, prints the Performance Summary and
+saves the run under ``artifacts/runs/<run_id>/``. A bad flag value prints one line on
+stderr, exits with code 2 and writes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import NoReturn
+
+import polars as pl
+
+from alpha_core.config import ConfigError, ModelParams, RunConfig
+from alpha_core.data import PanelError, load_panel
+from alpha_core.pipeline import check_windows, default_windows, run_experiment
+from alpha_core.registry import default_root, list_runs, save_run
+from alpha_core.report import performance_summary
+
+DATE_FLAGS = ("train_start", "train_end", "test_start", "test_end")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit code 2, as argparse itself uses)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"alpha: error: {message}\n")
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="alpha", description="Alpha Lab: daily cross-sectional alpha research.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    run = sub.add_parser("run", help="train, predict, backtest and save a run")
+    run.add_argument("--data", default="demo", help="'demo' or a path (CSV, Parquet, folder, zip)")
+    run.add_argument("--metadata", default=None, help="CSV mapping asset to sector/asset_class")
+    for flag in DATE_FLAGS:
+        run.add_argument(f"--{flag.replace('_', '-')}", dest=flag, type=_iso_date, default=None)
+    run.add_argument("--label", choices=["close_to_close", "open_to_open"], default=None)
+    run.add_argument("--long-pct", type=float, default=0.2)
+    run.add_argument("--short-pct", type=float, default=0.2)
+    run.add_argument("--seed", type=int, default=42)
+    run.add_argument("--n-estimators", type=int, default=ModelParams.n_estimators)
+    run.add_argument("--learning-rate", type=float, default=ModelParams.learning_rate)
+    run.add_argument("--num-leaves", type=int, default=ModelParams.num_leaves)
+    run.add_argument("--max-depth", type=int, default=ModelParams.max_depth)
+    run.add_argument("--shuffle-labels", action="store_true", help="no-signal control run")
+    run.add_argument("--name", default="", help="display name of the run")
+    run.add_argument("--artifacts", type=Path, default=None, help="registry folder")
+    run.add_argument("--no-save", action="store_true", help="do not write the run")
+    run.add_argument("--json", action="store_true", help="print metrics as one JSON object")
+    sub.add_parser("runs", help="list saved runs")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace, panel: pl.DataFrame | None) -> RunConfig:
+    """Build the run config; omitted dates default to the seed's (demo) or the data's span."""
+    base = RunConfig()
+    dates = {f: getattr(args, f) for f in DATE_FLAGS}
+    if args.data != "demo" and panel is not None and any(v is None for v in dates.values()):
+        defaults = default_windows(panel)
+    else:
+        defaults = {f: getattr(base, f) for f in DATE_FLAGS}
+    model = ModelParams(
+        n_estimators=args.n_estimators,
+        learning_rate=args.learning_rate,
+        num_leaves=args.num_leaves,
+        max_depth=args.max_depth,
+    )
+    return RunConfig(
+        data=str(args.data),
+        metadata=args.metadata,
+        **{f: dates[f] or defaults[f] for f in DATE_FLAGS},
+        label=args.label or base.label,
+        model=model,
+        long_pct=args.long_pct,
+        short_pct=args.short_pct,
+        seed=args.seed,
+        shuffle_labels=args.shuffle_labels,
+        name=args.name,
+    )
+
+
+def _fail(message: str) -> int:
+    print(f"alpha: error: {message}", file=sys.stderr)
+    return 2
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    try:
+        _precheck(args)
+        panel = load_panel(args.data, metadata=args.metadata)
+        config = config_from_args(args, panel)
+        check_windows(config, panel)
+    except (ConfigError, PanelError) as exc:
+        return _fail(str(exc))
+    progress = None if args.json else _print_progress
+    result = run_experiment(config, panel, on_progress=progress)
+    if not args.no_save:
+        folder = save_run(result, args.artifacts or default_root(), {"data": args.data})
+        result.predictions.write_csv(folder / "predictions.csv")
+    if args.json:
+        print(json.dumps({"run_id": result.run_id, **result.metrics}, sort_keys=True))
+    else:
+        label = "simulated demo universe" if args.data == "demo" else str(args.data)
+        print("\n" + performance_summary(result.metrics, label))
+        if result.run_id:
+            print(f"\nSaved run {result.run_id} in {args.artifacts or default_root()}")
+    return 0
+
+
+def _precheck(args: argparse.Namespace) -> None:
+    """Flag checks that need no data, so obvious mistakes fail before loading anything."""
+    for name in ("long_pct", "short_pct"):
+        value = getattr(args, name)
+        if not 0 < value <= 0.5:
+            raise ConfigError(f"--{name.replace('_', '-')} must be in (0, 0.5], got {value}")
+    pairs = [("train_start", "train_end"), ("train_end", "test_start"), ("test_start", "test_end")]
+    for a, b in pairs:
+        va, vb = getattr(args, a), getattr(args, b)
+        if va and vb and va > vb:
+            raise ConfigError(f"--{a.replace('_', '-')} {va} is after --{b.replace('_', '-')} {vb}")
+
+
+def _print_progress(message: str, fraction: float) -> None:
+    print(f"\r[{fraction:5.0%}] {message:<40}", end="" if fraction < 1 else "\n", file=sys.stderr)
+
+
+def cmd_runs(_args: argparse.Namespace) -> int:
+    for info in list_runs():
+        sharpe = info.metrics.get("sharpe")
+        shown = "n/a" if sharpe is None else f"{sharpe:.2f}"
+        print(f"{info.run_id}  {info.name:<30} sharpe={shown}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "run":
+        return cmd_run(args)
+    return cmd_runs(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""One object that fully describes a run, so any run can be reproduced from its JSON.
+
+A :class:`RunConfig` is immutable, serialises to plain JSON (``to_dict`` / ``from_dict``)
+and validates itself (``validate``) with messages that name the offending field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field, fields
+from datetime import date
+from typing import Any
+
+LABEL_CONVENTIONS = ("close_to_close", "open_to_open")
+"""close_to_close: decide at close t, earn close t -> close t+1 (horizon 1 day).
+open_to_open: decide at close t, trade at the next open, earn open t+1 -> open t+2 (horizon 2)."""
+
+
+class ConfigError(ValueError):
+    """A run configuration that cannot be run; the message names the field."""
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    """LightGBM parameters; defaults are the founding document's configuration.
+
+    ``bagging_freq`` is 1 so that ``bagging_fraction`` takes effect (LightGBM ignores
+    bagging when the frequency is 0, as in the seed's ``LGBMRegressor`` call).
+    """
+
+    n_estimators: int = 500
+    learning_rate: float = 0.05
+    max_depth: int = 6
+    num_leaves: int = 50
+    feature_fraction: float = 0.8
+    bagging_fraction: float = 0.8
+    bagging_freq: int = 1
+    min_data_in_leaf: int = 20
+    max_bin: int = 255
+    num_threads: int = 0
+
+    def validate(self) -> None:
+        if self.n_estimators < 1:
+            raise ConfigError(f"model.n_estimators must be >= 1, got {self.n_estimators}")
+        if not 0 < self.learning_rate <= 1:
+            raise ConfigError(f"model.learning_rate must be in (0, 1], got {self.learning_rate}")
+        if self.num_leaves < 2:
+            raise ConfigError(f"model.num_leaves must be >= 2, got {self.num_leaves}")
+        for name in ("feature_fraction", "bagging_fraction"):
+            value = getattr(self, name)
+            if not 0 < value <= 1:
+                raise ConfigError(f"model.{name} must be in (0, 1], got {value}")
+        if self.max_bin < 2:
+            raise ConfigError(f"model.max_bin must be >= 2, got {self.max_bin}")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a run depends on. Defaults reproduce the founding document's experiment."""
+
+    data: str = "demo"
+    metadata: str | None = None
+    train_start: date = date(2000, 1, 4)
+    train_end: date = date(2024, 10, 1)
+    test_start: date = date(2024, 10, 2)
+    test_end: date = date(2025, 3, 27)
+    label: str = "close_to_close"
+    features: tuple[str, ...] = ()
+    model: ModelParams = field(default_factory=ModelParams)
+    long_pct: float = 0.2
+    short_pct: float = 0.2
+    seed: int = 42
+    shuffle_labels: bool = False
+    name: str = ""
+
+    # ---------------------------------------------------------------- validation
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` naming the first field that makes the run impossible."""
+        if self.label not in LABEL_CONVENTIONS:
+            raise ConfigError(f"label must be one of {LABEL_CONVENTIONS}, got {self.label!r}")
+        if self.train_start > self.train_end:
+            raise ConfigError(
+                f"train window is empty: train_start {self.train_start} is after "
+                f"train_end {self.train_end}"
+            )
+        if self.test_start > self.test_end:
+            raise ConfigError(
+                f"test window is empty: test_start {self.test_start} is after "
+                f"test_end {self.test_end}"
+            )
+        if self.test_start <= self.train_end:
+            raise ConfigError(
+                f"test_start {self.test_start} must be after train_end {self.train_end} "
+                "(test before or inside train)"
+            )
+        for name in ("long_pct", "short_pct"):
+            value = getattr(self, name)
+            if not 0 < value <= 0.5:
+                raise ConfigError(f"{name} must be in (0, 0.5], got {value}")
+        self.model.validate()
+
+    @property
+    def label_horizon(self) -> int:
+        """Trading days from the decision close to the end of the label's return."""
+        return 1 if self.label == "close_to_close" else 2
+
+    # ------------------------------------------------------------- serialisation
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, date):
+                value = value.isoformat()
+            elif dataclasses.is_dataclass(value):
+                value = dataclasses.asdict(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[f.name] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> RunConfig:
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(raw) - set(known))
+        if unknown:
+            raise ConfigError(f"unknown config keys: {', '.join(unknown)}")
+        kwargs: dict[str, Any] = {}
+        for key, value in raw.items():
+            default = getattr(cls(), key)
+            if isinstance(default, date) and isinstance(value, str):
+                try:
+                    value = date.fromisoformat(value)
+                except ValueError as exc:
+                    raise ConfigError(f"{key}: not an ISO date: {value!r}") from exc
+            elif key == "model" and isinstance(value, dict):
+                model_known = {f.name for f in fields(ModelParams)}
+                bad = sorted(set(value) - model_known)
+                if bad:
+                    raise ConfigError(f"unknown model keys: {', '.join(bad)}")
+                value = ModelParams(**value)
+            elif isinstance(default, tuple) and isinstance(value, list):
+                value = tuple(value)
+            kwargs[key] = value
+        return cls(**kwargs)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    def fingerprint(self) -> str:
+        """Short stable hash of the configuration (the name is excluded)."""
+        payload = self.to_dict()
+        payload.pop("name", None)
+        blob = json.dumps(payload, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:10]
+
+    def replace(self, **changes: Any) -> RunConfig:
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,226 @@
+"""Leak-free daily features and the next-day label.
+
+Every feature for (asset, date t) is computed from that asset's bars up to and including t,
+counted on the asset's own bar sequence (``lag k`` = k bars earlier). The label is the only
+column that looks ahead, and it is never a model input.
+
+To add a feature, add one :class:`Feature` to ``FEATURES``: its name, a one-line definition
+(shown in the docs and the app) and a polars expression over the sorted panel. The
+expression may use ``lag(col, k)`` and ``rolling_*`` helpers below; the first ``warmup``
+bars of each asset are set to null automatically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import polars as pl
+
+from alpha_core.config import LABEL_CONVENTIONS
+
+LABEL = "label"
+LABEL_END = "label_end"
+"""Date of the bar at which the label's return is fully known (for purging)."""
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One model input: name, one-line definition, expression, bars of history it needs."""
+
+    name: str
+    definition: str
+    expr: Callable[[], pl.Expr]
+    warmup: int = 0
+    categorical: bool = False
+
+
+def _lag(col: str, k: int) -> pl.Expr:
+    # Shift on the whole asset-sorted column; the warmup mask removes cross-asset bleed.
+    return pl.col(col).shift(k)
+
+
+def _ln_ret() -> pl.Expr:
+    # Null on each asset's first bar, so no other asset's close enters a rolling window.
+    return pl.when(pl.col("_bar") >= 1).then((pl.col("close") / _lag("close", 1)).log())
+
+
+def _rolling_mean(value: pl.Expr, window: int) -> pl.Expr:
+    # Per asset: polars' incremental rolling kernels carry floating-point state along the
+    # column, so one asset's later bars could otherwise nudge another asset's values.
+    return value.rolling_mean(window).over("asset")
+
+
+def _rolling_std(value: pl.Expr, window: int) -> pl.Expr:
+    return value.rolling_std(window).over("asset")
+
+
+def _zscore(col: str, window: int) -> pl.Expr:
+    return (pl.col(col) - _rolling_mean(pl.col(col), window)) / _rolling_std(pl.col(col), window)
+
+
+FEATURES: tuple[Feature, ...] = (
+    Feature("ln_ret_1", "log return of the last bar: ln(close_t / close_t-1)", _ln_ret, 1),
+    Feature(
+        "mom_5",
+        "5-bar momentum: close_t / close_t-5 - 1",
+        lambda: pl.col("close") / _lag("close", 5) - 1,
+        5,
+    ),
+    Feature(
+        "mom_20",
+        "20-bar momentum: close_t / close_t-20 - 1",
+        lambda: pl.col("close") / _lag("close", 20) - 1,
+        20,
+    ),
+    Feature(
+        "vol_5",
+        "5-bar realised volatility: sample std of ln_ret_1 over bars t-4..t",
+        lambda: _rolling_std(_ln_ret(), 5),
+        5,
+    ),
+    Feature(
+        "vol_20",
+        "20-bar realised volatility: sample std of ln_ret_1 over bars t-19..t",
+        lambda: _rolling_std(_ln_ret(), 20),
+        20,
+    ),
+    Feature(
+        "vol_z_20",
+        "volume z-score: (volume_t - mean) / std of volume over bars t-19..t",
+        lambda: _zscore("volume", 20),
+        19,
+    ),
+    Feature(
+        "gap_pc",
+        "overnight gap: open_t / close_t-1 - 1",
+        lambda: pl.col("open") / _lag("close", 1) - 1,
+        1,
+    ),
+    Feature(
+        "price_sma20_dev",
+        "distance from the 20-bar mean close: close_t / SMA20_t - 1",
+        lambda: pl.col("close") / _rolling_mean(pl.col("close"), 20) - 1,
+        19,
+    ),
+    Feature(
+        "hl_range_pc",
+        "intraday range: (high_t - low_t) / close_t",
+        lambda: (pl.col("high") - pl.col("low")) / pl.col("close"),
+        0,
+    ),
+    Feature("month", "calendar month of t (1-12)", lambda: pl.col("date").dt.month(), 0),
+    Feature(
+        "day_of_week",
+        "weekday of t (0 = Monday .. 4 = Friday)",
+        lambda: pl.col("date").dt.weekday() - 1,
+        0,
+    ),
+    Feature(
+        "sector_id",
+        "sector code, numbered in order of the sector's first appearance in the data",
+        lambda: pl.col("sector_id"),
+        0,
+        categorical=True,
+    ),
+)
+
+FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
+FEATURES_BY_NAME: dict[str, Feature] = {f.name: f for f in FEATURES}
+CATEGORICAL_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURES if f.categorical)
+
+
+def sector_codes(panel: pl.DataFrame) -> pl.DataFrame:
+    """Map each sector to an integer by order of first appearance (date, then name).
+
+    First-appearance order means bars after any date T never change a code used before T,
+    unlike alphabetical codes, which a sector listed later could shift.
+    """
+    sectors = _sector_column(panel)
+    first = (
+        panel.select("date", sectors.alias("sector"))
+        .group_by("sector")
+        .agg(pl.col("date").min().alias("first_date"))
+        .sort("first_date", "sector")
+    )
+    return first.with_columns(pl.int_range(pl.len(), dtype=pl.Int32).alias("sector_id")).select(
+        "sector", "sector_id"
+    )
+
+
+def _sector_column(panel: pl.DataFrame) -> pl.Expr:
+    if "sector" in panel.columns:
+        return pl.col("sector").fill_null("unknown")
+    return pl.lit("unknown")
+
+
+def label_expr(convention: str) -> tuple[pl.Expr, int]:
+    """Label expression and its horizon in bars for an execution convention."""
+    if convention == "close_to_close":
+        return pl.col("close").shift(-1) / pl.col("close") - 1, 1
+    if convention == "open_to_open":
+        return pl.col("open").shift(-2) / pl.col("open").shift(-1) - 1, 2
+    raise ValueError(f"label convention must be one of {LABEL_CONVENTIONS}, got {convention!r}")
+
+
+def build_features(
+    panel: pl.DataFrame,
+    label: str = "close_to_close",
+    features: tuple[str, ...] | None = None,
+) -> pl.DataFrame:
+    """Features and label for every (date, asset) bar of a canonical panel.
+
+    Returns ``date, asset, <features...>, label, label_end`` sorted by asset then date.
+    Rows inside an asset's warmup have null features; non-finite values become null.
+    """
+    selected = _select(features)
+    label_value, horizon = label_expr(label)
+    codes = sector_codes(panel).rename({"sector": "_sector"})
+    frame = (
+        panel.with_columns(_sector_column(panel).alias("_sector"))
+        .join(codes, on="_sector", how="left")
+        .sort("asset", "date")
+    )
+    frame = frame.with_columns(
+        pl.int_range(pl.len()).over("asset").alias("_bar"),
+        pl.len().over("asset").alias("_n_bars"),
+    )
+    exprs = [_masked(f) for f in selected]
+    label_ok = pl.col("_bar") < pl.col("_n_bars") - horizon
+    out = frame.select(
+        "date",
+        "asset",
+        *exprs,
+        pl.when(label_ok).then(label_value).alias(LABEL),
+        pl.when(label_ok).then(pl.col("date").shift(-horizon)).alias(LABEL_END),
+    )
+    return _finite(out, [f.name for f in selected] + [LABEL])
+
+
+def _select(names: tuple[str, ...] | None) -> list[Feature]:
+    if not names:
+        return list(FEATURES)
+    unknown = [n for n in names if n not in FEATURES_BY_NAME]
+    if unknown:
+        raise ValueError(f"unknown features: {', '.join(unknown)}; known: {FEATURE_NAMES}")
+    return [FEATURES_BY_NAME[n] for n in names]
+
+
+def _masked(feature: Feature) -> pl.Expr:
+    value = feature.expr()
+    if feature.warmup:
+        value = pl.when(pl.col("_bar") >= feature.warmup).then(value)
+    return value.alias(feature.name)
+
+
+def _finite(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    floats = [c for c in columns if frame.schema[c].is_float()]
+    return frame.with_columns(
+        pl.when(pl.col(c).is_finite()).then(pl.col(c)).alias(c) for c in floats
+    )
+
+
+def model_rows(frame: pl.DataFrame, features: tuple[str, ...]) -> pl.Expr:
+    """Rows a model may see: every numeric feature present (warmup and bad bars drop out)."""
+    numeric = [f for f in features if f not in CATEGORICAL_FEATURES]
+    return pl.all_horizontal(pl.col(c).is_not_null() for c in numeric)

@@ -1,0 +1,154 @@
+"""LightGBM regressor: purged date-window training, prediction, text-format persistence.
+
+A model is saved as LightGBM's own text format (``<stem>.txt``) plus a JSON sidecar
+(``<stem>.json``: feature list, parameters, training window, data fingerprint). Loading
+reads text only; nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import polars as pl
+
+from alpha_core.config import ModelParams
+from alpha_core.features import CATEGORICAL_FEATURES, LABEL, LABEL_END, model_rows
+
+Progress = Callable[[int, int], None]
+"""Called as ``progress(trees_built, trees_total)`` while a model trains."""
+
+
+@dataclass
+class TrainedModel:
+    """A fitted booster and what is needed to use and audit it."""
+
+    booster: lgb.Booster
+    features: tuple[str, ...]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def predict(self, frame: pl.DataFrame) -> np.ndarray:
+        return self.booster.predict(feature_matrix(frame, self.features))
+
+
+def training_rows(
+    feats: pl.DataFrame,
+    start: date,
+    end: date,
+    purge_before: date,
+    features: tuple[str, ...],
+) -> pl.DataFrame:
+    """Rows dated in [start, end] whose label is fully known strictly before ``purge_before``.
+
+    Purging on the label's end date removes the last ``horizon`` decision dates before the
+    test window, so no training label overlaps the period the model is tested on.
+    """
+    return feats.filter(
+        pl.col("date").is_between(start, end),
+        pl.col(LABEL).is_not_null(),
+        pl.col(LABEL_END) < purge_before,
+        model_rows(feats, features),
+    )
+
+
+def feature_matrix(frame: pl.DataFrame, features: tuple[str, ...]) -> np.ndarray:
+    return frame.select(pl.col(f).cast(pl.Float64) for f in features).to_numpy()
+
+
+def lgb_params(params: ModelParams, seed: int) -> dict[str, Any]:
+    """LightGBM parameter dict; deterministic for a seed (and a thread count)."""
+    return {
+        "objective": "regression",
+        "learning_rate": params.learning_rate,
+        "max_depth": params.max_depth,
+        "num_leaves": params.num_leaves,
+        "feature_fraction": params.feature_fraction,
+        "bagging_fraction": params.bagging_fraction,
+        "bagging_freq": params.bagging_freq,
+        "min_data_in_leaf": params.min_data_in_leaf,
+        "max_bin": params.max_bin,
+        "num_threads": params.num_threads,
+        "seed": seed,
+        "deterministic": True,
+        "force_col_wise": True,
+        "verbosity": -1,
+    }
+
+
+def fit_model(
+    train: pl.DataFrame,
+    features: tuple[str, ...],
+    params: ModelParams,
+    seed: int,
+    progress: Progress | None = None,
+) -> TrainedModel:
+    """Fit on prepared training rows (see :func:`training_rows`)."""
+    if train.height == 0:
+        raise ValueError("no training rows: the train window has no bars with features and label")
+    x = feature_matrix(train, features)
+    y = train[LABEL].to_numpy()
+    categorical = [f for f in features if f in CATEGORICAL_FEATURES]
+    dataset = lgb.Dataset(
+        x,
+        label=y,
+        feature_name=list(features),
+        categorical_feature=categorical,
+        params={"max_bin": params.max_bin, "verbosity": -1},
+    )
+    callbacks = [_progress_callback(progress, params.n_estimators)] if progress else []
+    booster = lgb.train(
+        lgb_params(params, seed),
+        dataset,
+        num_boost_round=params.n_estimators,
+        callbacks=callbacks,
+    )
+    fitted = booster.predict(x)
+    meta = {
+        "params": asdict(params),
+        "seed": seed,
+        "n_train_rows": train.height,
+        "train_start": str(train["date"].min()),
+        "train_end": str(train["date"].max()),
+        "train_rmse": float(np.sqrt(np.mean((fitted - y) ** 2))),
+    }
+    return TrainedModel(booster, tuple(features), meta)
+
+
+def _progress_callback(progress: Progress, total: int) -> Callable[[Any], None]:
+    def callback(env: Any) -> None:
+        progress(env.iteration + 1, total)
+
+    callback.order = 100  # type: ignore[attr-defined]
+    return callback
+
+
+def save_model(model: TrainedModel, directory: Path, stem: str = "model") -> None:
+    """Write ``<stem>.txt`` (LightGBM text) and ``<stem>.json`` (features and metadata)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    model.booster.save_model(str(directory / f"{stem}.txt"))
+    sidecar = {"features": list(model.features), **model.meta}
+    tmp = directory / f".{stem}.json.tmp"
+    tmp.write_text(json.dumps(sidecar, indent=2, sort_keys=True, default=str))
+    os.replace(tmp, directory / f"{stem}.json")
+
+
+def load_model(directory: Path, stem: str = "model") -> TrainedModel:
+    """Read a model saved by :func:`save_model`; raises FileNotFoundError naming the file."""
+    text = directory / f"{stem}.txt"
+    sidecar = directory / f"{stem}.json"
+    for path in (text, sidecar):
+        if not path.exists():
+            raise FileNotFoundError(f"model file missing: {path}")
+    meta = json.loads(sidecar.read_text())
+    features = tuple(meta.pop("features"))
+    booster = lgb.Booster(model_file=str(text))
+    if tuple(booster.feature_name()) != features:
+        raise ValueError(f"{sidecar}: feature list does not match the booster in {text}")
+    return TrainedModel(booster, features, meta)

@@ -1,0 +1,155 @@
+"""The run registry: runs saved under ``artifacts/runs/<run_id>/`` and read back without code.
+
+A run folder holds ``config.json``, ``metrics.json``, ``meta.json`` (name, timings, data
+label), ``model.txt`` + ``model.json`` (LightGBM text + sidecar) and Parquet tables
+(``predictions``, ``books``, ``daily``). A run is written to a hidden temporary folder and
+renamed into place, so a failed save leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from alpha_core.config import RunConfig
+from alpha_core.model import load_model, save_model
+from alpha_core.pipeline import RunResult
+
+TABLES = ("predictions", "books", "daily")
+_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def default_root() -> Path:
+    """``$ALPHA_LAB_ARTIFACTS`` if set, else ``./artifacts/runs``."""
+    env = os.environ.get("ALPHA_LAB_ARTIFACTS")
+    return Path(env) if env else Path.cwd() / "artifacts" / "runs"
+
+
+def new_run_id(config: RunConfig) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
+    return f"{stamp}-{config.fingerprint()[:6]}"
+
+
+def _write_json(path: Path, payload: Any) -> None:
+    path.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str))
+
+
+def save_run(
+    result: RunResult, root: Path | None = None, extra_meta: dict[str, Any] | None = None
+) -> Path:
+    """Persist a run atomically; returns its folder. Sets ``result.run_id``."""
+    root = root or default_root()
+    root.mkdir(parents=True, exist_ok=True)
+    run_id = result.run_id or new_run_id(result.config)
+    final = root / run_id
+    tmp = root / f".tmp-{run_id}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        _write_json(tmp / "config.json", result.config.to_dict())
+        _write_json(tmp / "metrics.json", result.metrics)
+        meta = {
+            "run_id": run_id,
+            "name": result.config.name or run_id,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "timings": result.timings,
+            **(extra_meta or {}),
+        }
+        _write_json(tmp / "meta.json", meta)
+        save_model(result.model, tmp)
+        for table in TABLES:
+            getattr(result, table).write_parquet(tmp / f"{table}.parquet")
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    result.run_id = run_id
+    return final
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """A registry entry as listed: enough to pick a run without loading its tables."""
+
+    run_id: str
+    name: str
+    created: str
+    path: Path
+    metrics: dict[str, Any]
+    config: dict[str, Any]
+
+
+def run_dir(run_id: str, root: Path | None = None) -> Path:
+    if not _ID_PATTERN.match(run_id):
+        raise ValueError(f"invalid run id: {run_id!r}")
+    path = (root or default_root()) / run_id
+    if not (path / "config.json").exists():
+        raise FileNotFoundError(f"no run {run_id!r} in {path.parent}")
+    return path
+
+
+def list_runs(root: Path | None = None) -> list[RunInfo]:
+    """Saved runs, newest first."""
+    root = root or default_root()
+    if not root.exists():
+        return []
+    infos = []
+    for path in root.iterdir():
+        if path.name.startswith(".") or not (path / "meta.json").exists():
+            continue
+        meta = json.loads((path / "meta.json").read_text())
+        infos.append(
+            RunInfo(
+                run_id=path.name,
+                name=meta.get("name", path.name),
+                created=meta.get("created", ""),
+                path=path,
+                metrics=json.loads((path / "metrics.json").read_text()),
+                config=json.loads((path / "config.json").read_text()),
+            )
+        )
+    return sorted(infos, key=lambda i: (i.created, i.run_id), reverse=True)
+
+
+def load_run(run_id: str, root: Path | None = None) -> RunResult:
+    """Read a saved run back (JSON, Parquet and LightGBM text only)."""
+    path = run_dir(run_id, root)
+    config = RunConfig.from_dict(json.loads((path / "config.json").read_text()))
+    meta = json.loads((path / "meta.json").read_text())
+    tables = {t: pl.read_parquet(path / f"{t}.parquet") for t in TABLES}
+    return RunResult(
+        config=config,
+        model=load_model(path),
+        metrics=json.loads((path / "metrics.json").read_text()),
+        timings=meta.get("timings", {}),
+        run_id=run_id,
+        **tables,
+    )
+
+
+def load_meta(run_id: str, root: Path | None = None) -> dict[str, Any]:
+    return json.loads((run_dir(run_id, root) / "meta.json").read_text())
+
+
+def rename_run(run_id: str, new_name: str, root: Path | None = None) -> None:
+    """Change a run's display name (its id and folder stay)."""
+    if not new_name.strip():
+        raise ValueError("a run name cannot be empty")
+    path = run_dir(run_id, root)
+    meta = json.loads((path / "meta.json").read_text())
+    meta["name"] = new_name.strip()
+    tmp = path / ".meta.json.tmp"
+    _write_json(tmp, meta)
+    os.replace(tmp, path / "meta.json")
+
+
+def delete_run(run_id: str, root: Path | None = None) -> None:
+    shutil.rmtree(run_dir(run_id, root))
