@@ -121,16 +121,29 @@ def run_experiment(
     preds = predict_window(model, feats, config.test_start, config.test_end)
     timings["predictions"] = time.perf_counter() - t0
 
+    books, daily, metrics = rebook(preds, config, model.meta, timings=timings)
+    notify("done", 1.0)
+    return RunResult(config, model, preds, books, daily, metrics, timings)
+
+
+def rebook(
+    preds: pl.DataFrame,
+    config: RunConfig,
+    model_meta: dict[str, Any],
+    timings: dict[str, float] | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]]:
+    """Books, daily P&L and metrics from stored predictions: no retraining.
+
+    This is the whole cost of a percentile change in the app.
+    """
+    timings = {} if timings is None else timings
     t0 = time.perf_counter()
     books = form_books(rank_predictions(preds), config.long_pct, config.short_pct)
     timings["books"] = time.perf_counter() - t0
-
     t0 = time.perf_counter()
     daily = daily_returns(books, preds)
     timings["backtest"] = time.perf_counter() - t0
-
     t0 = time.perf_counter()
-    metrics = compute_metrics(daily, preds, model.meta)
+    metrics = compute_metrics(daily, preds, model_meta)
     timings["report"] = time.perf_counter() - t0
-    notify("done", 1.0)
-    return RunResult(config, model, preds, books, daily, metrics, timings)
+    return books, daily, metrics
