@@ -18,6 +18,16 @@ LABEL_CONVENTIONS = ("close_to_close", "open_to_open")
 open_to_open: decide at close t, trade at the next open, earn open t+1 -> open t+2 (horizon 2)."""
 
 
+WALK_FORWARD_MODES = ("none", "monthly", "quarterly", "days")
+"""none: one model trained on [train_start, train_end]; monthly/quarterly: retrain before each
+calendar month/quarter of the test window; days: retrain every ``retrain_days`` trading days."""
+WINDOWS = ("expanding", "rolling")
+LABEL_TRANSFORMS = ("raw", "demean", "rank")
+FEATURE_TRANSFORMS = ("raw", "rank")
+SIZINGS = ("equal", "rank", "score", "inverse_vol")
+LIMIT_GROUPS = ("sector", "asset_class")
+
+
 class ConfigError(ValueError):
     """A run configuration that cannot be run; the message names the field."""
 
@@ -75,6 +85,58 @@ class RunConfig:
     shuffle_labels: bool = False
     name: str = ""
 
+    # ------------------------------------------------------------ walk-forward
+    walk_forward: str = "none"
+    """Retraining schedule over [test_start, test_end], one of WALK_FORWARD_MODES. Each fold
+    trains only on rows whose label ends before its test block (minus the embargo)."""
+    retrain_days: int = 21
+    """Trading days per test block when ``walk_forward == "days"``."""
+    window: str = "expanding"
+    """Training window of each fold: "expanding" from train_start, or "rolling"."""
+    window_days: int = 756
+    """Length in trading days of a rolling training window (ignored when expanding)."""
+    embargo_days: int = 0
+    """Trading days left out between the last training label and each test block, on top
+    of the purge (labels must end before the block). Applies to single-split runs too."""
+
+    # -------------------------------------------------------------- transforms
+    label_transform: str = "raw"
+    """Training target: "raw" return, per-date "demean"ed, or per-date centred "rank" in
+    (0, 1) minus 0.5. Metrics always use the raw realised return."""
+    feature_transform: str = "raw"
+    """"raw" or per-date cross-sectional "rank" (month, day_of_week, sector_id stay raw)."""
+
+    # ------------------------------------------------------------------- costs
+    cost_bps: float = 0.0
+    """Proportional trading cost in basis points per unit of turnover (sum |w_t - w_t-1|)."""
+    borrow_bps: float = 0.0
+    """Borrow fee on the short book in basis points per year (daily: bps / 1e4 / 252 x short
+    gross)."""
+
+    # ------------------------------------------------------- sizing and limits
+    sizing: str = "equal"
+    """Weights within a side: "equal", "rank" (proportional to |rank - 0.5|), "score"
+    (proportional to |prediction - the date's median prediction|) or "inverse_vol"
+    (proportional to 1 / vol_20 at the decision date)."""
+    gross_long: float = 1.0
+    """Target gross exposure of the long side (weights sum to +gross_long)."""
+    gross_short: float = 1.0
+    """Target gross exposure of the short side (weights sum to -gross_short); equal to
+    gross_long (the default) makes the book dollar-neutral."""
+    max_weight: float | None = None
+    """Cap on any single |weight|; the excess goes to the uncapped names of the same side."""
+    max_sector_weight: float | None = None
+    """Cap on the gross weight of one group (``limit_group``) within a side."""
+    limit_group: str = "sector"
+    """Grouping for ``max_sector_weight`` and ``sector_neutral``: "sector" or "asset_class"."""
+    sector_neutral: bool = False
+    """Rank predictions within each group (``limit_group``) per date instead of across all."""
+
+    # --------------------------------------------------------------- statistics
+    n_trials: int = 1
+    """Number of runs compared (for the deflated Sharpe ratio); the app passes the registry
+    size."""
+
     # ---------------------------------------------------------------- validation
     def validate(self) -> None:
         """Raise :class:`ConfigError` naming the first field that makes the run impossible."""
@@ -100,6 +162,39 @@ class RunConfig:
             if not 0 < value <= 0.5:
                 raise ConfigError(f"{name} must be in (0, 0.5], got {value}")
         self.model.validate()
+        self.validate_research()
+
+    def validate_research(self) -> None:
+        """Checks of the walk-forward, transform, cost, sizing and statistics fields."""
+        choices = {
+            "walk_forward": WALK_FORWARD_MODES,
+            "window": WINDOWS,
+            "label_transform": LABEL_TRANSFORMS,
+            "feature_transform": FEATURE_TRANSFORMS,
+            "sizing": SIZINGS,
+            "limit_group": LIMIT_GROUPS,
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        for name, low in (("retrain_days", 1), ("window_days", 20), ("embargo_days", 0)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
+        for name in ("cost_bps", "borrow_bps"):
+            value = getattr(self, name)
+            if not 0 <= value <= 10_000:
+                raise ConfigError(f"{name} must be in [0, 10000], got {value}")
+        for name in ("gross_long", "gross_short"):
+            value = getattr(self, name)
+            if not 0 < value <= 10:
+                raise ConfigError(f"{name} must be in (0, 10], got {value}")
+        for name in ("max_weight", "max_sector_weight"):
+            value = getattr(self, name)
+            if value is not None and not 0 < value <= 10:
+                raise ConfigError(f"{name} must be in (0, 10] or None, got {value}")
+        if not isinstance(self.n_trials, int) or self.n_trials < 1:
+            raise ConfigError(f"n_trials must be an integer >= 1, got {self.n_trials!r}")
 
     @property
     def label_horizon(self) -> int:
