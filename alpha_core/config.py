@@ -50,6 +50,10 @@ class ModelParams:
     min_data_in_leaf: int = 20
     max_bin: int = 255
     num_threads: int = 0
+    early_stopping_rounds: int = 0
+    """Stop when the validation tail's L2 has not improved for this many rounds (0: off)."""
+    valid_fraction: float = 0.0
+    """Share of the training window's last dates held out (purged) as a validation tail."""
 
     def validate(self) -> None:
         if self.n_estimators < 1:
@@ -64,6 +68,31 @@ class ModelParams:
                 raise ConfigError(f"model.{name} must be in (0, 1], got {value}")
         if self.max_bin < 2:
             raise ConfigError(f"model.max_bin must be >= 2, got {self.max_bin}")
+        if not 0 <= self.valid_fraction < 0.5:
+            raise ConfigError(
+                f"model.valid_fraction must be in [0, 0.5), got {self.valid_fraction}"
+            )
+        if self.early_stopping_rounds < 0:
+            raise ConfigError(
+                f"model.early_stopping_rounds must be >= 0, got {self.early_stopping_rounds}"
+            )
+        if self.early_stopping_rounds and not self.valid_fraction:
+            raise ConfigError("model.early_stopping_rounds needs model.valid_fraction > 0")
+
+
+SEED_PRESET = ModelParams()
+"""The founding document's LightGBM configuration (500 trees at 0.05, 255 bins)."""
+
+FAST_PRESET = ModelParams(
+    n_estimators=300,
+    learning_rate=0.1,
+    max_bin=63,
+    early_stopping_rounds=30,
+    valid_fraction=0.1,
+)
+"""Research-loop preset: coarser bins, fewer trees at a higher rate, early stopping on a
+purged, time-ordered validation tail (the last 10% of training dates). Its speed and
+out-of-sample rank IC against :data:`SEED_PRESET` are measured by ``bench/bench_model.py``."""
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,15 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import lightgbm as lgb
-import numpy as np
-import polars as pl
+# OpenMP threads that spin while waiting collapse when the cores are shared (another
+# process, the app, a second run): measured 9-30x slower training on a loaded 2-core
+# machine (docs/performance.md). Passive waiting changes no result. It must be set before
+# LightGBM loads libgomp; an explicit setting by the user wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import lightgbm as lgb  # noqa: E402
+import numpy as np  # noqa: E402
+import polars as pl  # noqa: E402
 
 from alpha_core.config import ModelParams
 from alpha_core.features import CATEGORICAL_FEATURES, LABEL, LABEL_END, model_rows
@@ -92,6 +98,15 @@ def fit_model(
     """Fit on prepared training rows (see :func:`training_rows`)."""
     if train.height == 0:
         raise ValueError("no training rows: the train window has no bars with features and label")
+    valid_meta: dict[str, Any] = {}
+    valid = None
+    if params.valid_fraction > 0:
+        train, valid = split_validation_tail(train, params.valid_fraction)
+        valid_meta = {
+            "n_valid_rows": valid.height,
+            "valid_start": str(valid["date"].min()),
+            "valid_end": str(valid["date"].max()),
+        }
     x = feature_matrix(train, features)
     y = train[LABEL].to_numpy()
     categorical = [f for f in features if f in CATEGORICAL_FEATURES]
@@ -103,12 +118,36 @@ def fit_model(
         params={"max_bin": params.max_bin, "verbosity": -1},
     )
     callbacks = [_progress_callback(progress, params.n_estimators)] if progress else []
+    valid_sets = []
+    if valid is not None:
+        valid_sets = [
+            lgb.Dataset(
+                feature_matrix(valid, features), label=valid[LABEL].to_numpy(), reference=dataset
+            )
+        ]
+        if params.early_stopping_rounds:
+            callbacks.append(
+                lgb.early_stopping(
+                    params.early_stopping_rounds, first_metric_only=True, verbose=False
+                )
+            )
     booster = lgb.train(
-        lgb_params(params, seed),
+        {**lgb_params(params, seed), **({"metric": "l2"} if valid_sets else {})},
         dataset,
         num_boost_round=params.n_estimators,
+        valid_sets=valid_sets or None,
+        valid_names=["valid"] if valid_sets else None,
         callbacks=callbacks,
     )
+    if valid_sets:
+        best = booster.best_iteration or booster.current_iteration()
+        valid_meta["best_iteration"] = best
+        valid_meta["valid_l2"] = (
+            float(booster.best_score["valid"]["l2"]) if booster.best_score else None
+        )
+        # Keep only the trees up to the best iteration, so every later use (predict,
+        # SHAP, save) sees the same model.
+        booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
     fitted = booster.predict(x)
     meta = {
         "params": asdict(params),
@@ -117,8 +156,29 @@ def fit_model(
         "train_start": str(train["date"].min()),
         "train_end": str(train["date"].max()),
         "train_rmse": float(np.sqrt(np.mean((fitted - y) ** 2))),
+        **valid_meta,
     }
     return TrainedModel(booster, tuple(features), meta)
+
+
+def split_validation_tail(
+    train: pl.DataFrame, valid_fraction: float
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(fit rows, validation rows): the last ``valid_fraction`` of the training dates.
+
+    The fit rows are purged by the label horizon: a row stays only if its label is fully
+    known strictly before the first validation date, so no fit label overlaps the tail.
+    """
+    dates = train.get_column("date").unique().sort()
+    n_valid = max(1, round(dates.len() * valid_fraction))
+    if n_valid >= dates.len():
+        raise ValueError(f"valid_fraction {valid_fraction} leaves no training dates")
+    split = dates[dates.len() - n_valid]
+    fit = train.filter(pl.col(LABEL_END) < split)
+    valid = train.filter(pl.col("date") >= split)
+    if fit.height == 0:
+        raise ValueError("no training rows left before the validation tail")
+    return fit, valid
 
 
 def _progress_callback(progress: Progress, total: int) -> Callable[[Any], None]:

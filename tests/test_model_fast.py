@@ -1,0 +1,59 @@
+"""The validation tail with early stopping, and the fast / seed presets (no timing asserts)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from conftest import make_panel
+
+from alpha_core.config import FAST_PRESET, SEED_PRESET, ConfigError, ModelParams
+from alpha_core.features import FEATURE_NAMES, LABEL_END, build_features
+from alpha_core.model import fit_model, load_model, save_model, split_validation_tail, training_rows
+
+
+@pytest.fixture(scope="module")
+def train():
+    panel = make_panel(n_assets=10, n_days=220, seed=11)
+    feats = build_features(panel, label="open_to_open")
+    dates = panel["date"].unique().sort()
+    return training_rows(feats, dates[0], dates[199], dates[200], FEATURE_NAMES)
+
+
+def test_validation_tail_is_the_last_dates_and_purged_by_the_horizon(train):
+    fit, valid = split_validation_tail(train, 0.2)
+    split = valid["date"].min()
+    assert fit["date"].max() < split and fit[LABEL_END].max() < split
+    n_dates = train["date"].n_unique()
+    assert valid["date"].n_unique() == round(n_dates * 0.2)
+    # open_to_open: the 2 decision dates before the tail drop out of the fit rows
+    assert fit["date"].n_unique() == n_dates - valid["date"].n_unique() - 2
+
+
+def test_early_stopping_keeps_the_best_iteration(train, tmp_path):
+    params = ModelParams(
+        n_estimators=200,
+        learning_rate=0.3,
+        num_leaves=8,
+        valid_fraction=0.2,
+        early_stopping_rounds=5,
+    )
+    model = fit_model(train, FEATURE_NAMES, params, seed=3)
+    best = model.meta["best_iteration"]
+    assert 1 <= best < 200
+    assert model.booster.num_trees() == best
+    save_model(model, tmp_path)
+    again = load_model(tmp_path)
+    np.testing.assert_array_equal(again.predict(train), model.predict(train))
+
+
+def test_defaults_are_the_seed_configuration():
+    assert ModelParams() == SEED_PRESET
+    assert SEED_PRESET.valid_fraction == 0 and SEED_PRESET.early_stopping_rounds == 0
+    FAST_PRESET.validate()
+
+
+def test_early_stopping_needs_a_validation_tail():
+    with pytest.raises(ConfigError, match="valid_fraction"):
+        dataclasses.replace(FAST_PRESET, valid_fraction=0.0).validate()
