@@ -4,24 +4,45 @@ Rank convention: within a date with n scored assets, ``rank = (r - 0.5) / n`` wh
 average 1-based rank of the prediction (ties share a rank). An asset is long when
 ``rank >= 1 - long_pct`` and short when ``rank <= short_pct``; the two rules mirror each
 other, so equal percentiles give equal book sizes. The median asset (rank 0.5) is never in
-both books. Weights are equal within a side: long weights sum to ``+gross_long``, short
-weights to ``-gross_short``.
+both books. With ``sector_neutral`` the rank is taken within the asset's group (sector or
+asset class) on that date, so every group contributes its own top and bottom.
+
+Sizing (:func:`build_books`): within a side, weights are proportional to a positive base
+(equal; ``|rank - 0.5|``; ``|prediction - the date's median prediction|``; ``1 / vol_20``
+at the decision date, which is known at close t) and scaled so that long weights sum to
+``+gross_long`` and short weights to ``-gross_short``. Limits are then enforced by
+iterative capping (:func:`cap_weights`): an asset above ``max_weight`` is set to the cap, a
+group (sector / asset class) of a side above ``max_sector_weight`` is scaled down to it, and
+the excess is spread over the remaining uncapped names of that side in proportion to their
+weights, repeating until no limit is violated. When the limits cannot hold the target
+(e.g. 4 names with a 0.2 cap cannot carry a gross of 1), the side is left under-invested
+and the book's date is counted as infeasible.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import polars as pl
 
+from alpha_core.config import RunConfig
 from alpha_core.predictions import PREDICTION
 
 RANK = "rank"
+CAPPED = "capped"
 BOOK_COLUMNS = ("date", "asset", "side", "weight", PREDICTION, RANK)
+_TOL = 1e-9
 
 
-def rank_predictions(preds: pl.DataFrame) -> pl.DataFrame:
-    """Add the per-date percentile ``rank`` in (0, 1) of each prediction."""
-    n = pl.len().over("date")
-    r = pl.col(PREDICTION).rank("average").over("date")
+def rank_predictions(preds: pl.DataFrame, within: str | None = None) -> pl.DataFrame:
+    """Add the per-date percentile ``rank`` in (0, 1) of each prediction.
+
+    ``within`` names a column (e.g. ``sector``) to rank inside each (date, group) instead.
+    """
+    keys = ["date"] if within is None else ["date", within]
+    n = pl.len().over(keys)
+    r = pl.col(PREDICTION).rank("average").over(keys)
     return preds.with_columns(((r - 0.5) / n).alias(RANK))
 
 
@@ -32,7 +53,7 @@ def form_books(
     gross_long: float = 1.0,
     gross_short: float = 1.0,
 ) -> pl.DataFrame:
-    """Long and short books for every date of ranked predictions (see module doc)."""
+    """Equal-weight long and short books for every date of ranked predictions."""
     eps = 1e-12
     side = (
         pl.when((pl.col(RANK) >= 1 - long_pct - eps) & (pl.col(RANK) > 0.5))
@@ -51,3 +72,142 @@ def form_books(
         .select(*BOOK_COLUMNS, *extra)
         .sort("date", "side", RANK, descending=[False, False, True])
     )
+
+
+def cap_weights(
+    base: np.ndarray,
+    group: np.ndarray,
+    target: np.ndarray,
+    max_weight: float | None = None,
+    sector: np.ndarray | None = None,
+    max_sector_weight: float | None = None,
+    max_iter: int = 500,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Positive weights proportional to ``base`` within each ``group``, summing to ``target``.
+
+    ``group`` holds integer ids 0..G-1 (a date and side), ``target`` the gross of each group;
+    ``sector`` integer ids of (group, sector) cells for the sector cap. Returns
+    ``(weights, capped, infeasible)``: ``capped`` marks names held at a limit (their own or
+    their sector's), ``infeasible`` the groups whose limits cannot hold the target.
+    """
+    n_groups = target.size
+    base = np.asarray(base, dtype=float)
+    w = base * (target / np.bincount(group, base, minlength=n_groups))[group]
+    frozen = np.zeros(w.size, dtype=bool)
+    n_sec = int(sector.max()) + 1 if sector is not None and sector.size else 0
+    for _ in range(max_iter):
+        violated = False
+        if max_weight is not None:
+            over = ~frozen & (w > max_weight * (1 + _TOL))
+            if over.any():
+                w[over] = max_weight
+                frozen |= over
+                violated = True
+        if max_sector_weight is not None and sector is not None and n_sec:
+            totals = np.bincount(sector, w, minlength=n_sec)
+            over_sec = totals > max_sector_weight * (1 + _TOL)
+            if over_sec.any():
+                members = over_sec[sector]
+                w[members] *= (max_sector_weight / totals)[sector[members]]
+                frozen |= members
+                violated = True
+        if not violated:
+            break
+        deficit = target - np.bincount(group, w, minlength=n_groups)
+        free = np.bincount(group, np.where(frozen, 0.0, w), minlength=n_groups)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where(free > 0, (free + deficit) / free, 1.0)
+        w = np.where(frozen, w, w * scale[group])
+    final = np.bincount(group, w, minlength=n_groups)
+    infeasible = final < target * (1 - 1e-7)
+    return w, frozen, infeasible
+
+
+def _base_weights(book: pl.DataFrame, sizing: str) -> np.ndarray:
+    """Positive sizing base per book row; invalid values fall back to the side's median."""
+    if sizing == "equal":
+        return np.ones(book.height)
+    if sizing == "rank":
+        raw = (book[RANK] - 0.5).abs()
+    elif sizing == "score":
+        raw = (book[PREDICTION] - book["_median_pred"]).abs()
+    elif sizing == "inverse_vol":
+        if "vol_20" not in book.columns:
+            raise ValueError("inverse_vol sizing needs a vol_20 column in the predictions")
+        raw = 1.0 / book["vol_20"].cast(pl.Float64)
+    else:
+        raise ValueError(f"unknown sizing {sizing!r}")
+    frame = book.select("date", "side").with_columns(
+        pl.Series("_b", raw.cast(pl.Float64).to_numpy())
+    )
+    ok = pl.col("_b").is_finite() & (pl.col("_b") > 0)
+    valid = pl.when(ok).then(pl.col("_b"))
+    filled = frame.select(
+        pl.coalesce(valid, valid.median().over("date", "side"), pl.lit(1.0)).alias("_b")
+    )
+    return filled["_b"].to_numpy()
+
+
+def build_books(preds: pl.DataFrame, config: RunConfig) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """Books with the config's ranking, sizing and limits, and a summary of binding limits.
+
+    Returns ``(books, summary)``; books have :data:`BOOK_COLUMNS`, any extra prediction
+    columns and ``capped`` (True where a name sits at its own or its group's limit).
+    """
+    group_col = config.limit_group
+    need_group = config.sector_neutral or config.max_sector_weight is not None
+    if need_group and group_col not in preds.columns:
+        raise ValueError(
+            f"sector_neutral / max_sector_weight need a {group_col!r} column in the predictions"
+        )
+    frame = preds
+    if need_group:
+        frame = frame.with_columns(pl.col(group_col).fill_null("unknown"))
+    if config.sizing == "score":
+        frame = frame.with_columns(pl.col(PREDICTION).median().over("date").alias("_median_pred"))
+    ranked = rank_predictions(frame, within=group_col if config.sector_neutral else None)
+    books = form_books(ranked, config.long_pct, config.short_pct)
+    base = _base_weights(books, config.sizing)
+    books = books.drop("_median_pred", strict=False).select(pl.exclude("^fwd_ret_.*$"))
+
+    ids = books.select(
+        (pl.col("date").rank("dense").cast(pl.Int64) * 2 - 1 + (pl.col("side") == "short"))
+        .sub(1)
+        .alias("g"),
+        (
+            pl.struct("date", "side", group_col).rank("dense").cast(pl.Int64) - 1
+            if config.max_sector_weight is not None
+            else pl.lit(0, dtype=pl.Int64)
+        ).alias("s"),
+    )
+    group = ids["g"].to_numpy()
+    n_groups = int(group.max()) + 1 if group.size else 0
+    is_short = np.zeros(n_groups, dtype=bool)
+    is_short[group] = (books["side"] == "short").to_numpy()
+    target = np.where(is_short, config.gross_short, config.gross_long)
+    if group.size:
+        w, capped, infeasible = cap_weights(
+            base,
+            group,
+            target,
+            config.max_weight,
+            ids["s"].to_numpy() if config.max_sector_weight is not None else None,
+            config.max_sector_weight,
+        )
+    else:
+        w, capped, infeasible = np.zeros(0), np.zeros(0, dtype=bool), np.zeros(0, dtype=bool)
+    sign = np.where((books["side"] == "short").to_numpy(), -1.0, 1.0)
+    books = books.with_columns(
+        pl.Series("weight", sign * w), pl.Series(CAPPED, capped, dtype=pl.Boolean)
+    )
+    g_date = np.zeros(n_groups, dtype=np.int64)
+    g_date[group] = books.select(pl.col("date").rank("dense").cast(pl.Int64))["date"].to_numpy()
+    n_dates = int(np.unique(g_date).size) if n_groups else 0
+    capped_dates = np.unique(g_date[group[capped]]).size if capped.any() else 0
+    summary = {
+        "capped_days": int(capped_dates),
+        "capped_days_share": capped_dates / n_dates if n_dates else 0.0,
+        "capped_positions_mean": float(capped.sum() / n_dates) if n_dates else 0.0,
+        "limit_infeasible_days": int(np.unique(g_date[infeasible]).size),
+    }
+    return books, summary

@@ -16,7 +16,15 @@ from typing import NoReturn
 
 import polars as pl
 
-from alpha_core.config import ConfigError, ModelParams, RunConfig
+from alpha_core.config import (
+    FEATURE_TRANSFORMS,
+    LABEL_TRANSFORMS,
+    LIMIT_GROUPS,
+    WINDOWS,
+    ConfigError,
+    ModelParams,
+    RunConfig,
+)
 from alpha_core.data import PanelError, load_panel
 from alpha_core.pipeline import check_windows, default_windows, run_experiment
 from alpha_core.registry import default_root, list_runs, save_run
@@ -39,6 +47,71 @@ def _iso_date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
 
 
+def _walk_forward(text: str) -> str:
+    """none, monthly, quarterly, or a positive integer N (retrain every N trading days)."""
+    if text in ("none", "monthly", "quarterly"):
+        return text
+    if text.isdigit() and int(text) >= 1:
+        return text
+    raise argparse.ArgumentTypeError(
+        f"must be none, monthly, quarterly or a positive number of trading days, got {text!r}"
+    )
+
+
+def _research_args(run: argparse.ArgumentParser) -> None:
+    base = RunConfig()
+    run.add_argument(
+        "--walk-forward",
+        type=_walk_forward,
+        default="none",
+        help="retrain schedule: none, monthly, quarterly or N (every N trading days)",
+    )
+    run.add_argument("--window", choices=WINDOWS, default=base.window)
+    run.add_argument("--window-days", type=int, default=base.window_days)
+    run.add_argument("--embargo-days", type=int, default=base.embargo_days)
+    run.add_argument("--label-transform", choices=LABEL_TRANSFORMS, default=base.label_transform)
+    run.add_argument(
+        "--feature-transform", choices=FEATURE_TRANSFORMS, default=base.feature_transform
+    )
+    run.add_argument("--cost-bps", type=float, default=base.cost_bps)
+    run.add_argument("--borrow-bps", type=float, default=base.borrow_bps, help="per year")
+    run.add_argument(
+        "--sizing", choices=["equal", "rank", "score", "inverse-vol"], default=base.sizing
+    )
+    run.add_argument("--gross-long", type=float, default=base.gross_long)
+    run.add_argument("--gross-short", type=float, default=base.gross_short)
+    run.add_argument("--max-weight", type=float, default=None)
+    run.add_argument("--max-sector-weight", type=float, default=None)
+    run.add_argument("--limit-group", choices=LIMIT_GROUPS, default=base.limit_group)
+    run.add_argument("--sector-neutral", action="store_true", help="rank within each sector")
+    run.add_argument("--n-trials", type=int, default=base.n_trials, help="runs compared (DSR)")
+
+
+def research_fields(args: argparse.Namespace) -> dict[str, object]:
+    """The RunConfig fields of the walk-forward, transform, cost and sizing flags."""
+    wf = args.walk_forward
+    days = wf.isdigit()
+    return {
+        "walk_forward": "days" if days else wf,
+        "retrain_days": int(wf) if days else RunConfig.retrain_days,
+        "window": args.window,
+        "window_days": args.window_days,
+        "embargo_days": args.embargo_days,
+        "label_transform": args.label_transform,
+        "feature_transform": args.feature_transform,
+        "cost_bps": args.cost_bps,
+        "borrow_bps": args.borrow_bps,
+        "sizing": args.sizing.replace("-", "_"),
+        "gross_long": args.gross_long,
+        "gross_short": args.gross_short,
+        "max_weight": args.max_weight,
+        "max_sector_weight": args.max_sector_weight,
+        "limit_group": args.limit_group,
+        "sector_neutral": args.sector_neutral,
+        "n_trials": args.n_trials,
+    }
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="alpha", description="Alpha Lab: daily cross-sectional alpha research.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -56,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--num-leaves", type=int, default=ModelParams.num_leaves)
     run.add_argument("--max-depth", type=int, default=ModelParams.max_depth)
     run.add_argument("--shuffle-labels", action="store_true", help="no-signal control run")
+    _research_args(run)
     run.add_argument("--name", default="", help="display name of the run")
     run.add_argument("--artifacts", type=Path, default=None, help="registry folder")
     run.add_argument("--no-save", action="store_true", help="do not write the run")
@@ -89,6 +163,7 @@ def config_from_args(args: argparse.Namespace, panel: pl.DataFrame | None) -> Ru
         seed=args.seed,
         shuffle_labels=args.shuffle_labels,
         name=args.name,
+        **research_fields(args),  # type: ignore[arg-type]
     )
 
 
@@ -107,6 +182,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     progress = None if args.json else _print_progress
     result = run_experiment(config, panel, on_progress=progress)
+    infeasible = result.metrics.get("limit_infeasible_days") or 0
+    if infeasible:
+        print(
+            f"alpha: warning: position limits could not hold the target gross on {infeasible} "
+            "day(s); those sides are under-invested (see limit_infeasible_days)",
+            file=sys.stderr,
+        )
     if not args.no_save:
         folder = save_run(result, args.artifacts or default_root(), {"data": args.data})
         result.predictions.write_csv(folder / "predictions.csv")
@@ -126,6 +208,12 @@ def _precheck(args: argparse.Namespace) -> None:
         value = getattr(args, name)
         if not 0 < value <= 0.5:
             raise ConfigError(f"--{name.replace('_', '-')} must be in (0, 0.5], got {value}")
+    try:
+        RunConfig(**research_fields(args)).validate_research()  # type: ignore[arg-type]
+    except ConfigError as exc:  # name the flag, not the config field
+        message = str(exc)
+        name = message.split()[0]
+        raise ConfigError(f"--{name.replace('_', '-')}{message[len(name) :]}") from None
     pairs = [("train_start", "train_end"), ("train_end", "test_start"), ("test_start", "test_end")]
     for a, b in pairs:
         va, vb = getattr(args, a), getattr(args, b)

@@ -1,26 +1,44 @@
-"""One run, end to end: panel -> features -> model -> predictions -> books -> backtest -> report.
+"""One run, end to end: panel -> features -> model(s) -> predictions -> books -> backtest -> report.
 
 The CLI and the app both call :func:`run_experiment`; nothing here is specific to either.
+Training goes through :mod:`alpha_core.walkforward` (a single split is one fold); the
+predictions carry what sizing, limits and statistics need besides the score: the raw
+``vol_20``, ``sector`` and ``asset_class`` at the decision date, the fold, and the forward
+returns ``fwd_ret_<h>`` for the IC decay. :func:`rebook` turns stored predictions into
+books, daily P&L (gross and net of costs) and metrics without retraining.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-import numpy as np
 import polars as pl
 
-from alpha_core.backtest import daily_returns
-from alpha_core.books import form_books, rank_predictions
+from alpha_core.backtest import add_costs, daily_returns
+from alpha_core.books import build_books
 from alpha_core.config import ConfigError, RunConfig
-from alpha_core.features import FEATURE_NAMES, LABEL, build_features
-from alpha_core.model import TrainedModel, fit_model, training_rows
-from alpha_core.predictions import predict_window
-from alpha_core.report import compute_metrics
+from alpha_core.features import FEATURE_NAMES, build_features
+from alpha_core.model import TrainedModel
+from alpha_core.report import IC_HORIZONS, compute_metrics, fwd_col, ic_decay, quantile_returns
+from alpha_core.transforms import transform_features
+from alpha_core.walkforward import run_folds, shuffle_labels_within_date
+
+__all__ = [
+    "OnProgress",
+    "RunResult",
+    "check_windows",
+    "data_span",
+    "default_windows",
+    "feature_names",
+    "rebook",
+    "run_experiment",
+    "shuffle_labels_within_date",
+]
 
 OnProgress = Callable[[str, float], None]
 """Called as ``on_progress(message, fraction_done)``."""
@@ -38,6 +56,14 @@ class RunResult:
     metrics: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
     run_id: str = ""
+    models: list[TrainedModel] = field(default_factory=list)
+    """Every fold's model in order (one for a single split); ``model`` is the last."""
+    folds: pl.DataFrame | None = None
+    """One row per fold: windows, purge boundary, rows, RMSE (see walkforward.run_folds)."""
+    quantiles: pl.DataFrame | None = None
+    """Mean realised return per prediction quintile (report.quantile_returns)."""
+    ic_decay: pl.DataFrame | None = None
+    """Mean rank IC against forward 1..20-day returns (report.ic_decay)."""
 
 
 def data_span(panel: pl.DataFrame) -> tuple[date, date]:
@@ -70,16 +96,34 @@ def default_windows(panel: pl.DataFrame, test_days: int = 126) -> dict[str, date
     }
 
 
-def shuffle_labels_within_date(train: pl.DataFrame, seed: int) -> pl.DataFrame:
-    """Permute labels among the assets of each date: the no-signal control."""
-    rng = np.random.default_rng(seed)
-    keys = pl.Series("_key", rng.random(train.height))
-    shuffled = train.select("date", LABEL).with_columns(keys).sort("date", "_key").get_column(LABEL)
-    return train.sort("date").with_columns(shuffled.alias(LABEL))
-
-
 def feature_names(config: RunConfig) -> tuple[str, ...]:
     return config.features or FEATURE_NAMES
+
+
+def forward_returns(panel: pl.DataFrame, horizons: tuple[int, ...] = IC_HORIZONS) -> pl.DataFrame:
+    """``date, asset, fwd_ret_<h>...``: close t -> close t+h on the asset's own bars."""
+    return (
+        panel.select("date", "asset", "close")
+        .sort("asset", "date")
+        .with_columns(
+            (pl.col("close").shift(-h).over("asset") / pl.col("close") - 1).alias(fwd_col(h))
+            for h in horizons
+        )
+        .drop("close")
+    )
+
+
+def decision_context(panel: pl.DataFrame, feats: pl.DataFrame) -> pl.DataFrame:
+    """``date, asset, sector, asset_class, vol_20`` (raw, known at close t) per bar."""
+    groups = [
+        pl.col(c).cast(pl.Utf8).fill_null("unknown").alias(c)
+        if c in panel.columns
+        else pl.lit("unknown").alias(c)
+        for c in ("sector", "asset_class")
+    ]
+    context = panel.select("date", "asset", *groups)
+    vol = feats if "vol_20" in feats.columns else build_features(panel, features=("vol_20",))
+    return context.join(vol.select("date", "asset", "vol_20"), on=["date", "asset"], how="left")
 
 
 def run_experiment(
@@ -88,7 +132,7 @@ def run_experiment(
     feats: pl.DataFrame | None = None,
     on_progress: OnProgress | None = None,
 ) -> RunResult:
-    """Train on the config's window, predict the test window, form books and measure them.
+    """Train (one model, or one per walk-forward fold), predict, form books and measure.
 
     ``feats`` may be passed when already built for the same panel and label convention.
     """
@@ -101,29 +145,50 @@ def run_experiment(
     if feats is None:
         notify("building features", 0.0)
         feats = build_features(panel, label=config.label, features=names)
+    model_feats = transform_features(feats, names, config.feature_transform)
     timings["features"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    train = training_rows(feats, config.train_start, config.train_end, config.test_start, names)
-    if config.shuffle_labels:
-        train = shuffle_labels_within_date(train, config.seed)
-    total = config.model.n_estimators
-    model = fit_model(
-        train,
-        names,
-        config.model,
-        config.seed,
-        progress=lambda i, n: notify(f"training: {i}/{n} trees", 0.05 + 0.9 * i / total),
-    )
+    models, preds, folds = run_folds(config, model_feats, names, notify)
     timings["model"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    preds = predict_window(model, feats, config.test_start, config.test_end)
+    keys = ["date", "asset"]
+    preds = (
+        preds.join(decision_context(panel, feats), on=keys, how="left")
+        .join(forward_returns(panel), on=keys, how="left")
+        .sort(keys)
+    )
     timings["predictions"] = time.perf_counter() - t0
 
-    books, daily, metrics = rebook(preds, config, model.meta, timings=timings)
+    meta = models_meta(models)
+    books, daily, metrics = rebook(preds, config, meta, timings=timings)
     notify("done", 1.0)
-    return RunResult(config, model, preds, books, daily, metrics, timings)
+    return RunResult(
+        config,
+        models[-1],
+        preds,
+        books,
+        daily,
+        metrics,
+        timings,
+        models=models,
+        folds=folds,
+        quantiles=quantile_returns(preds),
+        ic_decay=ic_decay(preds),
+    )
+
+
+def models_meta(models: list[TrainedModel]) -> dict[str, Any]:
+    """Training summary over folds: mean train RMSE, rows of the last fold, fold count."""
+    if len(models) == 1:
+        return {**models[0].meta, "n_folds": 1}
+    rmses = [m.meta.get("train_rmse", math.nan) for m in models]
+    return {
+        "train_rmse": sum(rmses) / len(rmses),
+        "n_train_rows": models[-1].meta.get("n_train_rows", 0),
+        "n_folds": len(models),
+    }
 
 
 def rebook(
@@ -132,18 +197,28 @@ def rebook(
     model_meta: dict[str, Any],
     timings: dict[str, float] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]]:
-    """Books, daily P&L and metrics from stored predictions: no retraining.
+    """Books (ranking, sizing, limits), daily P&L gross and net of costs, and metrics.
 
-    This is the whole cost of a percentile change in the app.
+    No retraining: this is the whole cost of a percentile, sizing or cost change in the app.
     """
     timings = {} if timings is None else timings
     t0 = time.perf_counter()
-    books = form_books(rank_predictions(preds), config.long_pct, config.short_pct)
+    books, limits = build_books(preds, config)
     timings["books"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     daily = daily_returns(books, preds)
+    daily = add_costs(daily, books, preds["date"], config.cost_bps, config.borrow_bps)
     timings["backtest"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    metrics = compute_metrics(daily, preds, model_meta)
+    extra = {**limits, "n_folds": int(model_meta.get("n_folds", 1))}
+    metrics = compute_metrics(
+        daily,
+        preds,
+        model_meta,
+        books=books,
+        n_trials=config.n_trials,
+        seed=config.seed,
+        extra=extra,
+    )
     timings["report"] = time.perf_counter() - t0
     return books, daily, metrics

@@ -1,8 +1,10 @@
 """The run registry: runs saved under ``artifacts/runs/<run_id>/`` and read back without code.
 
 A run folder holds ``config.json``, ``metrics.json``, ``meta.json`` (name, timings, data
-label), ``model.txt`` + ``model.json`` (LightGBM text + sidecar) and Parquet tables
-(``predictions``, ``books``, ``daily``). A run is written to a hidden temporary folder and
+label), ``model.txt`` + ``model.json`` (LightGBM text + sidecar; the last fold's model for a
+walk-forward run), ``models/fold_000.txt`` + ``.json`` ... (every fold's model, walk-forward
+runs only) and Parquet tables (``predictions``, ``books``, ``daily``, and when present
+``folds``, ``quantiles``, ``ic_decay``). A run is written to a hidden temporary folder and
 renamed into place, so a failed save leaves nothing half-written.
 """
 
@@ -24,6 +26,14 @@ from alpha_core.model import load_model, save_model
 from alpha_core.pipeline import RunResult
 
 TABLES = ("predictions", "books", "daily")
+OPTIONAL_TABLES = ("folds", "quantiles", "ic_decay")
+MODELS_DIR = "models"
+
+
+def fold_stem(index: int) -> str:
+    return f"fold_{index:03d}"
+
+
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
@@ -65,8 +75,15 @@ def save_run(
         }
         _write_json(tmp / "meta.json", meta)
         save_model(result.model, tmp)
+        if result.config.walk_forward != "none" or len(result.models) > 1:
+            for k, model in enumerate(result.models):
+                save_model(model, tmp / MODELS_DIR, fold_stem(k))
         for table in TABLES:
             getattr(result, table).write_parquet(tmp / f"{table}.parquet")
+        for table in OPTIONAL_TABLES:
+            frame = getattr(result, table)
+            if frame is not None:
+                frame.write_parquet(tmp / f"{table}.parquet")
         os.replace(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -125,9 +142,19 @@ def load_run(run_id: str, root: Path | None = None) -> RunResult:
     config = RunConfig.from_dict(json.loads((path / "config.json").read_text()))
     meta = json.loads((path / "meta.json").read_text())
     tables = {t: pl.read_parquet(path / f"{t}.parquet") for t in TABLES}
+    optional = {
+        t: pl.read_parquet(path / f"{t}.parquet") if (path / f"{t}.parquet").exists() else None
+        for t in OPTIONAL_TABLES
+    }
+    model = load_model(path)
+    folder = path / MODELS_DIR
+    n_folds = len(list(folder.glob("fold_*.txt"))) if folder.exists() else 0
+    models = [load_model(folder, fold_stem(k)) for k in range(n_folds)] or [model]
     return RunResult(
         config=config,
-        model=load_model(path),
+        model=model,
+        models=models,
+        **optional,
         metrics=json.loads((path / "metrics.json").read_text()),
         timings=meta.get("timings", {}),
         run_id=run_id,

@@ -89,12 +89,15 @@ def test_run_saves_and_loads_without_pickle(panel, config, tmp_path):
         "books.parquet",
         "config.json",
         "daily.parquet",
+        "folds.parquet",
+        "ic_decay.parquet",
         "meta.json",
         "metrics.json",
         "model.json",
         "model.txt",
         "predictions.parquet",
-    ]
+        "quantiles.parquet",
+    ]  # a single-split run has no models/ folder
     loaded = load_run(result.run_id, tmp_path)
     assert loaded.config == result.config
     assert loaded.books.equals(result.books)

@@ -1,0 +1,52 @@
+"""Cross-sectional label and feature transforms, applied per date.
+
+Every transform here is a function of one date's cross-section only, so it cannot carry
+information across dates: transforming the training rows gives the same values whether or
+not the test rows are present (nothing is fitted on the test window). The label transform
+is applied to the training rows only; predictions are always measured against the raw
+realised return kept in the ``label`` column.
+
+* label "raw": the return itself (the seed's target).
+* label "demean": return minus the mean return of that date's training rows.
+* label "rank": the date's centred percentile ``(r - 0.5) / n - 0.5`` in (-0.5, 0.5), with
+  r the average 1-based rank (ties share a rank).
+* feature "rank": every numeric feature replaced by its centred percentile among the
+  date's non-null values; ``month``, ``day_of_week`` and ``sector_id`` stay raw.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from alpha_core.features import CATEGORICAL_FEATURES, LABEL
+
+RAW_FEATURES = ("month", "day_of_week", *CATEGORICAL_FEATURES)
+"""Features never transformed: calendar fields and categorical codes."""
+
+
+def centred_rank(col: str) -> pl.Expr:
+    """Per-date centred percentile of ``col`` in (-0.5, 0.5); nulls stay null."""
+    n = pl.col(col).count().over("date")
+    r = pl.col(col).rank("average").over("date")
+    return (r - 0.5) / n - 0.5
+
+
+def transform_label(train: pl.DataFrame, how: str) -> pl.DataFrame:
+    """Replace ``label`` of training rows by its per-date transform (see module doc)."""
+    if how == "raw":
+        return train
+    if how == "demean":
+        return train.with_columns((pl.col(LABEL) - pl.col(LABEL).mean().over("date")).alias(LABEL))
+    if how == "rank":
+        return train.with_columns(centred_rank(LABEL).alias(LABEL))
+    raise ValueError(f"label transform must be raw, demean or rank, got {how!r}")
+
+
+def transform_features(feats: pl.DataFrame, features: tuple[str, ...], how: str) -> pl.DataFrame:
+    """Per-date transform of the numeric model features (see module doc)."""
+    if how == "raw":
+        return feats
+    if how == "rank":
+        cols = [f for f in features if f not in RAW_FEATURES and f in feats.columns]
+        return feats.with_columns(centred_rank(c).alias(c) for c in cols)
+    raise ValueError(f"feature transform must be raw or rank, got {how!r}")

@@ -1,0 +1,191 @@
+"""Walk-forward training: the test window split into blocks, one model per block.
+
+The test window ``[test_start, test_end]`` is cut into consecutive blocks of trading dates
+(one block for ``walk_forward = "none"``; calendar months or quarters; or every
+``retrain_days`` trading dates). Before each block a fresh model is trained on rows that
+end before it:
+
+* purge: a training row's label must end strictly before ``purge_before``, so no training
+  label overlaps the block (this drops the last ``label_horizon`` decision dates);
+* embargo: ``purge_before`` is the block's first date moved back ``embargo_days`` trading
+  dates, leaving that many extra days out between training and test. (Training is always
+  before the test block here, so the embargo that purged k-fold CV places *after* a test
+  block, to keep serially correlated data out of training, becomes this gap before it.)
+* window: decision dates from ``train_start`` ("expanding"; the first fold also stops at
+  ``train_end``) or the last ``window_days`` trading dates ("rolling").
+
+Each block is predicted only by its own model, and the blocks' predictions are stitched
+into one out-of-sample series with a ``fold`` column; :func:`fold_table` records every
+fold's windows so the ordering can be audited.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import polars as pl
+
+from alpha_core.config import ConfigError, RunConfig
+from alpha_core.features import LABEL, LABEL_END
+from alpha_core.model import TrainedModel, fit_model, training_rows
+from alpha_core.predictions import predict_window
+from alpha_core.transforms import transform_label
+
+Notify = Callable[[str, float], None]
+FOLD = "fold"
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One retraining: its training window, purge boundary and test block."""
+
+    index: int
+    train_start: date
+    train_end: date
+    purge_before: date
+    test_start: date
+    test_end: date
+
+
+def test_blocks(test_dates: list[date], mode: str, retrain_days: int) -> list[list[date]]:
+    """Consecutive blocks of the test window's trading dates for a retraining schedule."""
+    if not test_dates:
+        return []
+    if mode == "none":
+        return [test_dates]
+    if mode == "days":
+        return [test_dates[i : i + retrain_days] for i in range(0, len(test_dates), retrain_days)]
+    if mode == "monthly":
+        key = [(d.year, d.month) for d in test_dates]
+    elif mode == "quarterly":
+        key = [(d.year, (d.month - 1) // 3) for d in test_dates]
+    else:
+        raise ValueError(f"unknown walk-forward mode {mode!r}")
+    blocks: list[list[date]] = []
+    for i, d in enumerate(test_dates):
+        if i and key[i] == key[i - 1]:
+            blocks[-1].append(d)
+        else:
+            blocks.append([d])
+    return blocks
+
+
+def plan_folds(config: RunConfig, dates: list[date]) -> list[Fold]:
+    """The folds of a run over the sorted trading ``dates`` of the data (see module doc)."""
+    test_dates = [d for d in dates if config.test_start <= d <= config.test_end]
+    if not test_dates:
+        raise ConfigError(
+            f"no trading dates in the test window {config.test_start} .. {config.test_end}"
+        )
+    position = {d: i for i, d in enumerate(dates)}
+    folds = []
+    for k, block in enumerate(test_blocks(test_dates, config.walk_forward, config.retrain_days)):
+        cut = position[block[0]] - config.embargo_days
+        if cut <= 0:
+            raise ConfigError(
+                f"fold {k}: no trading dates before {block[0]} once the embargo of "
+                f"{config.embargo_days} days is left out"
+            )
+        purge_before = dates[cut]
+        last = cut - 1
+        if k == 0:
+            last = min(last, max(i for i, d in enumerate(dates) if d <= config.train_end))
+        first = next((i for i, d in enumerate(dates) if d >= config.train_start), 0)
+        if config.window == "rolling":
+            first = max(first, last - config.window_days + 1)
+        if last < first:
+            raise ConfigError(f"fold {k}: empty training window before {block[0]}")
+        folds.append(Fold(k, dates[first], dates[last], purge_before, block[0], block[-1]))
+    return folds
+
+
+def shuffle_labels_within_date(train: pl.DataFrame, seed: int) -> pl.DataFrame:
+    """Permute labels among the assets of each date: the no-signal control."""
+    rng = np.random.default_rng(seed)
+    keys = pl.Series("_key", rng.random(train.height))
+    shuffled = train.select("date", LABEL).with_columns(keys).sort("date", "_key").get_column(LABEL)
+    return train.sort("date").with_columns(shuffled.alias(LABEL))
+
+
+def fold_training_rows(
+    feats: pl.DataFrame, fold: Fold, names: tuple[str, ...], config: RunConfig
+) -> pl.DataFrame:
+    """Purged, optionally shuffled and label-transformed training rows of one fold."""
+    train = training_rows(feats, fold.train_start, fold.train_end, fold.purge_before, names)
+    if config.shuffle_labels:
+        train = shuffle_labels_within_date(train, config.seed + fold.index)
+    return transform_label(train, config.label_transform)
+
+
+def run_folds(
+    config: RunConfig,
+    feats: pl.DataFrame,
+    names: tuple[str, ...],
+    notify: Notify,
+    start: float = 0.05,
+    span: float = 0.9,
+) -> tuple[list[TrainedModel], pl.DataFrame, pl.DataFrame]:
+    """Train every fold and predict its block: ``(models, predictions, fold_table)``.
+
+    Predictions are ``date, asset, prediction, label, fold``; the fold table has one row per
+    fold with its planned windows, the training rows' actual first/last date and last label
+    end, row count, training RMSE and seconds.
+    """
+    dates = feats.get_column("date").unique().sort().to_list()
+    folds = plan_folds(config, dates)
+    n_folds = len(folds)
+    total = config.model.n_estimators
+    models: list[TrainedModel] = []
+    parts: list[pl.DataFrame] = []
+    rows: list[dict[str, object]] = []
+    for fold in folds:
+        t0 = time.perf_counter()
+        train = fold_training_rows(feats, fold, names, config)
+        if train.height == 0:
+            raise ConfigError(
+                f"fold {fold.index}: no training rows in {fold.train_start} .. {fold.train_end}"
+            )
+        base = start + span * fold.index / n_folds
+
+        def progress(i: int, n: int, base: float = base, k: int = fold.index) -> None:
+            prefix = "training" if n_folds == 1 else f"fold {k + 1}/{n_folds}"
+            notify(f"{prefix}: {i}/{n} trees", base + span * i / (total * n_folds))
+
+        model = fit_model(train, names, config.model, config.seed, progress=progress)
+        model.meta.update(
+            {
+                "fold": fold.index,
+                "purge_before": str(fold.purge_before),
+                "test_start": str(fold.test_start),
+                "test_end": str(fold.test_end),
+                "label_transform": config.label_transform,
+                "feature_transform": config.feature_transform,
+            }
+        )
+        models.append(model)
+        preds = predict_window(model, feats, fold.test_start, fold.test_end)
+        parts.append(preds.with_columns(pl.lit(fold.index, dtype=pl.Int32).alias(FOLD)))
+        rows.append(
+            {
+                **{k: v for k, v in dataclasses.asdict(fold).items() if k != "index"},
+                FOLD: fold.index,
+                "first_train_date": train["date"].min(),
+                "last_train_date": train["date"].max(),
+                "last_label_end": train[LABEL_END].max(),
+                "n_train_rows": train.height,
+                "train_rmse": model.meta.get("train_rmse"),
+                "seconds": time.perf_counter() - t0,
+            }
+        )
+    table = pl.DataFrame(rows).select(FOLD, pl.exclude(FOLD))
+    return models, pl.concat(parts).sort("date", "asset"), table
+
+
+def fold_table_schema_ok(table: pl.DataFrame) -> bool:
+    """True when every fold's training labels end before its purge boundary."""
+    return bool((table["last_label_end"] < table["purge_before"]).all())
