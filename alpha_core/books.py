@@ -92,7 +92,9 @@ def cap_weights(
     """
     n_groups = target.size
     base = np.asarray(base, dtype=float)
-    w = base * (target / np.bincount(group, base, minlength=n_groups))[group]
+    present = np.bincount(group, minlength=n_groups) > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = base * (target / np.bincount(group, base, minlength=n_groups))[group]
     frozen = np.zeros(w.size, dtype=bool)
     n_sec = int(sector.max()) + 1 if sector is not None and sector.size else 0
     for _ in range(max_iter):
@@ -119,7 +121,7 @@ def cap_weights(
             scale = np.where(free > 0, (free + deficit) / free, 1.0)
         w = np.where(frozen, w, w * scale[group])
     final = np.bincount(group, w, minlength=n_groups)
-    infeasible = final < target * (1 - 1e-7)
+    infeasible = present & (final < target * (1 - 1e-7))
     return w, frozen, infeasible
 
 

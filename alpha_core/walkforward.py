@@ -52,7 +52,7 @@ class Fold:
     test_end: date
 
 
-def test_blocks(test_dates: list[date], mode: str, retrain_days: int) -> list[list[date]]:
+def block_dates(test_dates: list[date], mode: str, retrain_days: int) -> list[list[date]]:
     """Consecutive blocks of the test window's trading dates for a retraining schedule."""
     if not test_dates:
         return []
@@ -84,7 +84,7 @@ def plan_folds(config: RunConfig, dates: list[date]) -> list[Fold]:
         )
     position = {d: i for i, d in enumerate(dates)}
     folds = []
-    for k, block in enumerate(test_blocks(test_dates, config.walk_forward, config.retrain_days)):
+    for k, block in enumerate(block_dates(test_dates, config.walk_forward, config.retrain_days)):
         cut = position[block[0]] - config.embargo_days
         if cut <= 0:
             raise ConfigError(
