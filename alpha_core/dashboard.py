@@ -1,0 +1,235 @@
+"""Frames the dashboard draws, computed from a run's tables: pure polars/numpy, no Streamlit.
+
+Every chart and table in the app is one function here, so the numbers on screen can be tested
+against the engine without a browser. Series names match ``backtest.DAILY_COLUMNS``:
+``long`` (the long book), ``short`` (the P&L of the short book), ``long_short`` (their sum) and
+``benchmark`` (equal-weight mean label of every scored asset).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from alpha_core import stats
+from alpha_core.books import BOOK_COLUMNS
+from alpha_core.report import daily_ic
+
+SERIES = ("long", "short", "long_short", "benchmark")
+SERIES_LABELS = {
+    "long": "Long",
+    "short": "Short",
+    "long_short": "Long-short",
+    "benchmark": "Equal-weight universe",
+}
+
+METRIC_ROWS: tuple[tuple[str, str, str], ...] = (
+    ("sharpe", "Sharpe ratio (long-short, annualised)", "num"),
+    ("sharpe_ci_low", "Sharpe 95% interval: low", "num"),
+    ("sharpe_ci_high", "Sharpe 95% interval: high", "num"),
+    ("total_return", "Total return", "pct"),
+    ("annual_volatility", "Annual volatility", "pct"),
+    ("max_drawdown", "Max drawdown", "pct"),
+    ("win_rate", "Win rate (days up)", "pct"),
+    ("long_sharpe", "Long-only Sharpe", "num"),
+    ("short_sharpe", "Short-only Sharpe", "num"),
+    ("benchmark_sharpe", "Benchmark Sharpe", "num"),
+    ("benchmark_total_return", "Benchmark total return", "pct"),
+    ("benchmark_max_drawdown", "Benchmark max drawdown", "pct"),
+    ("avg_long_positions", "Average long positions", "num"),
+    ("avg_short_positions", "Average short positions", "num"),
+    ("ic_mean", "Mean IC (Pearson)", "num4"),
+    ("ic_ir", "IC information ratio", "num"),
+    ("rank_ic_mean", "Mean rank IC (Spearman)", "num4"),
+    ("rank_ic_ir", "Rank IC information ratio", "num"),
+    ("train_rmse", "Train RMSE", "num4"),
+    ("test_rmse", "Test RMSE", "num4"),
+    ("n_train_rows", "Training rows", "int"),
+    ("n_test_days", "Test days", "int"),
+    ("test_start", "Test start", "text"),
+    ("test_end", "Test end", "text"),
+)
+"""(metrics key, label, format) in display order; keys are ``report.compute_metrics``'s."""
+
+
+def format_value(value: Any, kind: str) -> str:
+    """One metric value as shown in the app ("n/a" for missing / non-finite)."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    if kind == "pct":
+        return f"{value:.2%}"
+    if kind == "num":
+        return f"{value:.2f}"
+    if kind == "num4":
+        return f"{value:.4f}"
+    if kind == "int":
+        return f"{int(value):,}"
+    return str(value)
+
+
+def metrics_table(metrics: dict[str, Any]) -> pl.DataFrame:
+    """``metric, value`` (formatted text) for every known metric, then any unknown keys."""
+    rows = [(label, format_value(metrics.get(key), kind)) for key, label, kind in METRIC_ROWS]
+    known = {key for key, _, _ in METRIC_ROWS}
+    rows += [(key, format_value(v, "num4" if isinstance(v, float) else "text"))
+             for key, v in sorted(metrics.items()) if key not in known]  # fmt: skip
+    return pl.DataFrame(rows, schema=["metric", "value"], orient="row")
+
+
+def metrics_comparison(named: dict[str, dict[str, Any]]) -> pl.DataFrame:
+    """``metric`` plus one formatted column per run name (insertion order)."""
+    data: dict[str, list[str]] = {"metric": [label for _, label, _ in METRIC_ROWS]}
+    for name, metrics in named.items():
+        data[name] = [format_value(metrics.get(key), kind) for key, _, kind in METRIC_ROWS]
+    return pl.DataFrame(data)
+
+
+# ------------------------------------------------------------------ equity, drawdown, returns
+def equity_frame(daily: pl.DataFrame, series: tuple[str, ...] = SERIES) -> pl.DataFrame:
+    """Long format ``date, series, equity`` with ``equity = cumprod(1 + r)`` per series."""
+    frames = [
+        pl.DataFrame(
+            {
+                "date": daily["date"],
+                "series": [SERIES_LABELS.get(s, s)] * daily.height,
+                "equity": stats.equity_curve(daily[s].to_numpy()),
+            }
+        )
+        for s in series
+    ]
+    return pl.concat(frames) if frames else pl.DataFrame()
+
+
+def drawdown_frame(daily: pl.DataFrame, series: tuple[str, ...] = SERIES) -> pl.DataFrame:
+    """Long format ``date, series, drawdown`` (equity / running peak - 1, peak starts at 1)."""
+    frames = [
+        pl.DataFrame(
+            {
+                "date": daily["date"],
+                "series": [SERIES_LABELS.get(s, s)] * daily.height,
+                "drawdown": stats.drawdown_series(daily[s].to_numpy()),
+            }
+        )
+        for s in series
+    ]
+    return pl.concat(frames) if frames else pl.DataFrame()
+
+
+def monthly_returns(daily: pl.DataFrame, column: str = "long_short") -> pl.DataFrame:
+    """``year, month, return``: compounded return of ``column`` per calendar month."""
+    return (
+        daily.group_by(
+            pl.col("date").dt.year().alias("year"), pl.col("date").dt.month().alias("month")
+        )
+        .agg(((1 + pl.col(column)).product() - 1).alias("return"))
+        .sort("year", "month")
+    )
+
+
+def rolling_sharpe(
+    daily: pl.DataFrame, window: int = 63, column: str = "long_short"
+) -> pl.DataFrame:
+    """``date, rolling_sharpe``: annualised mean / std (ddof 1) over the last ``window`` days.
+
+    Null until ``window`` days are available (and where the window has no spread).
+    """
+    r = daily[column].to_numpy().astype(float)
+    out = np.full(r.size, np.nan)
+    for i in range(window - 1, r.size):
+        out[i] = stats.sharpe_ratio(r[i - window + 1 : i + 1])
+    return pl.DataFrame({"date": daily["date"], "rolling_sharpe": out}).with_columns(
+        pl.col("rolling_sharpe").fill_nan(None)
+    )
+
+
+def ic_frame(preds: pl.DataFrame) -> pl.DataFrame:
+    """``date, rank_ic, running_mean``: daily Spearman rank IC and its expanding mean."""
+    ic = daily_ic(preds).select("date", "rank_ic")
+    return ic.with_columns(
+        (pl.col("rank_ic").cum_sum() / pl.col("rank_ic").is_not_null().cum_sum()).alias(
+            "running_mean"
+        )
+    )
+
+
+# ------------------------------------------------------------------------------------- books
+def book_dates(books: pl.DataFrame) -> list[date]:
+    return books.get_column("date").unique().sort().to_list()
+
+
+def book_for_date(
+    books: pl.DataFrame, day: date, sectors: pl.DataFrame | None = None
+) -> dict[str, pl.DataFrame]:
+    """``{"long": ..., "short": ...}`` for one date: asset, sector, prediction, rank, weight.
+
+    ``sectors`` maps ``asset -> sector`` (see :func:`asset_sectors`); without it sector is null.
+    Long rows are sorted by rank descending, short rows by rank ascending.
+    """
+    rows = books.filter(pl.col("date") == day)
+    if sectors is not None and sectors.height:
+        rows = rows.join(sectors, on="asset", how="left")
+    else:
+        rows = rows.with_columns(pl.lit(None, pl.Utf8).alias("sector"))
+    cols = ["asset", "sector", "prediction", "rank", "weight"]
+    return {
+        "long": rows.filter(pl.col("side") == "long").sort("rank", descending=True).select(cols),
+        "short": rows.filter(pl.col("side") == "short").sort("rank").select(cols),
+    }
+
+
+def asset_sectors(panel: pl.DataFrame) -> pl.DataFrame:
+    """``asset, sector``, one row per asset (the last non-null sector seen; null if none)."""
+    if "sector" not in panel.columns:
+        return pl.DataFrame(schema={"asset": pl.Utf8, "sector": pl.Utf8})
+    return panel.group_by("asset").agg(pl.col("sector").drop_nulls().last()).sort("asset")
+
+
+EXPORT_COLUMNS = BOOK_COLUMNS
+"""Columns of every exported book CSV: date, asset, side, weight, prediction, rank."""
+
+
+def books_csv(books: pl.DataFrame, day: date | None = None) -> str:
+    """Books as CSV text with :data:`EXPORT_COLUMNS` (one date, or every date when ``None``)."""
+    rows = books if day is None else books.filter(pl.col("date") == day)
+    return rows.select(EXPORT_COLUMNS).write_csv()
+
+
+# ------------------------------------------------------------------------------------ configs
+def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested config dict as ``{"model.num_leaves": 50, ...}`` (lists shown as text)."""
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, prefix=f"{name}."))
+        elif isinstance(value, list | tuple):
+            out[name] = ", ".join(map(str, value)) if value else "(default)"
+        else:
+            out[name] = value
+    return out
+
+
+def config_diff(configs: dict[str, dict[str, Any]], only_different: bool = True) -> pl.DataFrame:
+    """``field`` plus one text column per run: the flattened configs, side by side.
+
+    With ``only_different`` only fields whose values are not all equal are kept.
+    """
+    flat = {name: flatten(cfg) for name, cfg in configs.items()}
+    keys: list[str] = []
+    for f in flat.values():
+        keys += [k for k in f if k not in keys]
+    data: dict[str, list[str]] = {"field": []}
+    for name in flat:
+        data[name] = []
+    for key in keys:
+        values = [flat[name].get(key, "(absent)") for name in flat]
+        if only_different and len({repr(v) for v in values}) <= 1:
+            continue
+        data["field"].append(key)
+        for name, v in zip(flat, values, strict=True):
+            data[name].append(str(v))
+    return pl.DataFrame(data, schema={k: pl.Utf8 for k in data})

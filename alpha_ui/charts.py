@@ -1,0 +1,184 @@
+"""Altair charts of the dashboard frames (``alpha_core.dashboard`` / ``alpha_core.explain``).
+
+Every chart has titled axes; heights suit a 1280x800 window.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import polars as pl
+
+from alpha_core.dashboard import SERIES_LABELS
+
+H = 260
+SERIES_ORDER = [SERIES_LABELS[s] for s in ("long", "short", "long_short", "benchmark")]
+SERIES_COLORS = ["#2e7d32", "#c62828", "#1565c0", "#757575"]
+
+
+def _pd(frame: pl.DataFrame):
+    return frame.to_pandas()
+
+
+def equity(frame: pl.DataFrame, title: str = "Equity (growth of 1)") -> alt.Chart:
+    return (
+        alt.Chart(_pd(frame), title=title)
+        .mark_line()
+        .encode(
+            x=alt.X("date:T", title="Date"),
+            y=alt.Y("equity:Q", title="Equity (start = 1)", scale=alt.Scale(zero=False)),
+            color=alt.Color(
+                "series:N",
+                title="Series",
+                scale=alt.Scale(domain=SERIES_ORDER, range=SERIES_COLORS),
+            ),
+            tooltip=[alt.Tooltip("date:T"), "series:N", alt.Tooltip("equity:Q", format=".4f")],
+        )
+        .properties(height=H)
+    )
+
+
+def overlay_equity(frame: pl.DataFrame) -> alt.Chart:
+    """``date, run, equity`` lines, one per run."""
+    return (
+        alt.Chart(_pd(frame), title="Long-short equity by run")
+        .mark_line()
+        .encode(
+            x=alt.X("date:T", title="Date"),
+            y=alt.Y("equity:Q", title="Equity (start = 1)", scale=alt.Scale(zero=False)),
+            color=alt.Color("run:N", title="Run"),
+            tooltip=[alt.Tooltip("date:T"), "run:N", alt.Tooltip("equity:Q", format=".4f")],
+        )
+        .properties(height=H + 40)
+    )
+
+
+def drawdown(frame: pl.DataFrame) -> alt.Chart:
+    return (
+        alt.Chart(_pd(frame), title="Underwater (drawdown from running peak)")
+        .mark_line()
+        .encode(
+            x=alt.X("date:T", title="Date"),
+            y=alt.Y("drawdown:Q", title="Drawdown", axis=alt.Axis(format="%")),
+            color=alt.Color(
+                "series:N",
+                title="Series",
+                scale=alt.Scale(domain=SERIES_ORDER, range=SERIES_COLORS),
+            ),
+            tooltip=[alt.Tooltip("date:T"), "series:N", alt.Tooltip("drawdown:Q", format=".2%")],
+        )
+        .properties(height=H - 40)
+    )
+
+
+def monthly_heatmap(frame: pl.DataFrame) -> alt.Chart:
+    base = alt.Chart(_pd(frame), title="Monthly long-short returns").encode(
+        x=alt.X("month:O", title="Month"),
+        y=alt.Y("year:O", title="Year"),
+    )
+    rect = base.mark_rect().encode(
+        color=alt.Color(
+            "return:Q",
+            title="Return",
+            scale=alt.Scale(scheme="redyellowgreen", domainMid=0),
+            legend=alt.Legend(format="%"),
+        ),
+        tooltip=["year:O", "month:O", alt.Tooltip("return:Q", format=".2%")],
+    )
+    text = base.mark_text(fontSize=11).encode(text=alt.Text("return:Q", format=".1%"))
+    return (rect + text).properties(height=max(80, 40 * frame["year"].n_unique()))
+
+
+def rolling_sharpe(frame: pl.DataFrame, window: int) -> alt.Chart:
+    line = (
+        alt.Chart(_pd(frame), title=f"Rolling {window}-day Sharpe (long-short, annualised)")
+        .mark_line(color="#1565c0")
+        .encode(
+            x=alt.X("date:T", title="Date"),
+            y=alt.Y("rolling_sharpe:Q", title="Sharpe ratio"),
+            tooltip=[alt.Tooltip("date:T"), alt.Tooltip("rolling_sharpe:Q", format=".2f")],
+        )
+    )
+    zero = alt.Chart(pl.DataFrame({"y": [0.0]}).to_pandas()).mark_rule(color="#999").encode(y="y")
+    return (line + zero).properties(height=H - 40)
+
+
+def rank_ic(frame: pl.DataFrame) -> alt.Chart:
+    data = _pd(frame)
+    bars = (
+        alt.Chart(data, title="Daily rank IC and its running mean")
+        .mark_bar(opacity=0.5, color="#90a4ae")
+        .encode(
+            x=alt.X("date:T", title="Date"),
+            y=alt.Y("rank_ic:Q", title="Spearman rank IC"),
+            tooltip=[alt.Tooltip("date:T"), alt.Tooltip("rank_ic:Q", format=".3f")],
+        )
+    )
+    mean = (
+        alt.Chart(data)
+        .mark_line(color="#e65100")
+        .encode(x="date:T", y=alt.Y("running_mean:Q", title="Spearman rank IC"))
+    )
+    return (bars + mean).properties(height=H - 40)
+
+
+def live_assets(frame: pl.DataFrame) -> alt.Chart:
+    return (
+        alt.Chart(_pd(frame), title="Live assets over time")
+        .mark_area(opacity=0.6)
+        .encode(
+            x=alt.X("date:T", title="Date"),
+            y=alt.Y("n_assets:Q", title="Assets with a close"),
+            tooltip=[alt.Tooltip("date:T"), "n_assets:Q"],
+        )
+        .properties(height=220)
+    )
+
+
+def importance(frame: pl.DataFrame) -> alt.Chart:
+    """``feature, measure, value`` (shares) as grouped horizontal bars."""
+    order = frame.filter(pl.col("measure") == frame["measure"][0])["feature"].to_list()
+    return (
+        alt.Chart(_pd(frame), title="Feature importance (share of total)")
+        .mark_bar()
+        .encode(
+            y=alt.Y("feature:N", title="Feature", sort=order),
+            x=alt.X("value:Q", title="Share of total importance", axis=alt.Axis(format="%")),
+            color=alt.Color("measure:N", title="Measure"),
+            yOffset="measure:N",
+            tooltip=["feature:N", "measure:N", alt.Tooltip("value:Q", format=".2%")],
+        )
+        .properties(height=max(240, 34 * frame["feature"].n_unique()))
+    )
+
+
+def beeswarm(frame: pl.DataFrame, order: list[str]) -> alt.Chart:
+    return (
+        alt.Chart(_pd(frame), title="SHAP value per feature (colour: feature value percentile)")
+        .mark_circle(size=12, opacity=0.6)
+        .encode(
+            y=alt.Y("feature:N", title="Feature", sort=order),
+            x=alt.X("shap:Q", title="SHAP value (effect on the predicted return)"),
+            yOffset=alt.YOffset("jitter:Q", scale=alt.Scale(domain=[-1, 1])),
+            color=alt.Color(
+                "value_pct:Q",
+                title="Feature value (percentile)",
+                scale=alt.Scale(scheme="bluepurple"),
+            ),
+            tooltip=["feature:N", alt.Tooltip("shap:Q", format=".2e"), "value:Q"],
+        )
+        .transform_calculate(jitter="sqrt(-2*log(random()))*cos(2*PI*random()) / 3")
+        .properties(height=max(260, 34 * len(order)))
+    )
+
+
+def dependence(frame: pl.DataFrame, feature: str) -> alt.Chart:
+    return (
+        alt.Chart(_pd(frame), title=f"Dependence: SHAP of {feature} against its value")
+        .mark_circle(size=14, opacity=0.5, color="#5e35b1")
+        .encode(
+            x=alt.X("value:Q", title=f"{feature} (feature value)", scale=alt.Scale(zero=False)),
+            y=alt.Y("shap:Q", title=f"SHAP value of {feature}"),
+            tooltip=[alt.Tooltip("value:Q", format=".4g"), alt.Tooltip("shap:Q", format=".2e")],
+        )
+        .properties(height=H + 20)
+    )

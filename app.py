@@ -1,0 +1,99 @@
+"""Alpha Lab dashboard, Home page: the dataset in use, the current run, where to go next.
+
+Run with ``streamlit run app.py``. Pages live in ``pages/`` (classic auto-discovery).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from alpha_core.dashboard import format_value
+from alpha_core.data import PanelError, assets_by_class, live_assets
+from alpha_ui import charts, jobs, state
+
+state.page("Home", ":material/home:")
+st.title("Alpha Lab")
+st.caption("Daily cross-sectional alpha research: train, backtest, explain and export books.")
+
+first = state.maybe_start_first_run()
+
+
+@st.fragment(run_every=1.0)
+def _first_run_progress(job_id: str) -> None:
+    job = jobs.get(job_id)
+    if job is None:
+        return
+    if job.active:
+        st.progress(
+            job.fraction, text=f"First start: training the default demo run - {job.message}"
+        )
+    else:
+        st.rerun()
+
+
+if first is not None:
+    st.info(
+        "No saved run yet: training the default demo run (the founding document's configuration, "
+        "500 trees). It becomes the current run when it finishes."
+    )
+    _first_run_progress(first.id)
+
+left, right = st.columns([3, 2])
+src = state.source()
+with left:
+    st.subheader("Dataset")
+    st.markdown(f"**Source:** {src['label']}")
+    if state.is_demo(src):
+        st.caption("Simulated: fictional tickers and prices, not market data.")
+    try:
+        panel = state.panel()
+    except PanelError as exc:
+        st.error(f"The dataset cannot be loaded: {exc}")
+        panel = None
+    if panel is not None:
+        lo, hi = panel["date"].min(), panel["date"].max()
+        c1, c2, c3 = st.columns(3)
+        c1.metric("Assets", f"{panel['asset'].n_unique():,}")
+        c2.metric("Rows", f"{panel.height:,}")
+        c3.metric("Date span", f"{lo} .. {hi}")
+        st.altair_chart(charts.live_assets(live_assets(panel)), width="stretch")
+with right:
+    if panel is not None:
+        st.subheader("Assets by class")
+        st.dataframe(assets_by_class(panel), hide_index=True, width="stretch")
+        st.subheader("Data quality")
+        report = state.quality()
+        for line in report.summary_lines():
+            st.markdown(f"- {line}")
+        with st.expander(f"All findings ({report.issues.height:,})"):
+            st.dataframe(report.issues.head(2000), hide_index=True, width="stretch")
+
+st.divider()
+st.subheader("Current run")
+run_id = state.current_run_id()
+if run_id is None:
+    st.write("No run yet. Train one on the **Train** page.")
+else:
+    result = state.load(run_id)
+    m = result.metrics
+    name = next((i.name for i in state.runs() if i.run_id == run_id), run_id)
+    st.markdown(f"**{name}** - `{run_id}` - test {m.get('test_start')} .. {m.get('test_end')}")
+    cols = st.columns(6)
+    cols[0].metric("Sharpe (long-short)", format_value(m.get("sharpe"), "num"))
+    cols[1].metric(
+        "Sharpe 95% interval",
+        f"[{format_value(m.get('sharpe_ci_low'), 'num')}, "
+        f"{format_value(m.get('sharpe_ci_high'), 'num')}]",
+    )
+    cols[2].metric("Total return", format_value(m.get("total_return"), "pct"))
+    cols[3].metric("Max drawdown", format_value(m.get("max_drawdown"), "pct"))
+    cols[4].metric("Mean rank IC", format_value(m.get("rank_ic_mean"), "num4"))
+    cols[5].metric("Benchmark Sharpe", format_value(m.get("benchmark_sharpe"), "num"))
+
+st.subheader("Where next")
+st.page_link("pages/1_Data.py", label="Data: choose the demo universe or load your own", icon="📂")
+st.page_link("pages/2_Train.py", label="Train: windows, model parameters, percentiles", icon="🏋️")
+st.page_link("pages/3_Performance.py", label="Performance: equity, drawdowns, IC", icon="📈")
+st.page_link("pages/4_Explain.py", label="Explain: SHAP importance and reasons", icon="🔍")
+st.page_link("pages/5_Books.py", label="Books: daily long/short books and CSV export", icon="📒")
+st.page_link("pages/6_Compare.py", label="Compare: runs side by side, rename, delete", icon="⚖️")

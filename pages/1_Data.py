@@ -1,0 +1,89 @@
+"""Data: choose the demo universe, a file path, or upload a file (with optional metadata)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from alpha_core.data import PanelError, load_panel
+from alpha_ui import state
+
+state.page("Data", ":material/folder_open:")
+st.title("Data")
+current = state.source()
+st.markdown(f"**In use:** {current['label']}")
+
+st.markdown(
+    "Long format: one row per asset and date with columns `date`, `asset` (or `ticker`/`symbol`), "
+    "`close` and optionally `open, high, low, volume, adj close, sector, asset_class`. "
+    "A zip may hold per-ticker CSVs (Yahoo style, asset = file name) or one long CSV. "
+    "The optional metadata file maps `asset` to `sector` and/or `asset_class`."
+)
+st.caption(f"Upload size limit: {state.MAX_UPLOAD_MB} MB per file.")
+
+kind = st.radio(
+    "Source",
+    ["Demo universe (simulated)", "File path on the server", "Upload a file"],
+    horizontal=True,
+    key="data_kind",
+)
+
+data_path: str | None = None
+meta_path: str | None = None
+if kind.startswith("Demo"):
+    data_path = "demo"
+    st.caption(
+        "89 fictional assets in five classes, 2000-01-03 .. 2025-03-31, with a weak planted "
+        "signal. Simulated: not market data."
+    )
+elif kind.startswith("File"):
+    data_path = (
+        st.text_input(
+            "Path (CSV, Parquet, folder of CSVs or zip)",
+            key="data_path",
+            placeholder="/data/prices.parquet",
+        ).strip()
+        or None
+    )
+    meta_path = st.text_input("Metadata path (optional)", key="meta_path").strip() or None
+else:
+    up = st.file_uploader(
+        f"Prices: CSV, Parquet or zip of CSVs (max {state.MAX_UPLOAD_MB} MB)",
+        type=["csv", "parquet", "zip"],
+        key="data_upload",
+    )
+    meta_up = st.file_uploader(
+        "Metadata CSV (optional): asset, sector, asset_class", type=["csv"], key="meta_upload"
+    )
+    if up is not None:
+        data_path = str(state.save_upload(up.name, up.getvalue()))
+    if meta_up is not None:
+        meta_path = str(state.save_upload(meta_up.name, meta_up.getvalue()))
+
+if st.button("Use this dataset", type="primary", disabled=data_path is None, key="use_data"):
+    try:
+        if data_path == "demo":
+            panel = state.load_source_panel("demo")
+            new = dict(state.DEMO_SOURCE)
+        else:
+            # Load uncached first so a broken file never enters the cache.
+            panel = load_panel(data_path, metadata=meta_path)
+            panel = state.load_source_panel(data_path, meta_path)
+            label = data_path.split("/")[-1]
+            new = {"data": data_path, "metadata": meta_path, "label": label}
+    except PanelError as exc:
+        st.error(f"This file cannot be used: {exc}")
+    except Exception as exc:  # anything else the loader did not anticipate
+        st.error(f"This file cannot be used: {type(exc).__name__}: {exc}")
+    else:
+        st.session_state["source"] = new
+        st.success(
+            f"Loaded {panel['asset'].n_unique():,} assets, {panel.height:,} rows, "
+            f"{panel['date'].min()} .. {panel['date'].max()}. Train a run on it on the Train page."
+        )
+
+try:
+    pnl = state.panel()
+    st.subheader("Preview")
+    st.dataframe(pnl.head(200), hide_index=True)
+except PanelError as exc:
+    st.error(f"The dataset in use cannot be loaded: {exc}")

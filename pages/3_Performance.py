@@ -1,0 +1,39 @@
+"""Performance: equity curves, drawdowns, metrics, monthly returns, rolling Sharpe and IC."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from alpha_core import dashboard as dash
+from alpha_ui import charts, state
+
+state.page("Performance", ":material/monitoring:")
+st.title("Performance")
+run_id = state.current_run_id()
+if run_id is None:
+    st.info("No run yet: train one on the Train page.")
+    st.stop()
+result = state.load(run_id)
+daily = result.daily
+st.caption(
+    f"Run `{run_id}` - test {result.metrics.get('test_start')} .. {result.metrics.get('test_end')}"
+    f" - long {result.config.long_pct:.0%} / short {result.config.short_pct:.0%} - before costs"
+)
+
+left, right = st.columns([3, 2])
+with left:
+    st.altair_chart(charts.equity(dash.equity_frame(daily)), width="stretch")
+    st.altair_chart(charts.drawdown(dash.drawdown_frame(daily)), width="stretch")
+with right:
+    st.subheader("Metrics")
+    st.dataframe(dash.metrics_table(result.metrics), hide_index=True, height=420)
+
+c1, c2 = st.columns(2)
+with c1:
+    window = st.select_slider("Rolling window (days)", [21, 42, 63, 126], value=63, key="roll_w")
+    st.altair_chart(
+        charts.rolling_sharpe(dash.rolling_sharpe(daily, window), window), width="stretch"
+    )
+with c2:
+    st.altair_chart(charts.rank_ic(dash.ic_frame(result.predictions)), width="stretch")
+st.altair_chart(charts.monthly_heatmap(dash.monthly_returns(daily)), width="stretch")

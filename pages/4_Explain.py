@@ -1,0 +1,99 @@
+"""Explain: SHAP importance beside gain importance, beeswarm, dependence, and per-asset reasons."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from alpha_core import explain
+from alpha_core.features import FEATURES_BY_NAME
+from alpha_ui import charts, state
+
+state.page("Explain", ":material/search_insights:")
+st.title("Explain the model")
+run_id = state.current_run_id()
+if run_id is None:
+    st.info("No run yet: train one on the Train page.")
+    st.stop()
+result = state.load(run_id)
+try:
+    exp = state.explanations(run_id)
+except Exception as exc:  # e.g. the run's data file is gone
+    st.error(f"SHAP values cannot be computed for this run: {type(exc).__name__}: {exc}")
+    st.stop()
+meta = exp.meta
+st.caption(
+    f"Run `{run_id}`. Exact path-dependent TreeSHAP (LightGBM's C++) on all {meta['test_rows']:,} "
+    f"test-window rows ({meta['seconds_test']:.2f} s when computed; cached in the run folder). "
+    f"Global view: a uniform random sample of {meta['sample_rows']:,} of the "
+    f"{meta['sample_population']:,} training rows (seed {meta['sample_seed']}); its mean |SHAP| "
+    "carries a standard error (finite-population corrected), shown as +- 1.96 se."
+)
+
+imp = explain.importance_table(exp.test, result.model, exp.sample, meta["sample_population"])
+order = imp["feature"].to_list()
+shap_share = pl.col("test_mean_abs_shap") / pl.col("test_mean_abs_shap").sum()
+shares = pl.concat(
+    [
+        imp.select(
+            "feature", pl.lit("mean |SHAP|, test").alias("measure"), shap_share.alias("value")
+        ),
+        imp.select(
+            "feature", pl.lit("LightGBM gain").alias("measure"), pl.col("gain_share").alias("value")
+        ),
+    ]
+)
+c1, c2 = st.columns([3, 2])
+with c1:
+    st.altair_chart(charts.importance(shares), width="stretch")
+with c2:
+    st.subheader("Importance table")
+    table = imp.with_columns(
+        pl.col("feature")
+        .replace_strict({k: v.definition for k, v in FEATURES_BY_NAME.items()}, default="")
+        .alias("definition")
+    )
+    st.dataframe(
+        table,
+        hide_index=True,
+        column_config={
+            "test_mean_abs_shap": st.column_config.NumberColumn(
+                "mean |SHAP| (test)", format="%.2e"
+            ),
+            "sample_mean_abs_shap": st.column_config.NumberColumn(
+                "mean |SHAP| (train sample)", format="%.2e"
+            ),
+            "sample_se": st.column_config.NumberColumn("se (sample)", format="%.1e"),
+            "gain_share": st.column_config.NumberColumn("gain share", format="%.3f"),
+        },
+    )
+
+c3, c4 = st.columns(2)
+with c3:
+    st.altair_chart(charts.beeswarm(explain.beeswarm_frame(exp.test), order), width="stretch")
+with c4:
+    feature = st.selectbox("Dependence plot feature", order, key="dep_feature")
+    st.altair_chart(
+        charts.dependence(explain.dependence_frame(exp.test, feature), feature), width="stretch"
+    )
+
+st.subheader("Why is this asset in the book today?")
+books = result.books
+dates = books["date"].unique().sort().to_list()
+day = st.select_slider("Date", options=dates, value=dates[-1], key=f"explain_day_{run_id}")
+k = st.slider("Top contributions per asset", 1, 6, 3, key="explain_k")
+for side, col in zip(("long", "short"), st.columns(2), strict=True):
+    assets = books.filter((pl.col("date") == day) & (pl.col("side") == side))
+    assets = assets.sort("rank", descending=side == "long")["asset"].to_list()
+    with col:
+        st.markdown(f"**{side.capitalize()} book on {day}** ({len(assets)} assets)")
+        top = explain.top_contributions(exp.test, day, assets, k)
+        st.dataframe(
+            top,
+            hide_index=True,
+            column_config={
+                "value": st.column_config.NumberColumn("feature value", format="%.4g"),
+                "shap": st.column_config.NumberColumn("SHAP", format="%.2e"),
+            },
+            key=f"why_{side}",
+        )

@@ -1,0 +1,96 @@
+"""Books: the daily long and short books; percentile sliders rebook without retraining."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from alpha_core import dashboard as dash
+from alpha_core.pipeline import rebook
+from alpha_ui import charts, state
+
+state.page("Books", ":material/menu_book:")
+st.title("Daily books")
+run_id = state.current_run_id()
+if run_id is None:
+    st.info("No run yet: train one on the Train page.")
+    st.stop()
+result = state.load(run_id)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _rebook(run_id: str, root: str, long_pct: float, short_pct: float):
+    res = state.load(run_id)
+    cfg = res.config.replace(long_pct=long_pct, short_pct=short_pct)
+    return rebook(res.predictions, cfg, res.model.meta)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _sectors(data: str, metadata: str | None):
+    from alpha_core.config import RunConfig
+
+    pnl = state.run_panel(RunConfig(data=data, metadata=metadata))
+    return None if pnl is None else dash.asset_sectors(pnl)
+
+
+s1, s2 = st.columns(2)
+long_pct = s1.slider(
+    "Long percentile (top)", 1, 50, int(round(result.config.long_pct * 100)), format="%d%%",
+    key=f"books_long_{run_id}",
+) / 100  # fmt: skip
+short_pct = s2.slider(
+    "Short percentile (bottom)", 1, 50, int(round(result.config.short_pct * 100)), format="%d%%",
+    key=f"books_short_{run_id}",
+) / 100  # fmt: skip
+books, daily, metrics = _rebook(run_id, str(state.registry_root()), long_pct, short_pct)
+st.caption(
+    f"Run `{run_id}` trained with long {result.config.long_pct:.0%} / short "
+    f"{result.config.short_pct:.0%}; shown: long {long_pct:.0%} / short {short_pct:.0%} "
+    "(recomputed from the stored predictions, no retraining)."
+)
+
+m = st.columns(5)
+m[0].metric("Sharpe", dash.format_value(metrics.get("sharpe"), "num"))
+m[1].metric("Total return", dash.format_value(metrics.get("total_return"), "pct"))
+m[2].metric("Max drawdown", dash.format_value(metrics.get("max_drawdown"), "pct"))
+m[3].metric("Avg long positions", dash.format_value(metrics.get("avg_long_positions"), "num"))
+m[4].metric("Avg short positions", dash.format_value(metrics.get("avg_short_positions"), "num"))
+st.altair_chart(
+    charts.equity(dash.equity_frame(daily), title="P&L at these percentiles (growth of 1)"),
+    width="stretch",
+)
+
+dates = dash.book_dates(books)
+day = st.select_slider(
+    "Date", options=dates, value=dates[-1], key=f"books_day_{run_id}",
+    help="The book decided at this date's close (the last date's book is for the next session).",
+)  # fmt: skip
+tables = dash.book_for_date(books, day, _sectors(result.config.data, result.config.metadata))
+fmt = {
+    "prediction": st.column_config.NumberColumn("prediction", format="%.5f"),
+    "rank": st.column_config.NumberColumn("rank", format="%.3f"),
+    "weight": st.column_config.NumberColumn("weight", format="%.4f"),
+}
+c1, c2 = st.columns(2)
+with c1:
+    st.subheader(f"Long book ({tables['long'].height})")
+    st.dataframe(tables["long"], hide_index=True, column_config=fmt, key="long_table")
+with c2:
+    st.subheader(f"Short book ({tables['short'].height})")
+    st.dataframe(tables["short"], hide_index=True, column_config=fmt, key="short_table")
+
+d1, d2 = st.columns(2)
+tag = f"L{round(long_pct * 100)}_S{round(short_pct * 100)}"
+d1.download_button(
+    f"Download the {day} book (CSV)",
+    dash.books_csv(books, day),
+    file_name=f"book_{run_id}_{day}_{tag}.csv",
+    mime="text/csv",
+    key="dl_day",
+)
+d2.download_button(
+    "Download every daily book in the test window (CSV)",
+    dash.books_csv(books),
+    file_name=f"books_{run_id}_{tag}.csv",
+    mime="text/csv",
+    key="dl_all",
+)
