@@ -227,40 +227,73 @@ class Explanations:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+def _model_window(model: TrainedModel, config: Any) -> tuple[date, date]:
+    """The test block a model served: its fold's block, else the run's test window."""
+    lo = model.meta.get("test_start")
+    hi = model.meta.get("test_end")
+    if lo and hi:
+        return date.fromisoformat(str(lo)), date.fromisoformat(str(hi))
+    return config.test_start, config.test_end
+
+
+def model_inputs(feats: pl.DataFrame, model: TrainedModel, config: Any) -> pl.DataFrame:
+    """Features as the model saw them (the run's per-date feature transform applied)."""
+    how = getattr(config, "feature_transform", "raw")
+    if how == "raw":
+        return feats
+    from alpha_core.transforms import transform_features
+
+    return transform_features(feats, model.features, how)
+
+
 def compute(
-    model: TrainedModel,
+    models: TrainedModel | list[TrainedModel],
     feats: pl.DataFrame,
     config: Any,
     sample_size: int = 2000,
     seed: int = 0,
 ) -> Explanations:
-    """Exact test-window SHAP and a sampled training-window view (see module doc)."""
+    """Exact test-window SHAP and a sampled training-window view (see module doc).
+
+    With several models (walk-forward folds) each test row is explained by the model that
+    predicted it; the global sample is explained by the last model on its training window.
+    """
+    models = [models] if isinstance(models, TrainedModel) else list(models)
+    inputs = model_inputs(feats, models[-1], config)
     t0 = time.perf_counter()
-    test = shap_frame(model, test_rows(model, feats, config.test_start, config.test_end))
+    parts = []
+    for model in models:
+        lo, hi = _model_window(model, config)
+        lo, hi = max(lo, config.test_start), min(hi, config.test_end)
+        rows = test_rows(model, inputs, lo, hi)
+        if rows.height:
+            parts.append(shap_frame(model, rows))
+    test = pl.concat(parts).sort("date", "asset")
     t_test = time.perf_counter() - t0
+    last = models[-1]
     t0 = time.perf_counter()
+    train_lo = date.fromisoformat(str(last.meta.get("train_start", config.train_start)))
+    train_hi = date.fromisoformat(str(last.meta.get("train_end", config.train_end)))
+    purge = last.meta.get("purge_before")
+    purge_before = date.fromisoformat(str(purge)) if purge else config.test_start
     rows, population = sample_rows(
-        model,
-        feats,
-        config.train_start,
-        config.train_end,
-        config.test_start,
-        sample_size,
-        seed,
+        last, inputs, train_lo, train_hi, purge_before, sample_size, seed
     )
-    sample = shap_frame(model, rows)
+    sample = shap_frame(last, rows)
     t_sample = time.perf_counter() - t0
     meta = {
         "version": CACHE_VERSION,
         "method": "LightGBM TreeSHAP (booster.predict(pred_contrib=True)), path-dependent",
         "test_rows": test.height,
+        "n_models": len(models),
         "sample_rows": sample.height,
         "sample_population": population,
         "sample_seed": seed,
-        "sample_window": [str(config.train_start), str(config.train_end)],
+        "sample_window": [str(train_lo), str(train_hi)],
         "seconds_test": t_test,
         "seconds_sample": t_sample,
-        "n_trees": model.booster.num_trees(),
+        "n_trees": last.booster.num_trees(),
+        "feature_transform": getattr(config, "feature_transform", "raw"),
     }
     return Explanations(test, sample, meta)
 
@@ -293,13 +326,17 @@ def save_cached(folder: Path, exp: Explanations) -> None:
 
 
 def load_or_compute(
-    folder: Path, model: TrainedModel, feats: pl.DataFrame, config: Any, sample_size: int = 2000
+    folder: Path,
+    models: TrainedModel | list[TrainedModel],
+    feats: pl.DataFrame,
+    config: Any,
+    sample_size: int = 2000,
 ) -> Explanations:
     """Cached explanations of the run in ``folder``, computing and caching them when absent."""
     cached = load_cached(folder)
     if cached is not None:
         return cached
-    exp = compute(model, feats, config, sample_size=sample_size)
+    exp = compute(models, feats, config, sample_size=sample_size)
     save_cached(folder, exp)
     return exp
 

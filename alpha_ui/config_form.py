@@ -15,6 +15,7 @@ from typing import Any
 
 import streamlit as st
 
+from alpha_core import config as cfgmod
 from alpha_core.config import LABEL_CONVENTIONS, ModelParams, RunConfig
 
 Control = Callable[[str, str, Any, dict[str, Any]], Any]
@@ -65,6 +66,32 @@ def _text(label: str, key: str, default: str, ctx: dict[str, Any]) -> str:
     return st.text_input(label, value=default or "", key=key)
 
 
+def _choice(options_name: str, fallback: tuple[str, ...]) -> Control:
+    options = tuple(getattr(cfgmod, options_name, fallback))
+
+    def control(label: str, key: str, default: str, ctx: dict[str, Any]) -> str:
+        opts = options if default in options else (*options, default)
+        return st.selectbox(label, opts, index=opts.index(default), key=key)
+
+    return control
+
+
+def _optional_float(lo: float, hi: float, step: float) -> Control:
+    """A number where 0 means "none" (stored as None)."""
+
+    def control(label: str, key: str, default: float | None, ctx: dict[str, Any]) -> float | None:
+        value = st.number_input(
+            f"{label} (0: none)", lo, hi, float(default or 0.0), step=step, format="%.3f", key=key
+        )
+        return float(value) if value > 0 else None
+
+    return control
+
+
+def _bool(label: str, key: str, default: bool, ctx: dict[str, Any]) -> bool:
+    return st.checkbox(label, value=bool(default), key=key)
+
+
 # (section, field path, label, control). Paths into nested dataclasses use dots.
 CONTROLS: tuple[tuple[str, str, str, Control], ...] = (
     ("Windows", "train_start", "Train start", _date),
@@ -79,11 +106,49 @@ CONTROLS: tuple[tuple[str, str, str, Control], ...] = (
     ("Model", "model.feature_fraction", "Feature fraction", _fraction),
     ("Model", "model.bagging_fraction", "Bagging fraction", _fraction),
     ("Model", "seed", "Seed", _int(0, 2**31 - 1)),
+    ("Model", "label_transform", "Training target", _choice("LABEL_TRANSFORMS", ("raw",))),
+    ("Model", "feature_transform", "Feature transform", _choice("FEATURE_TRANSFORMS", ("raw",))),
+    ("Model", "model.early_stopping_rounds", "Early stopping rounds (0: off)", _int(0, 1000)),
+    ("Model", "model.valid_fraction", "Validation tail fraction", _float(0.0, 0.5, 0.05, "%.2f")),
+    (
+        "Windows",
+        "walk_forward",
+        "Walk-forward retraining",
+        _choice("WALK_FORWARD_MODES", ("none",)),
+    ),
+    ("Windows", "retrain_days", "Days per block (walk-forward 'days')", _int(1, 2520)),
+    ("Windows", "window", "Training window", _choice("WINDOWS", ("expanding",))),
+    ("Windows", "window_days", "Rolling window length (days)", _int(20, 10000, 21)),
+    ("Windows", "embargo_days", "Embargo (days)", _int(0, 252)),
     ("Books", "long_pct", "Long percentile (top)", _pct),
     ("Books", "short_pct", "Short percentile (bottom)", _pct),
+    ("Books", "sizing", "Sizing within a side", _choice("SIZINGS", ("equal",))),
     ("Books", "name", "Run name", _text),
+    (
+        "Costs & limits",
+        "cost_bps",
+        "Trading cost (bps per unit turnover)",
+        _float(0.0, 500.0, 1.0, "%.1f"),
+    ),
+    (
+        "Costs & limits",
+        "borrow_bps",
+        "Borrow fee (bps per year)",
+        _float(0.0, 5000.0, 10.0, "%.1f"),
+    ),
+    ("Costs & limits", "gross_long", "Gross long", _float(0.0, 10.0, 0.1, "%.2f")),
+    ("Costs & limits", "gross_short", "Gross short", _float(0.0, 10.0, 0.1, "%.2f")),
+    ("Costs & limits", "max_weight", "Max |weight| per asset", _optional_float(0.0, 1.0, 0.01)),
+    (
+        "Costs & limits",
+        "max_sector_weight",
+        "Max gross per group",
+        _optional_float(0.0, 10.0, 0.05),
+    ),
+    ("Costs & limits", "limit_group", "Group for limits", _choice("LIMIT_GROUPS", ("sector",))),
+    ("Costs & limits", "sector_neutral", "Rank within each group", _bool),
 )
-SECTIONS = ("Windows", "Model", "Books")
+SECTIONS = ("Windows", "Model", "Books", "Costs & limits")
 SKIPPED = {"data", "metadata", "features"}
 """Set by the Data page (source) or not exposed (feature subset: all features are used)."""
 
@@ -92,6 +157,14 @@ def _get(obj: Any, path: str) -> Any:
     for part in path.split("."):
         obj = getattr(obj, part)
     return obj
+
+
+def _has(obj: Any, path: str) -> bool:
+    try:
+        _get(obj, path)
+    except AttributeError:
+        return False
+    return True
 
 
 def _generic(label: str, key: str, default: Any) -> Any:
@@ -149,7 +222,7 @@ def render(base: RunConfig, lo: date, hi: date, key_prefix: str = "cfg") -> dict
         with col:
             st.markdown(f"**{section}**")
             for sec, path, label, control in CONTROLS:
-                if sec != section:
+                if sec != section or not _has(base, path):
                     continue
                 _set(values, path, control(label, f"{key_prefix}.{path}", _get(base, path), ctx))
     others = _other_fields(base, "", handled)

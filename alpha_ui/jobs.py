@@ -7,6 +7,7 @@ the engine only (no Streamlit), then save the run and cache its SHAP explanation
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import traceback
@@ -45,6 +46,7 @@ class Job:
         return self.status in ("queued", "running")
 
 
+_TREES = re.compile(r"(\d+)/(\d+) trees")
 _JOBS: dict[str, Job] = {}
 _LOCK = threading.Lock()
 _FIRST_RUN: dict[str, str] = {}  # registry root -> id of its first-start job
@@ -77,9 +79,9 @@ def start(
     def on_progress(message: str, fraction: float) -> None:
         job.message = message
         job.fraction = max(0.0, min(1.0, fraction))
-        if message.startswith("training: "):
-            done, total = message.removeprefix("training: ").split(" ")[0].split("/")
-            job.trees = (int(done), int(total))
+        found = _TREES.search(message)
+        if found:
+            job.trees = (int(found.group(1)), int(found.group(2)))
 
     def work() -> None:
         job.status = "running"
@@ -98,7 +100,7 @@ def start(
                         f = build_features(
                             panel, label=config.label, features=result.model.features
                         )
-                    explain.load_or_compute(folder, result.model, f, config)
+                    explain.load_or_compute(folder, result.models or [result.model], f, config)
                 except Exception:  # explanations are recomputed on the Explain page
                     traceback.print_exc()
             job.message = "done"

@@ -158,7 +158,7 @@ def _explanations(root: str, run_id: str) -> explain.Explanations:
     if cached is not None:
         return cached
     feats = features_for(result.config, result.model.features)
-    return explain.load_or_compute(folder, result.model, feats, result.config)
+    return explain.load_or_compute(folder, result.models or [result.model], feats, result.config)
 
 
 def explanations(run_id: str) -> explain.Explanations:
