@@ -110,7 +110,7 @@ def cap_weights(
             over_sec = totals > max_sector_weight * (1 + _TOL)
             if over_sec.any():
                 members = over_sec[sector]
-                w[members] *= (max_sector_weight / totals)[sector[members]]
+                w[members] *= max_sector_weight / totals[sector[members]]
                 frozen |= members
                 violated = True
         if not violated:
