@@ -202,6 +202,11 @@ def start_training(config: RunConfig, data_label: str) -> jobs.Job:
     return job
 
 
+def first_run_config() -> RunConfig:
+    """The first-start run: the seed's configuration on the demo universe."""
+    return RunConfig(name="default demo run")
+
+
 def maybe_start_first_run() -> jobs.Job | None:
     """With an empty registry, train the default demo run once per process and root."""
     root = registry_root()
@@ -212,7 +217,7 @@ def maybe_start_first_run() -> jobs.Job | None:
         return None
     if not jobs.claim_first_run(root):
         return jobs.first_run_job(root)
-    config = RunConfig(name="default demo run")
+    config = first_run_config()
     pnl = load_source_panel("demo")
     job = jobs.start(config, pnl, root, "first-run", data_label=DEMO_SOURCE["label"])
     jobs.register_first_run(root, job)

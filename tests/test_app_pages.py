@@ -1,0 +1,342 @@
+"""AppTest of every dashboard page: widgets set, buttons pressed, shown values against the engine.
+
+A tiny pre-trained demo run (few trees, short window) lives in a temporary registry; every test
+gets a fresh app session. The first-start auto-training is switched off here
+(``ALPHA_LAB_NO_FIRST_RUN``) and tested on its own with a tiny config.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from alpha_core import dashboard as dash  # noqa: E402
+from alpha_core import explain  # noqa: E402
+from alpha_core.books import build_books  # noqa: E402
+from alpha_core.config import ModelParams, RunConfig  # noqa: E402
+from alpha_core.data import load_panel  # noqa: E402
+from alpha_core.pipeline import models_meta, rebook, run_experiment  # noqa: E402
+from alpha_core.registry import list_runs, load_run, save_run  # noqa: E402
+
+SP500 = ROOT.parent / "shared" / "data" / "sp500_5yr.parquet"
+PAGES = (
+    "app.py",
+    "pages/1_Data.py",
+    "pages/2_Train.py",
+    "pages/3_Performance.py",
+    "pages/4_Explain.py",
+    "pages/5_Books.py",
+    "pages/6_Compare.py",
+)
+TIMEOUT = 120
+
+
+def tiny_config(**changes) -> RunConfig:
+    base = RunConfig(
+        train_start=date(2021, 1, 4),
+        train_end=date(2024, 10, 1),
+        model=ModelParams(n_estimators=6, num_leaves=8, max_depth=4),
+        name="tiny",
+    )
+    return base.replace(**changes)
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory):
+    """A tmp registry with two tiny demo runs; env vars point the app at it."""
+    root = tmp_path_factory.mktemp("registry")
+    panel = load_panel("demo")
+    ids = []
+    for seed, name in ((1, "tiny-a"), (2, "tiny-b")):
+        result = run_experiment(tiny_config(seed=seed, name=name, long_pct=0.1 * seed), panel)
+        save_run(result, root, {"data": "demo"})
+        ids.append(result.run_id)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ALPHA_LAB_ARTIFACTS", str(root))
+        mp.setenv("ALPHA_LAB_NO_FIRST_RUN", "1")
+        yield {"root": root, "ids": ids, "panel": panel}
+
+
+def app(page: str, run_id: str | None = None) -> AppTest:
+    """A fresh session of the multipage app (main script app.py), opened at ``page``."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    if page != "app.py":
+        at.switch_page(page)
+    if run_id is not None:
+        at.session_state["run_id"] = run_id
+    return at
+
+
+def no_errors(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_with_demo(registry, page):
+    at = app(page, registry["ids"][0]).run()
+    no_errors(at)
+
+
+def test_home_shows_dataset_and_current_run_metrics(registry):
+    run_id = registry["ids"][0]
+    at = app("app.py", run_id).run()
+    no_errors(at)
+    run = load_run(run_id, registry["root"])
+    panel = registry["panel"]
+    assert any("simulated" in c.value for c in at.caption)
+    assert metric(at, "Assets") == f"{panel['asset'].n_unique():,}"
+    assert metric(at, "Sharpe (long-short)") == dash.format_value(run.metrics["sharpe"], "num")
+    assert metric(at, "Total return") == dash.format_value(run.metrics["total_return"], "pct")
+    shown = at.dataframe[0].value
+    assert shown["n_assets"].sum() == panel["asset"].n_unique()
+
+
+def test_performance_metrics_equal_engine(registry):
+    run_id = registry["ids"][0]
+    at = app("pages/3_Performance.py", run_id).run()
+    no_errors(at)
+    run = load_run(run_id, registry["root"])
+    _, _, metrics = rebook(run.predictions, run.config, models_meta(run.models))
+    shown = dict(zip(at.dataframe[0].value["metric"], at.dataframe[0].value["value"], strict=True))
+    for key, label, kind in dash.METRIC_ROWS:
+        if key in metrics and key != "train_rmse":
+            assert shown[label] == dash.format_value(metrics[key], kind), key
+
+
+def test_books_tables_follow_percentile_sliders(registry):
+    run_id = registry["ids"][0]
+    run = load_run(run_id, registry["root"])
+    at = app("pages/5_Books.py", run_id).run()
+    no_errors(at)
+    last = run.books["date"].max()
+    long_shown = at.dataframe[0].value
+    expected = run.books.filter((pl.col("date") == last) & (pl.col("side") == "long"))
+    assert sorted(long_shown["asset"]) == sorted(expected["asset"].to_list())
+
+    at.slider(key=f"books_long_{run_id}").set_value(5)
+    at.slider(key=f"books_short_{run_id}").set_value(30)
+    at.run()
+    no_errors(at)
+    cfg = run.config.replace(long_pct=0.05, short_pct=0.30)
+    books, _, metrics = rebook(run.predictions, cfg, run.model.meta)
+    engine_books, _ = build_books(run.predictions, cfg)
+    assert books.equals(engine_books)
+    for i, side in enumerate(("long", "short")):
+        want = books.filter((pl.col("date") == last) & (pl.col("side") == side))
+        got = at.dataframe[i].value
+        assert list(got["asset"]) == want.sort("rank", descending=side == "long")["asset"].to_list()
+        assert got["weight"].to_list() == pytest.approx(
+            want.sort("rank", descending=side == "long")["weight"].to_list()
+        )
+    assert metric(at, "Sharpe") == dash.format_value(metrics["sharpe"], "num")
+    assert metric(at, "Total return") == dash.format_value(metrics["total_return"], "pct")
+    assert [b.label for b in at.get("download_button")][1].startswith("Download every daily")
+
+
+def test_books_date_picker_shows_that_day(registry):
+    run_id = registry["ids"][1]
+    run = load_run(run_id, registry["root"])
+    day = run.books["date"].unique().sort()[10]
+    at = app("pages/5_Books.py", run_id).run()
+    at.select_slider(key=f"books_day_{run_id}").set_value(day).run()
+    no_errors(at)
+    tables = dash.book_for_date(run.books, day, dash.asset_sectors(registry["panel"]))
+    assert at.dataframe[0].value["asset"].tolist() == tables["long"]["asset"].to_list()
+    assert at.dataframe[1].value["asset"].tolist() == tables["short"]["asset"].to_list()
+    assert at.dataframe[0].value["sector"].notna().all()
+
+
+def test_books_csv_export_matches_engine(registry):
+    run = load_run(registry["ids"][0], registry["root"])
+    text = dash.books_csv(run.books)
+    back = pl.read_csv(text.encode(), try_parse_dates=True)
+    assert back.columns == ["date", "asset", "side", "weight", "prediction", "rank"]
+    assert back.height == run.books.height
+    assert back["weight"].to_list() == pytest.approx(run.books["weight"].to_list())
+    day = run.books["date"].max()
+    one = pl.read_csv(dash.books_csv(run.books, day).encode(), try_parse_dates=True)
+    assert one["date"].unique().to_list() == [day]
+
+
+def test_explain_page_importance_equals_engine(registry):
+    run_id = registry["ids"][0]
+    at = app("pages/4_Explain.py", run_id).run()
+    no_errors(at)
+    folder = registry["root"] / run_id
+    cached = explain.load_cached(folder)
+    assert cached is not None  # written to the run folder as Parquet + JSON
+    table = at.dataframe[0].value
+    want = explain.global_importance(cached.test)
+    assert table["feature"].tolist() == want["feature"].to_list()
+    assert table["test_mean_abs_shap"].tolist() == pytest.approx(want["mean_abs_shap"].to_list())
+    at.selectbox(key="dep_feature").set_value("mom_5").run()
+    no_errors(at)
+    # "why" tables: the long book's assets on the last date, top-3 contributions each
+    run = load_run(run_id, registry["root"])
+    last = run.books["date"].max()
+    longs = run.books.filter((pl.col("date") == last) & (pl.col("side") == "long"))
+    why = at.dataframe[1].value
+    assert set(why["asset"]) == set(longs["asset"].to_list())
+    assert (why.groupby("asset").size() == 3).all()
+
+
+def test_compare_metrics_diff_rename_delete(registry, tmp_path):
+    a, b = registry["ids"]
+    at = app("pages/6_Compare.py").run()
+    no_errors(at)
+    at.multiselect(key="cmp_runs").set_value([a, b]).run()
+    no_errors(at)
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["metric", "tiny-a", "tiny-b"]
+    ra, rb = load_run(a, registry["root"]), load_run(b, registry["root"])
+    row = table[table["metric"] == "Sharpe ratio (long-short, annualised)"].iloc[0]
+    assert row["tiny-a"] == dash.format_value(ra.metrics["sharpe"], "num")
+    assert row["tiny-b"] == dash.format_value(rb.metrics["sharpe"], "num")
+    diff = at.dataframe[1].value
+    assert {"seed", "long_pct", "name"} <= set(diff["field"])
+
+    # rename and delete work on a throwaway copy of a run
+    extra = run_experiment(tiny_config(name="doomed"), registry["panel"])
+    save_run(extra, registry["root"])
+    at = app("pages/6_Compare.py").run()
+    at.selectbox(key="manage_run").set_value(extra.run_id).run()
+    at.text_input(key=f"rename_{extra.run_id}").set_value("renamed").run()
+    at.button(key="rename_btn").click().run()
+    no_errors(at)
+    names = {i.run_id: i.name for i in list_runs(registry["root"])}
+    assert names[extra.run_id] == "renamed"
+    assert at.button(key="delete_btn").disabled  # needs the confirmation first
+    at.checkbox(key=f"confirm_{extra.run_id}").check().run()
+    at.button(key="delete_btn").click().run()
+    no_errors(at)
+    assert extra.run_id not in {i.run_id for i in list_runs(registry["root"])}
+
+
+def test_data_page_reports_malformed_file_and_keeps_working(registry, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("foo,bar\n1,2\n")
+    at = app("pages/1_Data.py").run()
+    at.radio(key="data_kind").set_value("File path on the server").run()
+    at.text_input(key="data_path").set_value(str(bad)).run()
+    at.button(key="use_data").click().run()
+    assert not at.exception
+    assert any("no date column" in e.value for e in at.error)
+    assert at.session_state["source"]["data"] == "demo"
+    assert any("200 MB" in c.value for c in at.caption)
+    at.switch_page("app.py").run()
+    no_errors(at)
+
+
+def test_data_page_loads_a_csv_and_train_page_uses_it(registry, tmp_path):
+    panel = registry["panel"].filter(pl.col("date") >= date(2023, 1, 1))
+    path = tmp_path / "prices.csv"
+    panel.drop("asset_class").write_csv(path)
+    at = app("pages/1_Data.py").run()
+    at.radio(key="data_kind").set_value("File path on the server").run()
+    at.text_input(key="data_path").set_value(str(path)).run()
+    at.button(key="use_data").click().run()
+    no_errors(at)
+    assert at.session_state["source"]["data"] == str(path)
+    assert any(f"{panel['asset'].n_unique()} assets" in s.value for s in at.success)
+    at.switch_page("pages/2_Train.py").run()
+    no_errors(at)
+    assert at.date_input(key="cfg.train_start").value >= date(2023, 1, 2)
+
+
+def test_training_survives_page_switch_and_becomes_current(registry):
+    at = app("pages/2_Train.py").run()
+    no_errors(at)
+    at.date_input(key="cfg.train_start").set_value(date(2023, 1, 3))
+    at.number_input(key="cfg.model.n_estimators").set_value(7)
+    at.number_input(key="cfg.model.num_leaves").set_value(6)
+    at.text_input(key="cfg.name").set_value("from the train page")
+    next(b for b in at.button if b.label == "Train").click().run()
+    no_errors(at)
+    job_id = at.session_state["job_id"]
+    assert job_id
+    # leave the page while the run trains; the job keeps going
+    at.switch_page("pages/3_Performance.py").run()
+    no_errors(at)
+    at.switch_page("pages/5_Books.py").run()
+    from alpha_ui import jobs
+
+    job = jobs.wait(jobs.get(job_id), timeout=120)
+    assert job.status == "done", job.error
+    at.switch_page("pages/2_Train.py").run()
+    no_errors(at)
+    assert at.session_state["run_id"] == job.run_id
+    saved = load_run(job.run_id, registry["root"])
+    assert saved.config.name == "from the train page"
+    assert saved.config.model.n_estimators == 7
+    assert saved.model.booster.num_trees() == 7
+    assert job.trees == (7, 7)
+    assert explain.load_cached(registry["root"] / job.run_id) is not None
+
+
+def test_first_start_trains_default_run(tmp_path, monkeypatch):
+    """Empty registry: the Home page starts the default demo run and shows its progress."""
+    from alpha_ui import jobs, state
+
+    monkeypatch.setenv("ALPHA_LAB_ARTIFACTS", str(tmp_path))
+    monkeypatch.delenv("ALPHA_LAB_NO_FIRST_RUN", raising=False)
+    monkeypatch.setattr(
+        state,
+        "first_run_config",
+        lambda: tiny_config(name="default demo run", train_start=date(2024, 1, 2)),
+    )
+    at = app("app.py").run()
+    no_errors(at)
+    job = jobs.first_run_job(tmp_path)
+    assert job is not None
+    assert any("training the default demo run" in i.value for i in at.info)
+    jobs.wait(job, 120)
+    assert job.status == "done", job.error
+    at.run()
+    no_errors(at)
+    assert at.session_state["run_id"] == job.run_id
+    assert list_runs(tmp_path)[0].name == "default demo run"
+
+
+@pytest.mark.skipif(not SP500.exists(), reason=f"real data not available at {SP500}")
+def test_every_page_with_sp500(registry, tmp_path, monkeypatch):
+    """Real data: load it on the Data page, train a tiny run on it, render every page."""
+    monkeypatch.setenv("ALPHA_LAB_ARTIFACTS", str(tmp_path))
+    at = app("pages/1_Data.py").run()
+    at.radio(key="data_kind").set_value("File path on the server").run()
+    at.text_input(key="data_path").set_value(str(SP500)).run()
+    at.button(key="use_data").click().run()
+    no_errors(at)
+    at.switch_page("pages/2_Train.py").run()
+    no_errors(at)
+    at.number_input(key="cfg.model.n_estimators").set_value(5)
+    at.number_input(key="cfg.model.num_leaves").set_value(8)
+    next(b for b in at.button if b.label == "Train").click().run()
+    from alpha_ui import jobs
+
+    job = jobs.wait(jobs.get(at.session_state["job_id"]), timeout=180)
+    assert job.status == "done", job.error
+    for page in PAGES:
+        t0 = time.perf_counter()
+        at.switch_page(page).run()
+        no_errors(at)
+        assert time.perf_counter() - t0 < 60
+    assert at.session_state["run_id"] == job.run_id
+    assert load_run(job.run_id, tmp_path).config.data == str(SP500)
+    assert os.environ["ALPHA_LAB_ARTIFACTS"] == str(tmp_path)
