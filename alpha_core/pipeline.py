@@ -24,7 +24,7 @@ from alpha_core.books import build_books
 from alpha_core.config import ConfigError, RunConfig
 from alpha_core.features import FEATURE_NAMES, build_features
 from alpha_core.model import TrainedModel
-from alpha_core.report import IC_HORIZONS, compute_metrics, fwd_col, ic_decay, quantile_returns
+from alpha_core.report import IC_HORIZONS, compute_metrics, fwd_col, prediction_stats
 from alpha_core.transforms import transform_features
 from alpha_core.walkforward import run_folds, shuffle_labels_within_date
 
@@ -163,6 +163,7 @@ def run_experiment(
 
     meta = models_meta(models)
     books, daily, metrics = rebook(preds, config, meta, timings=timings)
+    _, quantiles, decay = prediction_stats(preds)  # cached by rebook's metrics
     notify("done", 1.0)
     return RunResult(
         config,
@@ -174,8 +175,8 @@ def run_experiment(
         timings,
         models=models,
         folds=folds,
-        quantiles=quantile_returns(preds),
-        ic_decay=ic_decay(preds),
+        quantiles=quantiles,
+        ic_decay=decay,
     )
 
 

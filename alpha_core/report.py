@@ -156,16 +156,6 @@ def ic_decay(preds: pl.DataFrame, horizons: tuple[int, ...] = IC_HORIZONS) -> pl
     return pl.DataFrame(rows, schema=schema)
 
 
-def hit_rate(books: pl.DataFrame) -> float:
-    """Share of realised positions whose return has the sign of their weight."""
-    if LABEL not in books.columns:
-        return math.nan
-    realised = books.filter(pl.col(LABEL).is_not_null())
-    if realised.height == 0:
-        return math.nan
-    return float((realised["weight"] * realised[LABEL] > 0).mean())
-
-
 def ic_metrics(ic: pl.DataFrame) -> dict[str, float]:
     """Mean IC / rank IC and their information ratios (mean / std of the daily series)."""
     out: dict[str, float] = {}
@@ -184,6 +174,59 @@ def rmse(preds: pl.DataFrame) -> float:
         return math.nan
     err = valid[PREDICTION].to_numpy() - valid[LABEL].to_numpy()
     return float(np.sqrt(np.mean(err**2)))
+
+
+PredictionStats = tuple[dict[str, Any], pl.DataFrame, pl.DataFrame]
+_PRED_CACHE: dict[int, tuple[pl.DataFrame, tuple[int, tuple[str, ...]], PredictionStats]] = {}
+_PRED_CACHE_SIZE = 4
+
+
+def prediction_metrics(preds: pl.DataFrame) -> dict[str, Any]:
+    """Flat metrics of the predictions alone (see :func:`prediction_stats`)."""
+    return dict(prediction_stats(preds)[0])
+
+
+def prediction_stats(preds: pl.DataFrame) -> PredictionStats:
+    """``(metrics, quantile table, IC-decay table)`` of the predictions alone: IC, IC decay,
+    quintile returns and test RMSE.
+
+    They do not depend on books, sizing or costs, so repeated calls on the same frame (the
+    app's rebook loop) reuse the last result; the cache holds the frame itself, so its id
+    cannot be reused while cached, and a change of height or columns invalidates it.
+    """
+    key = id(preds)
+    shape = (preds.height, tuple(preds.columns))
+    hit = _PRED_CACHE.get(key)
+    if hit is not None and hit[0] is preds and hit[1] == shape:
+        return hit[2]
+    quant = quantile_returns(preds)
+    q = dict(zip(quant["quantile"].to_list(), quant["mean_return"].to_list(), strict=True))
+    decay = ic_decay(preds)
+    horizons = decay["horizon"].to_list()
+    out: dict[str, Any] = {
+        **{f"q{k}_return": v for k, v in q.items()},
+        "quantile_spread": _spread(q.get(QUANTILES), q.get(1)),
+        **{
+            f"ic_decay_{h}": v
+            for h, v in zip(horizons, decay["rank_ic_mean"].to_list(), strict=True)
+        },
+        **ic_metrics(daily_ic(preds)),
+        "test_rmse": rmse(preds),
+    }
+    if len(_PRED_CACHE) >= _PRED_CACHE_SIZE:
+        _PRED_CACHE.pop(next(iter(_PRED_CACHE)))
+    _PRED_CACHE[key] = (preds, shape, (out, quant, decay))
+    return out, quant, decay
+
+
+def hit_rate(books: pl.DataFrame) -> float:
+    """Share of realised positions whose return has the sign of their weight."""
+    if LABEL not in books.columns:
+        return math.nan
+    realised = books.filter(pl.col(LABEL).is_not_null())
+    if realised.height == 0:
+        return math.nan
+    return float((realised["weight"] * realised[LABEL] > 0).mean())
 
 
 def compute_metrics(
@@ -205,9 +248,6 @@ def compute_metrics(
     ls = daily["long_short"].to_numpy()
     net = daily["long_short_net"].to_numpy() if "long_short_net" in daily.columns else ls
     bench = daily["benchmark"].to_numpy()
-    quant = quantile_returns(preds)
-    q = dict(zip(quant["quantile"].to_list(), quant["mean_return"].to_list(), strict=True))
-    decay = ic_decay(preds)
     metrics: dict[str, Any] = {
         **return_metrics(ls),
         **risk_metrics(ls, bench, "", n_trials, seed, n_boot),
@@ -216,23 +256,14 @@ def compute_metrics(
         "n_trials": n_trials,
         "hit_rate": hit_rate(books) if books is not None else math.nan,
         **_cost_metrics(daily),
-        **{f"q{k}_return": v for k, v in q.items()},
-        "quantile_spread": _spread(q.get(QUANTILES), q.get(1)),
-        **{
-            f"ic_decay_{h}": v
-            for h, v in zip(
-                decay["horizon"].to_list(), decay["rank_ic_mean"].to_list(), strict=True
-            )
-        },
+        **prediction_metrics(preds),
         **(extra or {}),
         "long_sharpe": stats.sharpe_ratio(daily["long"].to_numpy()),
         "short_sharpe": stats.sharpe_ratio(daily["short"].to_numpy()),
         **return_metrics(daily["benchmark"].to_numpy(), prefix="benchmark_"),
         "avg_long_positions": _mean(daily["n_long"]),
         "avg_short_positions": _mean(daily["n_short"]),
-        **ic_metrics(daily_ic(preds)),
         "train_rmse": model_meta.get("train_rmse", math.nan),
-        "test_rmse": rmse(preds),
         "n_train_rows": int(model_meta.get("n_train_rows", 0)),
         "n_test_days": daily.height,
         "test_start": str(daily["date"].min()) if daily.height else None,
