@@ -219,6 +219,15 @@ def prediction_stats(preds: pl.DataFrame) -> PredictionStats:
     return out, quant, decay
 
 
+BOOT_ELEMENTS = 2_000_000
+"""Budget of resampled returns per bootstrap interval (keeps a rebook of 20 years fast)."""
+
+
+def default_n_boot(n_days: int) -> int:
+    """1000 resamples up to ~8 years of days, fewer beyond (never under 300)."""
+    return int(min(1000, max(300, BOOT_ELEMENTS // max(n_days, 1))))
+
+
 def hit_rate(books: pl.DataFrame) -> float:
     """Share of realised positions whose return has the sign of their weight."""
     if LABEL not in books.columns:
@@ -237,15 +246,18 @@ def compute_metrics(
     books: pl.DataFrame | None = None,
     n_trials: int = 1,
     seed: int = 0,
-    n_boot: int = 1000,
+    n_boot: int | None = None,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The run's metrics as one flat dict with snake_case keys (the CLI's ``--json``).
 
     ``daily`` may carry the cost columns of :func:`alpha_core.backtest.add_costs`; without
     them the net metrics equal the gross ones. ``books`` adds the positions' hit rate.
+    ``n_boot`` (stationary-bootstrap resamples of the Sharpe interval) defaults to
+    :func:`default_n_boot` of the series length; ``seed`` makes the interval reproducible.
     """
     ls = daily["long_short"].to_numpy()
+    n_boot = n_boot or default_n_boot(ls.size)
     net = daily["long_short_net"].to_numpy() if "long_short_net" in daily.columns else ls
     bench = daily["benchmark"].to_numpy()
     metrics: dict[str, Any] = {
@@ -254,6 +266,7 @@ def compute_metrics(
         **return_metrics(net, suffix="_net"),
         **risk_metrics(net, bench, "_net", n_trials, seed, n_boot),
         "n_trials": n_trials,
+        "sharpe_boot_n": n_boot,
         "hit_rate": hit_rate(books) if books is not None else math.nan,
         **_cost_metrics(daily),
         **prediction_metrics(preds),
