@@ -388,8 +388,8 @@ def performance_summary(metrics: dict[str, Any], data_label: str = "") -> str:
             "",
         ),
         (
-            "Min track record (days, net)",
-            _num(metrics.get("min_trl_net")),
+            "Min track record (days, gross / net)",
+            f"{_trl(metrics, '')} / {_trl(metrics, '_net')}",
             "",
             "",
         ),
@@ -466,6 +466,15 @@ def performance_summary(metrics: dict[str, Any], data_label: str = "") -> str:
             "day(s): those sides are under-invested."
         )
     return "\n".join(lines)
+
+
+def _trl(metrics: dict[str, Any], suffix: str) -> str:
+    """Minimum track record; infinite (stored as null) when the Sharpe ratio is <= 0."""
+    value = metrics.get(f"min_trl{suffix}")
+    if value is None:
+        sharpe = metrics.get(f"sharpe{suffix}")
+        return "never (SR <= 0)" if sharpe is not None and sharpe <= 0 else "n/a"
+    return f"{value:.0f}"
 
 
 def _interval(metrics: dict[str, Any], key: str) -> str:

@@ -3,12 +3,14 @@ gross/net metrics; a walk-forward run saves every fold's model."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 from conftest import make_panel
 
-from alpha_core.cli import main
+from alpha_core.cli import build_parser, config_from_args, main
+from alpha_core.config import FAST_PRESET, ModelParams
 
 
 @pytest.fixture(scope="module")
@@ -153,3 +155,15 @@ def test_walk_forward_json_run(data_file, tmp_path, capsys):
         f"fold_{k:03d}.txt" for k in range(metrics["n_folds"])
     ]
     assert (folder / "ic_decay.parquet").exists()
+
+
+def test_model_preset_with_overrides_and_walk_forward_days():
+    args = build_parser().parse_args(
+        ["run", "--model-preset", "fast", "--n-estimators", "7", "--walk-forward", "10"]
+    )
+    config = config_from_args(args, None)
+    assert config.model == dataclasses.replace(FAST_PRESET, n_estimators=7)
+    assert (config.walk_forward, config.retrain_days) == ("days", 10)
+    seed = config_from_args(build_parser().parse_args(["run"]), None)
+    assert seed.model == ModelParams()
+    assert seed.walk_forward == "none"
