@@ -16,7 +16,9 @@ group (sector / asset class) of a side above ``max_sector_weight`` is scaled dow
 the excess is spread over the remaining uncapped names of that side in proportion to their
 weights, repeating until no limit is violated. When the limits cannot hold the target
 (e.g. 4 names with a 0.2 cap cannot carry a gross of 1), the side is left under-invested
-and the book's date is counted as infeasible.
+and the book's date is counted as infeasible; with equal targets (dollar-neutral, the
+default) the other side of that date is then scaled down to the same gross, so the book
+stays dollar-neutral.
 """
 
 from __future__ import annotations
@@ -125,6 +127,21 @@ def cap_weights(
     return w, frozen, infeasible
 
 
+def _rebalance_sides(w: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
+    """Dollar-neutral targets: scale the larger side of a date down to the smaller one.
+
+    Groups ``2d`` and ``2d + 1`` are the long and short side of date d; a date holding only
+    one side is left as it is.
+    """
+    totals = np.bincount(group, w, minlength=n_groups + (n_groups % 2))
+    pairs = totals.reshape(-1, 2)
+    both = (pairs > 0).all(axis=1)
+    matched = np.where(both, pairs.min(axis=1), np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(both[:, None], matched[:, None] / pairs, 1.0).ravel()
+    return w * scale[group]
+
+
 def _base_weights(book: pl.DataFrame, sizing: str) -> np.ndarray:
     """Positive sizing base per book row; invalid values fall back to the side's median."""
     if sizing == "equal":
@@ -196,6 +213,8 @@ def build_books(preds: pl.DataFrame, config: RunConfig) -> tuple[pl.DataFrame, d
             ids["s"].to_numpy() if config.max_sector_weight is not None else None,
             config.max_sector_weight,
         )
+        if config.gross_long == config.gross_short and infeasible.any():
+            w = _rebalance_sides(w, group, n_groups)
     else:
         w, capped, infeasible = np.zeros(0), np.zeros(0, dtype=bool), np.zeros(0, dtype=bool)
     sign = np.where((books["side"] == "short").to_numpy(), -1.0, 1.0)

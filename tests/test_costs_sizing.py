@@ -257,3 +257,17 @@ def test_rebook_is_fast_on_a_six_month_window():
     assert daily.height == 126
     assert metrics["sharpe_net"] is not None
     assert elapsed < 1.0  # target 50 ms; generous bound for a shared, loaded machine
+
+
+def test_infeasible_side_keeps_the_book_dollar_neutral():
+    preds = cross_section(n=40)
+    # 8 names per side: a 0.1 cap holds at most 0.8 of the 1.0 target on both sides
+    books, summary = build_books(preds, RunConfig(max_weight=0.1, short_pct=0.4))
+    longs, shorts = sides(books)
+    assert longs["weight"].sum() == pytest.approx(0.8)
+    assert shorts["weight"].sum() == pytest.approx(-0.8)  # 16 shorts could hold 1.0
+    assert summary["limit_infeasible_days"] == 2
+    # unequal targets are not forced together
+    books, _ = build_books(preds, RunConfig(max_weight=0.1, short_pct=0.4, gross_short=0.9))
+    _, shorts = sides(books)
+    assert shorts["weight"].sum() == pytest.approx(-0.9)
