@@ -31,6 +31,7 @@ from alpha_core.data import PanelError, load_panel
 from alpha_core.pipeline import check_windows, default_windows, run_experiment
 from alpha_core.registry import default_root, list_runs, save_run
 from alpha_core.report import performance_summary
+from alpha_core.walkforward import plan_folds
 
 DATE_FLAGS = ("train_start", "train_end", "test_start", "test_end")
 
@@ -188,10 +189,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         panel = load_panel(args.data, metadata=args.metadata)
         config = config_from_args(args, panel)
         check_windows(config, panel)
+        plan_folds(config, panel.get_column("date").unique().sort().to_list())
     except (ConfigError, PanelError) as exc:
         return _fail(str(exc))
     progress = None if args.json else _print_progress
-    result = run_experiment(config, panel, on_progress=progress)
+    try:
+        result = run_experiment(config, panel, on_progress=progress)
+    except ConfigError as exc:  # e.g. a fold without training rows; nothing was written
+        return _fail(str(exc))
     infeasible = result.metrics.get("limit_infeasible_days") or 0
     if infeasible:
         print(

@@ -167,3 +167,16 @@ def test_model_preset_with_overrides_and_walk_forward_days():
     seed = config_from_args(build_parser().parse_args(["run"]), None)
     assert seed.model == ModelParams()
     assert seed.walk_forward == "none"
+
+
+def test_embargo_leaving_no_training_data_fails_before_training(data_file, tmp_path, capsys):
+    artifacts = tmp_path / "runs"
+    argv = ["run", *dates_args(data_file), "--artifacts", str(artifacts)]
+    argv[argv.index("--train-end") + 1] = "2020-01-01"
+    argv[argv.index("--test-start") + 1] = "2020-01-02"
+    code = run_cli([*argv, "--embargo-days", "30"])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.err.count("\n") == 1
+    assert "embargo" in captured.err
+    assert not artifacts.exists() or list(artifacts.iterdir()) == []
