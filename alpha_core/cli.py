@@ -3,6 +3,15 @@
 ``alpha run`` trains, predicts, forms books, backtests, prints the Performance Summary and
 saves the run under ``artifacts/runs/<run_id>/``. A bad flag value prints one line on
 stderr, exits with code 2 and writes nothing.
+
+Research flags map one to one onto :class:`~alpha_core.config.RunConfig` fields:
+``--walk-forward {none,monthly,quarterly,N}`` (N: retrain every N trading days),
+``--window {expanding,rolling}``, ``--window-days``, ``--embargo-days``,
+``--label-transform {raw,demean,rank}``, ``--feature-transform {raw,rank}``, ``--cost-bps``,
+``--borrow-bps`` (per year), ``--sizing {equal,rank,score,inverse-vol}``, ``--gross-long``,
+``--gross-short``, ``--max-weight``, ``--max-sector-weight``, ``--limit-group``,
+``--sector-neutral`` and ``--n-trials`` (runs compared, for the deflated Sharpe ratio).
+``--model-preset fast`` trains cheaper models (useful with many walk-forward folds).
 """
 
 from __future__ import annotations
