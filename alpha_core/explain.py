@@ -1,9 +1,11 @@
 """SHAP explanations of a run's model: exact TreeSHAP per (date, asset), importances, reasons.
 
 Values are path-dependent TreeSHAP contributions (the algorithm of ``shap.TreeExplainer`` with
-``feature_perturbation="tree_path_dependent"``), computed by LightGBM's own C++ code
-(``booster.predict(X, pred_contrib=True)``): one column per feature plus a last column holding
-the expected value, and each row sums exactly to the raw prediction.
+``feature_perturbation="tree_path_dependent"``, and of LightGBM's
+``booster.predict(X, pred_contrib=True)``): one column per feature plus a last column holding
+the expected value, and each row sums exactly to the raw prediction. They are computed by
+:mod:`alpha_core.fastshap` (the same values, 4-8x faster than LightGBM's routine on the demo
+model), falling back to LightGBM's own routine for models it does not handle.
 
 Two views are computed for a run:
 
@@ -31,6 +33,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from alpha_core import fastshap
 from alpha_core.features import model_rows
 from alpha_core.model import TrainedModel, feature_matrix, training_rows
 from alpha_core.predictions import PREDICTION
@@ -44,10 +47,38 @@ SAMPLE_FILE = "shap_sample.parquet"
 META_FILE = "shap_meta.json"
 
 
-def contributions(model: TrainedModel, x: np.ndarray) -> np.ndarray:
-    """TreeSHAP contributions, shape ``(n, k + 1)``; the last column is the expected value."""
+_COMPILED: dict[int, tuple[Any, Any]] = {}
+
+
+def _compiled(model: TrainedModel):
+    """The model flattened for :mod:`alpha_core.fastshap` (cached per booster), or None."""
+    key = id(model.booster)
+    hit = _COMPILED.get(key)
+    if hit is not None and hit[0] is model.booster:
+        return hit[1]
+    if not fastshap.HAVE_NUMBA:
+        return None
+    compiled = fastshap.compile_model(model.booster, len(model.features))
+    if len(_COMPILED) > 8:
+        _COMPILED.clear()
+    _COMPILED[key] = (model.booster, compiled)
+    return compiled
+
+
+def contributions(model: TrainedModel, x: np.ndarray, method: str = "auto") -> np.ndarray:
+    """TreeSHAP contributions, shape ``(n, k + 1)``; the last column is the expected value.
+
+    ``method``: "fast" (:mod:`alpha_core.fastshap`, same values in O(T L D) per row),
+    "native" (LightGBM's ``pred_contrib``) or "auto" (fast when the model allows it).
+    """
     if x.shape[0] == 0:
         return np.zeros((0, len(model.features) + 1))
+    if method in ("auto", "fast"):
+        compiled = _compiled(model)
+        if compiled is not None:
+            return fastshap.shap_values(compiled, x)
+        if method == "fast":
+            raise ValueError("this model cannot use the fast TreeSHAP path (see fastshap)")
     out = model.booster.predict(x, pred_contrib=True)
     return np.asarray(out, dtype=float)
 
@@ -283,7 +314,9 @@ def compute(
     t_sample = time.perf_counter() - t0
     meta = {
         "version": CACHE_VERSION,
-        "method": "LightGBM TreeSHAP (booster.predict(pred_contrib=True)), path-dependent",
+        "method": "path-dependent TreeSHAP ("
+        + ("alpha_core.fastshap" if _compiled(last) is not None else "LightGBM pred_contrib")
+        + ")",
         "test_rows": test.height,
         "n_models": len(models),
         "sample_rows": sample.height,
