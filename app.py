@@ -52,10 +52,10 @@ with left:
         panel = None
     if panel is not None:
         lo, hi = panel["date"].min(), panel["date"].max()
-        c1, c2, c3 = st.columns(3)
+        c1, c2, c3 = st.columns([1, 1, 2])
         c1.metric("Assets", f"{panel['asset'].n_unique():,}")
         c2.metric("Rows", f"{panel.height:,}")
-        c3.metric("Date span", f"{lo} .. {hi}")
+        c3.markdown(f"Date span  \n**{lo} .. {hi}**  \n{panel['date'].n_unique():,} trading dates")
         st.altair_chart(charts.live_assets(live_assets(panel)), width="stretch")
 with right:
     if panel is not None:

@@ -153,7 +153,7 @@ def importance(frame: pl.DataFrame) -> alt.Chart:
 
 def beeswarm(frame: pl.DataFrame, order: list[str]) -> alt.Chart:
     return (
-        alt.Chart(_pd(frame), title="SHAP value per feature (colour: feature value percentile)")
+        alt.Chart(_pd(frame), title="SHAP values (beeswarm)")
         .mark_circle(size=12, opacity=0.6)
         .encode(
             y=alt.Y("feature:N", title="Feature", sort=order),

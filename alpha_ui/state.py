@@ -33,6 +33,20 @@ from alpha_ui import jobs
 MAX_UPLOAD_MB = 200
 """Must equal ``server.maxUploadSize`` in ``.streamlit/config.toml`` (stated on the Data page)."""
 
+
+def _warm_up_shap() -> None:
+    """Compile the fast TreeSHAP kernel in the background (about 2 s, once per process)."""
+    import threading
+
+    from alpha_core import fastshap
+
+    if fastshap.HAVE_NUMBA and not getattr(fastshap, "_warming", False):
+        fastshap._warming = True  # type: ignore[attr-defined]
+        threading.Thread(target=fastshap.warm_up, name="alpha-shap-jit", daemon=True).start()
+
+
+_warm_up_shap()
+
 DEMO_SOURCE = {"data": "demo", "metadata": None, "label": f"demo universe ({DEMO_SOURCE_LABEL})"}
 
 
@@ -225,11 +239,25 @@ def maybe_start_first_run() -> jobs.Job | None:
 
 
 # ------------------------------------------------------------------------------ preamble
+NAV = (
+    ("app.py", "Home", ":material/home:"),
+    ("pages/1_Data.py", "Data", ":material/folder_open:"),
+    ("pages/2_Train.py", "Train", ":material/model_training:"),
+    ("pages/3_Performance.py", "Performance", ":material/monitoring:"),
+    ("pages/4_Explain.py", "Explain", ":material/search_insights:"),
+    ("pages/5_Books.py", "Books", ":material/menu_book:"),
+    ("pages/6_Compare.py", "Compare", ":material/compare_arrows:"),
+)
+
+
 def page(title: str, icon: str = ":material/insights:") -> None:
     """Page config, finished-job adoption and the sidebar (dataset and current run)."""
     st.set_page_config(page_title=f"{title} - Alpha Lab", page_icon=icon, layout="wide")
     owner()
     adopt_finished_job()
+    for target, label, icon in NAV:
+        st.sidebar.page_link(target, label=label, icon=icon)
+    st.sidebar.divider()
     src = source()
     st.sidebar.caption(f"Dataset: {src['label']}")
     infos = runs()

@@ -23,8 +23,9 @@ except Exception as exc:  # e.g. the run's data file is gone
     st.stop()
 meta = exp.meta
 st.caption(
-    f"Run `{run_id}`. Exact path-dependent TreeSHAP (LightGBM's C++) on all {meta['test_rows']:,} "
-    f"test-window rows ({meta['seconds_test']:.2f} s when computed; cached in the run folder). "
+    f"Run `{run_id}`. Exact path-dependent TreeSHAP ({meta['method']}) on all "
+    f"{meta['test_rows']:,} test-window rows ({meta['seconds_test']:.2f} s when computed; cached "
+    "in the run folder). "
     f"Global view: a uniform random sample of {meta['sample_rows']:,} of the "
     f"{meta['sample_population']:,} training rows (seed {meta['sample_seed']}); its mean |SHAP| "
     "carries a standard error (finite-population corrected), shown as +- 1.96 se."

@@ -1,0 +1,198 @@
+"""End to end in headless Chromium: train, move a percentile slider, download books, screenshot.
+
+Starts ``streamlit run app.py`` on a free port with an empty temporary registry, trains a
+small run from the Train page, checks the Books page reacts to the long-percentile slider,
+downloads the all-books CSV and compares it with the engine, and saves a 1280x800 screenshot
+of every page under ``artifacts/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = ROOT / "artifacts" / "screenshots"
+PAGES = (
+    ("home", ""),
+    ("data", "Data"),
+    ("train", "Train"),
+    ("performance", "Performance"),
+    ("explain", "Explain"),
+    ("books", "Books"),
+    ("compare", "Compare"),
+)
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    registry = tmp_path_factory.mktemp("browser-registry")
+    port = free_port()
+    env = {
+        **os.environ,
+        "ALPHA_LAB_ARTIFACTS": str(registry),
+        "ALPHA_LAB_NO_FIRST_RUN": "1",  # the test trains its own small run from the page
+    }
+    log = (tmp_path_factory.mktemp("log") / "streamlit.log").open("w")
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "streamlit", "run", "app.py",
+            "--server.headless", "true", "--server.port", str(port),
+            "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+        ],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not start within 90 s")
+    yield {"url": url, "registry": registry}
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run",
+            ],
+        )  # fmt: skip
+        yield b
+        b.close()
+
+
+def wait_idle(page, timeout: float = 60_000) -> None:
+    """Wait until Streamlit has finished running the script (no 'Running...' widget)."""
+    page.wait_for_load_state("networkidle", timeout=timeout)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout
+    )
+    page.wait_for_timeout(500)
+
+
+def open_page(page, url: str, path: str, marker: str) -> None:
+    page.goto(f"{url}/{path}")
+    page.get_by_text(marker).first.wait_for(timeout=90_000)
+    wait_idle(page)
+
+
+def book_count(page, side: str) -> int:
+    text = page.get_by_text(re.compile(rf"^{side} book \(\d+\)$")).first.inner_text()
+    return int(re.search(r"\((\d+)\)", text).group(1))
+
+
+def test_train_rebook_download_and_screenshots(server, browser, tmp_path):
+    from alpha_core.pipeline import models_meta, rebook
+    from alpha_core.registry import list_runs, load_run
+
+    url, registry = server["url"], server["registry"]
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    page = context.new_page()
+
+    # Train a small run from the Train page
+    open_page(page, url, "Train", "Train a run")
+    trees = page.get_by_label("Trees")
+    trees.fill("20")
+    page.get_by_label("Leaves per tree").fill("16")
+    page.get_by_label("Run name").fill("browser run")
+    page.get_by_role("button", name="Train").click()
+    deadline = time.time() + 240
+    while time.time() < deadline and not list_runs(registry):
+        time.sleep(1)
+    runs = list_runs(registry)
+    assert runs, "the run was not saved within 240 s"
+    run = load_run(runs[0].run_id, registry)
+    assert run.config.name == "browser run" and run.model.booster.num_trees() == 20
+
+    # Books: move the long percentile slider and see the book change
+    open_page(page, url, "Books", "Daily books")
+    before = book_count(page, "Long")
+    assert before > 0
+    slider = page.get_by_role("slider").first
+    slider.focus()
+    for _ in range(10):
+        page.keyboard.press("ArrowLeft")
+    page.wait_for_timeout(1500)
+    wait_idle(page)
+    page.get_by_text("shown: long 10%").first.wait_for(timeout=30_000)
+    after = book_count(page, "Long")
+    assert after < before, (before, after)
+
+    # Download every daily book and compare with the engine at the same percentiles
+    with page.expect_download(timeout=60_000) as info:
+        page.get_by_role("button", name=re.compile("Download every daily book")).click()
+    path = tmp_path / "books.csv"
+    info.value.save_as(path)
+    got = pl.read_csv(path, try_parse_dates=True)
+    cfg = run.config.replace(long_pct=0.10)
+    books, _, _ = rebook(run.predictions, cfg, models_meta(run.models))
+    assert got.columns == ["date", "asset", "side", "weight", "prediction", "rank"]
+    assert got.height == books.height
+    assert got["asset"].to_list() == books["asset"].to_list()
+    assert got["side"].to_list() == books["side"].to_list()
+    assert got["weight"].to_list() == pytest.approx(books["weight"].to_list(), rel=1e-9)
+    last = books["date"].max()
+    assert after == books.filter((pl.col("date") == last) & (pl.col("side") == "long")).height
+
+    # Screenshot of every page (1280x800), then the rest of the page scrolled into view
+    markers = {
+        "home": "Current run",
+        "data": "Upload size limit",
+        "train": "Train a run",
+        "performance": "Metrics",
+        "explain": "Importance table",
+        "books": "Daily books",
+        "compare": "Manage runs",
+    }
+    for name, path_ in PAGES:
+        open_page(page, url, path_, markers[name])
+        page.wait_for_timeout(1500)  # let the charts draw
+        page.screenshot(path=str(SHOTS / f"{name}.png"))
+        for k in range(1, 4):  # Streamlit scrolls inside its main container, not the page
+            page.mouse.move(800, 450)
+            page.mouse.wheel(0, 700)
+            page.wait_for_timeout(700)
+            page.screenshot(path=str(SHOTS / f"{name}_scroll{k}.png"))
+        assert not page.get_by_text("Traceback").count()
+        assert not page.locator('[data-testid="stException"]').count()
+    context.close()
