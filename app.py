@@ -52,7 +52,7 @@ with left:
         panel = None
     if panel is not None:
         lo, hi = panel["date"].min(), panel["date"].max()
-        c1, c2, c3 = st.columns([1, 1, 2])
+        c1, c2, c3 = st.columns([2, 3, 4])
         c1.metric("Assets", f"{panel['asset'].n_unique():,}")
         c2.metric("Rows", f"{panel.height:,}")
         c3.markdown(f"Date span  \n**{lo} .. {hi}**  \n{panel['date'].n_unique():,} trading dates")
@@ -78,22 +78,45 @@ else:
     m = result.metrics
     name = next((i.name for i in state.runs() if i.run_id == run_id), run_id)
     st.markdown(f"**{name}** - `{run_id}` - test {m.get('test_start')} .. {m.get('test_end')}")
-    cols = st.columns(6)
+    cols = st.columns(5)
     cols[0].metric("Sharpe (long-short)", format_value(m.get("sharpe"), "num"))
-    cols[1].metric(
-        "Sharpe 95% interval",
-        f"[{format_value(m.get('sharpe_ci_low'), 'num')}, "
-        f"{format_value(m.get('sharpe_ci_high'), 'num')}]",
+    cols[0].caption(
+        f"95% interval [{format_value(m.get('sharpe_ci_low'), 'num')}, "
+        f"{format_value(m.get('sharpe_ci_high'), 'num')}]"
     )
-    cols[2].metric("Total return", format_value(m.get("total_return"), "pct"))
-    cols[3].metric("Max drawdown", format_value(m.get("max_drawdown"), "pct"))
-    cols[4].metric("Mean rank IC", format_value(m.get("rank_ic_mean"), "num4"))
-    cols[5].metric("Benchmark Sharpe", format_value(m.get("benchmark_sharpe"), "num"))
+    cols[1].metric("Total return", format_value(m.get("total_return"), "pct"))
+    cols[2].metric("Max drawdown", format_value(m.get("max_drawdown"), "pct"))
+    cols[3].metric("Mean rank IC", format_value(m.get("rank_ic_mean"), "num4"))
+    cols[4].metric("Benchmark Sharpe", format_value(m.get("benchmark_sharpe"), "num"))
 
 st.subheader("Where next")
-st.page_link("pages/1_Data.py", label="Data: choose the demo universe or load your own", icon="📂")
-st.page_link("pages/2_Train.py", label="Train: windows, model parameters, percentiles", icon="🏋️")
-st.page_link("pages/3_Performance.py", label="Performance: equity, drawdowns, IC", icon="📈")
-st.page_link("pages/4_Explain.py", label="Explain: SHAP importance and reasons", icon="🔍")
-st.page_link("pages/5_Books.py", label="Books: daily long/short books and CSV export", icon="📒")
-st.page_link("pages/6_Compare.py", label="Compare: runs side by side, rename, delete", icon="⚖️")
+st.page_link(
+    "pages/1_Data.py",
+    label="Data: choose the demo universe or load your own",
+    icon=":material/folder_open:",
+)
+st.page_link(
+    "pages/2_Train.py",
+    label="Train: windows, model parameters, percentiles",
+    icon=":material/model_training:",
+)
+st.page_link(
+    "pages/3_Performance.py",
+    label="Performance: equity, drawdowns, IC",
+    icon=":material/monitoring:",
+)
+st.page_link(
+    "pages/4_Explain.py",
+    label="Explain: SHAP importance and reasons",
+    icon=":material/search_insights:",
+)
+st.page_link(
+    "pages/5_Books.py",
+    label="Books: daily long/short books and CSV export",
+    icon=":material/menu_book:",
+)
+st.page_link(
+    "pages/6_Compare.py",
+    label="Compare: runs side by side, rename, delete",
+    icon=":material/compare_arrows:",
+)

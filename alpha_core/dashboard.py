@@ -24,17 +24,45 @@ SERIES_LABELS = {
     "long": "Long",
     "short": "Short",
     "long_short": "Long-short",
+    "long_short_net": "Long-short, net of costs",
     "benchmark": "Equal-weight universe",
 }
+
+
+def series_for(daily: pl.DataFrame) -> tuple[str, ...]:
+    """The series to draw: the four gross ones, plus net long-short when costs change it."""
+    if "long_short_net" in daily.columns and not np.allclose(
+        daily["long_short_net"].to_numpy(), daily["long_short"].to_numpy()
+    ):
+        return (*SERIES[:3], "long_short_net", SERIES[3])
+    return SERIES
+
 
 METRIC_ROWS: tuple[tuple[str, str, str], ...] = (
     ("sharpe", "Sharpe ratio (long-short, annualised)", "num"),
     ("sharpe_ci_low", "Sharpe 95% interval: low", "num"),
     ("sharpe_ci_high", "Sharpe 95% interval: high", "num"),
+    ("sharpe_boot_ci_low", "Sharpe 95% bootstrap interval: low", "num"),
+    ("sharpe_boot_ci_high", "Sharpe 95% bootstrap interval: high", "num"),
+    ("psr", "Probabilistic Sharpe ratio (SR > 0)", "pct"),
+    ("dsr", "Deflated Sharpe ratio", "pct"),
+    ("min_trl", "Minimum track record length (days)", "num"),
+    ("sortino", "Sortino ratio", "num"),
+    ("calmar", "Calmar ratio", "num"),
     ("total_return", "Total return", "pct"),
+    ("cagr", "CAGR", "pct"),
     ("annual_volatility", "Annual volatility", "pct"),
     ("max_drawdown", "Max drawdown", "pct"),
     ("win_rate", "Win rate (days up)", "pct"),
+    ("hit_rate", "Hit rate (positions right)", "pct"),
+    ("sharpe_net", "Sharpe net of costs", "num"),
+    ("total_return_net", "Total return net of costs", "pct"),
+    ("max_drawdown_net", "Max drawdown net of costs", "pct"),
+    ("turnover_mean", "Mean daily turnover", "num"),
+    ("cost_annual", "Annual cost drag", "pct"),
+    ("alpha", "Alpha vs benchmark (annual)", "pct"),
+    ("beta", "Beta vs benchmark", "num"),
+    ("quantile_spread", "Top - bottom quintile daily return", "num4"),
     ("long_sharpe", "Long-only Sharpe", "num"),
     ("short_sharpe", "Short-only Sharpe", "num"),
     ("benchmark_sharpe", "Benchmark Sharpe", "num"),
@@ -49,6 +77,7 @@ METRIC_ROWS: tuple[tuple[str, str, str], ...] = (
     ("train_rmse", "Train RMSE", "num4"),
     ("test_rmse", "Test RMSE", "num4"),
     ("n_train_rows", "Training rows", "int"),
+    ("n_folds", "Walk-forward folds", "int"),
     ("n_test_days", "Test days", "int"),
     ("test_start", "Test start", "text"),
     ("test_end", "Test end", "text"),

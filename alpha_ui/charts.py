@@ -11,8 +11,10 @@ import polars as pl
 from alpha_core.dashboard import SERIES_LABELS
 
 H = 260
-SERIES_ORDER = [SERIES_LABELS[s] for s in ("long", "short", "long_short", "benchmark")]
-SERIES_COLORS = ["#2e7d32", "#c62828", "#1565c0", "#757575"]
+SERIES_ORDER = [
+    SERIES_LABELS[s] for s in ("long", "short", "long_short", "long_short_net", "benchmark")
+]
+SERIES_COLORS = ["#2e7d32", "#c62828", "#1565c0", "#6a1b9a", "#757575"]
 
 
 def _pd(frame: pl.DataFrame):
@@ -70,6 +72,10 @@ def drawdown(frame: pl.DataFrame) -> alt.Chart:
     )
 
 
+def heatmap_height(frame: pl.DataFrame) -> int:
+    return 70 + 32 * frame["year"].n_unique()
+
+
 def monthly_heatmap(frame: pl.DataFrame) -> alt.Chart:
     base = alt.Chart(_pd(frame), title="Monthly long-short returns").encode(
         x=alt.X("month:O", title="Month"),
@@ -85,7 +91,7 @@ def monthly_heatmap(frame: pl.DataFrame) -> alt.Chart:
         tooltip=["year:O", "month:O", alt.Tooltip("return:Q", format=".2%")],
     )
     text = base.mark_text(fontSize=11).encode(text=alt.Text("return:Q", format=".1%"))
-    return (rect + text).properties(height=max(80, 40 * frame["year"].n_unique()))
+    return rect + text
 
 
 def rolling_sharpe(frame: pl.DataFrame, window: int) -> alt.Chart:

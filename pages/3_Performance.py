@@ -17,13 +17,15 @@ result = state.load(run_id)
 daily = result.daily
 st.caption(
     f"Run `{run_id}` - test {result.metrics.get('test_start')} .. {result.metrics.get('test_end')}"
-    f" - long {result.config.long_pct:.0%} / short {result.config.short_pct:.0%} - before costs"
+    f" - long {result.config.long_pct:.0%} / short {result.config.short_pct:.0%}"
+    f" - costs {getattr(result.config, 'cost_bps', 0):g} bps per unit turnover"
 )
 
 left, right = st.columns([3, 2])
 with left:
-    st.altair_chart(charts.equity(dash.equity_frame(daily)), width="stretch")
-    st.altair_chart(charts.drawdown(dash.drawdown_frame(daily)), width="stretch")
+    series = dash.series_for(daily)
+    st.altair_chart(charts.equity(dash.equity_frame(daily, series)), width="stretch")
+    st.altair_chart(charts.drawdown(dash.drawdown_frame(daily, series)), width="stretch")
 with right:
     st.subheader("Metrics")
     st.dataframe(dash.metrics_table(result.metrics), hide_index=True, height=420)
@@ -36,4 +38,7 @@ with c1:
     )
 with c2:
     st.altair_chart(charts.rank_ic(dash.ic_frame(result.predictions)), width="stretch")
-st.altair_chart(charts.monthly_heatmap(dash.monthly_returns(daily)), width="stretch")
+monthly = dash.monthly_returns(daily)
+st.altair_chart(
+    charts.monthly_heatmap(monthly), width="stretch", height=charts.heatmap_height(monthly)
+)

@@ -174,6 +174,17 @@ def test_train_rebook_download_and_screenshots(server, browser, tmp_path):
     last = books["date"].max()
     assert after == books.filter((pl.col("date") == last) & (pl.col("side") == "long")).height
 
+    # A second (tiny) run so the Compare page has two runs to compare
+    from alpha_core.config import ModelParams
+    from alpha_core.data import load_panel
+    from alpha_core.pipeline import run_experiment
+    from alpha_core.registry import save_run
+
+    second = run.config.replace(
+        name="second run", long_pct=0.3, short_pct=0.3, model=ModelParams(n_estimators=10)
+    )
+    save_run(run_experiment(second, load_panel("demo")), registry, {"data": "demo"})
+
     # Screenshot of every page (1280x800), then the rest of the page scrolled into view
     markers = {
         "home": "Current run",
