@@ -21,6 +21,12 @@ def _pd(frame: pl.DataFrame):
     return frame.to_pandas()
 
 
+def _series_scale(frame: pl.DataFrame) -> alt.Scale:
+    present = set(frame["series"].unique().to_list())
+    pairs = [(s, c) for s, c in zip(SERIES_ORDER, SERIES_COLORS, strict=True) if s in present]
+    return alt.Scale(domain=[s for s, _ in pairs], range=[c for _, c in pairs])
+
+
 def equity(frame: pl.DataFrame, title: str = "Equity (growth of 1)") -> alt.Chart:
     return (
         alt.Chart(_pd(frame), title=title)
@@ -31,7 +37,7 @@ def equity(frame: pl.DataFrame, title: str = "Equity (growth of 1)") -> alt.Char
             color=alt.Color(
                 "series:N",
                 title="Series",
-                scale=alt.Scale(domain=SERIES_ORDER, range=SERIES_COLORS),
+                scale=_series_scale(frame),
             ),
             tooltip=[alt.Tooltip("date:T"), "series:N", alt.Tooltip("equity:Q", format=".4f")],
         )
@@ -64,7 +70,7 @@ def drawdown(frame: pl.DataFrame) -> alt.Chart:
             color=alt.Color(
                 "series:N",
                 title="Series",
-                scale=alt.Scale(domain=SERIES_ORDER, range=SERIES_COLORS),
+                scale=_series_scale(frame),
             ),
             tooltip=[alt.Tooltip("date:T"), "series:N", alt.Tooltip("drawdown:Q", format=".2%")],
         )
@@ -72,13 +78,9 @@ def drawdown(frame: pl.DataFrame) -> alt.Chart:
     )
 
 
-def heatmap_height(frame: pl.DataFrame) -> int:
-    return 70 + 32 * frame["year"].n_unique()
-
-
 def monthly_heatmap(frame: pl.DataFrame) -> alt.Chart:
     base = alt.Chart(_pd(frame), title="Monthly long-short returns").encode(
-        x=alt.X("month:O", title="Month"),
+        x=alt.X("month:O", title="Month", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("year:O", title="Year"),
     )
     rect = base.mark_rect().encode(
@@ -91,7 +93,7 @@ def monthly_heatmap(frame: pl.DataFrame) -> alt.Chart:
         tooltip=["year:O", "month:O", alt.Tooltip("return:Q", format=".2%")],
     )
     text = base.mark_text(fontSize=11).encode(text=alt.Text("return:Q", format=".1%"))
-    return rect + text
+    return (rect + text).properties(height=alt.Step(30))
 
 
 def rolling_sharpe(frame: pl.DataFrame, window: int) -> alt.Chart:

@@ -39,6 +39,4 @@ with c1:
 with c2:
     st.altair_chart(charts.rank_ic(dash.ic_frame(result.predictions)), width="stretch")
 monthly = dash.monthly_returns(daily)
-st.altair_chart(
-    charts.monthly_heatmap(monthly), width="stretch", height=charts.heatmap_height(monthly)
-)
+st.altair_chart(charts.monthly_heatmap(monthly), width="stretch")
