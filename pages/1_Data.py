@@ -29,6 +29,7 @@ kind = st.radio(
 
 data_path: str | None = None
 meta_path: str | None = None
+shown_name: str | None = None
 if kind.startswith("Demo"):
     data_path = "demo"
     st.caption(
@@ -56,6 +57,7 @@ else:
     )
     if up is not None:
         data_path = str(state.save_upload(up.name, up.getvalue()))
+        shown_name = f"{up.name} (uploaded)"
     if meta_up is not None:
         meta_path = str(state.save_upload(meta_up.name, meta_up.getvalue()))
 
@@ -68,7 +70,9 @@ if st.button("Use this dataset", type="primary", disabled=data_path is None, key
             # Load uncached first so a broken file never enters the cache.
             panel = load_panel(data_path, metadata=meta_path)
             panel = state.load_source_panel(data_path, meta_path)
-            label = data_path.split("/")[-1]
+            label = shown_name or data_path.split("/")[-1]
+            if meta_path:
+                label += f" + {meta_path.split('/')[-1]}"
             new = {"data": data_path, "metadata": meta_path, "label": label}
     except PanelError as exc:
         st.error(f"This file cannot be used: {exc}")

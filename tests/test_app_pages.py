@@ -340,3 +340,45 @@ def test_every_page_with_sp500(registry, tmp_path, monkeypatch):
     assert at.session_state["run_id"] == job.run_id
     assert load_run(job.run_id, tmp_path).config.data == str(SP500)
     assert os.environ["ALPHA_LAB_ARTIFACTS"] == str(tmp_path)
+
+
+def test_data_page_loads_zip_of_ticker_csvs_with_metadata(registry, tmp_path):
+    import zipfile
+
+    panel = registry["panel"].filter(pl.col("date") >= date(2024, 6, 1))
+    assets = panel["asset"].unique().sort().to_list()[:5]
+    path = tmp_path / "tickers.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        for a in assets:
+            one = panel.filter(pl.col("asset") == a).select(
+                pl.col("date").alias("Date"),
+                pl.col("open").alias("Open"),
+                pl.col("high").alias("High"),
+                pl.col("low").alias("Low"),
+                pl.col("close").alias("Close"),
+                pl.col("volume").alias("Volume"),
+            )
+            zf.writestr(f"{a}.csv", one.write_csv())
+    meta = tmp_path / "meta.csv"
+    pl.DataFrame({"ticker": assets, "sector": ["S1", "S1", "S2", "S2", "S3"]}).write_csv(meta)
+    at = app("pages/1_Data.py").run()
+    at.radio(key="data_kind").set_value("File path on the server").run()
+    at.text_input(key="data_path").set_value(str(path))
+    at.text_input(key="meta_path").set_value(str(meta)).run()
+    at.button(key="use_data").click().run()
+    no_errors(at)
+    assert at.session_state["source"]["metadata"] == str(meta)
+    assert any("Loaded 5 assets" in s.value for s in at.success)
+    at.switch_page("app.py").run()
+    no_errors(at)
+    assert metric(at, "Assets") == "5"
+
+
+def test_upload_is_stored_content_addressed(registry):
+    from alpha_ui import state
+
+    first = state.save_upload("prices.csv", b"date,asset,close\n2024-01-02,A,1\n")
+    again = state.save_upload("prices.csv", b"date,asset,close\n2024-01-02,A,1\n")
+    assert first == again and first.parent.name == ".uploads"
+    assert first.read_bytes().startswith(b"date,asset")
+    assert all(i.run_id != ".uploads" for i in list_runs(registry["root"]))
