@@ -22,6 +22,7 @@ import polars as pl
 from alpha_core.backtest import add_costs, daily_returns
 from alpha_core.books import build_books
 from alpha_core.config import ConfigError, RunConfig
+from alpha_core.data import PanelError, panel_fingerprint
 from alpha_core.features import FEATURE_NAMES, build_features
 from alpha_core.model import TrainedModel
 from alpha_core.report import IC_HORIZONS, compute_metrics, fwd_col, prediction_stats
@@ -72,8 +73,20 @@ def data_span(panel: pl.DataFrame) -> tuple[date, date]:
 
 
 def check_windows(config: RunConfig, panel: pl.DataFrame) -> None:
-    """Raise ConfigError unless the config is valid and its four dates lie inside the data."""
+    """Raise ConfigError unless the config is valid and its four dates lie inside the data.
+
+    Raise PanelError when the panel cannot be run as is (duplicate bars would make
+    "the previous bar" ambiguous, so the engine refuses them rather than pick one).
+    """
     config.validate()
+    keys = panel.select("asset", "date")
+    extra = keys.height - keys.n_unique()
+    if extra:
+        first = keys.filter(pl.struct("asset", "date").is_duplicated()).row(0)
+        raise PanelError(
+            f"the panel has {extra} extra rows sharing an (asset, date), e.g. "
+            f"{first[0]} {first[1]}; remove the duplicates (see the quality report)"
+        )
     lo, hi = data_span(panel)
     for name in ("train_start", "train_end", "test_start", "test_end"):
         value = getattr(config, name)
@@ -161,6 +174,9 @@ def run_experiment(
     )
     timings["predictions"] = time.perf_counter() - t0
 
+    provenance = {"config": config.to_dict(), "data_fingerprint": panel_fingerprint(panel)}
+    for m in models:
+        m.meta.update(provenance)
     meta = models_meta(models)
     books, daily, metrics = rebook(preds, config, meta, timings=timings)
     _, quantiles, decay = prediction_stats(preds)  # cached by rebook's metrics

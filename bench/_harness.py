@@ -13,6 +13,7 @@ import platform
 import resource
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -106,7 +107,10 @@ def self_maxrss_kib() -> int:
 
 
 def run_child(argv: Sequence[str], env: dict[str, str] | None = None) -> dict[str, Any]:
-    """Run a command; its wall seconds, exit code, stdout, stderr and peak RSS (KiB)."""
+    """Run a command; its wall seconds, exit code, stdout, stderr and its own peak RSS (KiB).
+
+    The child is reaped with ``os.wait4``, whose rusage is that child's alone.
+    """
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         list(argv),
@@ -116,16 +120,29 @@ def run_child(argv: Sequence[str], env: dict[str, str] | None = None) -> dict[st
         cwd=ROOT,
         text=True,
     )
-    out, err = proc.communicate()
+    streams: dict[str, str] = {}
+
+    def drain(name: str, stream: Any) -> None:
+        streams[name] = stream.read()
+
+    readers = [
+        threading.Thread(target=drain, args=("out", proc.stdout)),
+        threading.Thread(target=drain, args=("err", proc.stderr)),
+    ]
+    for r in readers:
+        r.start()
+    _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
-    # communicate() reaped the child already; its rusage is in RUSAGE_CHILDREN only as a max,
-    # so children are run one at a time from a fresh parent where the peak matters.
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    for r in readers:
+        r.join()
     return {
         "wall_s": wall,
         "returncode": proc.returncode,
-        "stdout": out,
-        "stderr": err,
-        "maxrss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+        "stdout": streams.get("out", ""),
+        "stderr": streams.get("err", ""),
+        "maxrss_kib": usage.ru_maxrss,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
     }
 
 

@@ -139,3 +139,21 @@ def test_config_round_trips_json(config):
     assert RunConfig.from_dict(json.loads(config.to_json())) == config
     with pytest.raises(ConfigError, match="unknown config keys: bogus"):
         RunConfig.from_dict({"bogus": 1})
+
+
+def test_duplicate_bars_are_refused_by_name(panel, config):
+    from alpha_core.data import PanelError
+
+    doubled = pl.concat([panel, panel.head(1)])
+    with pytest.raises(PanelError, match="1 extra rows sharing an \\(asset, date\\), e.g. A00"):
+        run_experiment(config, doubled)
+
+
+def test_model_sidecar_records_config_and_data_fingerprint(panel, config, tmp_path):
+    from alpha_core.data import panel_fingerprint
+
+    result = run_experiment(config, panel)
+    save_model(result.model, tmp_path)
+    sidecar = json.loads((tmp_path / "model.json").read_text())
+    assert sidecar["data_fingerprint"] == panel_fingerprint(panel)
+    assert RunConfig.from_dict(sidecar["config"]) == config
