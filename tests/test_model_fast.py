@@ -57,3 +57,23 @@ def test_defaults_are_the_seed_configuration():
 def test_early_stopping_needs_a_validation_tail():
     with pytest.raises(ConfigError, match="valid_fraction"):
         dataclasses.replace(FAST_PRESET, valid_fraction=0.0).validate()
+
+
+def test_train_rmse_from_training_scores_equals_predicting(train):
+    """fit_model reads LightGBM's own training scores: the same bits as predicting."""
+    from alpha_core.features import LABEL
+    from alpha_core.model import _training_scores, feature_matrix, lgb_params
+
+    params = ModelParams(n_estimators=30, num_leaves=8)
+    x = feature_matrix(train, FEATURE_NAMES)
+    y = train[LABEL].to_numpy()
+    import lightgbm as lgb
+
+    dataset = lgb.Dataset(x, label=y, feature_name=list(FEATURE_NAMES), params={"verbosity": -1})
+    booster = lgb.train(lgb_params(params, 1), dataset, 30, keep_training_booster=True)
+    scores = _training_scores(booster, len(y))
+    assert scores is not None
+    np.testing.assert_array_equal(scores, booster.predict(x))
+    model = fit_model(train, FEATURE_NAMES, params, seed=1)
+    fitted = model.predict(train)
+    assert model.meta["train_rmse"] == float(np.sqrt(np.mean((fitted - y) ** 2)))
