@@ -4,8 +4,8 @@ Values are path-dependent TreeSHAP contributions (the algorithm of ``shap.TreeEx
 ``feature_perturbation="tree_path_dependent"``, and of LightGBM's
 ``booster.predict(X, pred_contrib=True)``): one column per feature plus a last column holding
 the expected value, and each row sums exactly to the raw prediction. They are computed by
-:mod:`alpha_core.fastshap` (the same values, 4-8x faster than LightGBM's routine on the demo
-model), falling back to LightGBM's own routine for models it does not handle.
+:mod:`alpha_core.fastshap` (the same values with about 17x less CPU than LightGBM's routine
+on the demo model), falling back to LightGBM's own routine for models it does not handle.
 
 Two views are computed for a run:
 
