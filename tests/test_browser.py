@@ -136,6 +136,13 @@ def test_train_rebook_download_and_screenshots(server, browser, tmp_path):
     page.get_by_label("Leaves per tree").fill("16")
     page.get_by_label("Run name").fill("browser run")
     page.get_by_role("button", name="Train").click()
+    try:  # the progress bar of trees built (a 20-tree run may finish before it is seen)
+        page.get_by_text(re.compile(r"\d+ / 20 trees built")).first.wait_for(timeout=15_000)
+        page.screenshot(path=str(SHOTS / "train_progress.png"))
+    except Exception:
+        pass
+    # Leave the Train page through the app's own menu (same session) while it trains
+    page.get_by_role("link", name="Books").first.click()
     deadline = time.time() + 240
     while time.time() < deadline and not list_runs(registry):
         time.sleep(1)
@@ -143,6 +150,9 @@ def test_train_rebook_download_and_screenshots(server, browser, tmp_path):
     assert runs, "the run was not saved within 240 s"
     run = load_run(runs[0].run_id, registry)
     assert run.config.name == "browser run" and run.model.booster.num_trees() == 20
+    # Back on the Train page, the same session has adopted the finished run as current
+    page.get_by_role("link", name="Train").first.click()
+    page.get_by_text(f"Current run: {run.run_id}").first.wait_for(timeout=60_000)
 
     # Books: move the long percentile slider and see the book change
     open_page(page, url, "Books", "Daily books")
