@@ -190,3 +190,33 @@ def dependence(frame: pl.DataFrame, feature: str) -> alt.Chart:
         )
         .properties(height=H + 20)
     )
+
+
+def quantiles(frame: pl.DataFrame) -> alt.Chart:
+    """``quantile, mean_return``: mean next-day return of each prediction quintile."""
+    return (
+        alt.Chart(_pd(frame), title="Mean daily return by prediction quantile")
+        .mark_bar(color="#1565c0")
+        .encode(
+            x=alt.X(
+                "quantile:O", title="Prediction quantile (1 = lowest)", axis=alt.Axis(labelAngle=0)
+            ),
+            y=alt.Y("mean_return:Q", title="Mean daily return", axis=alt.Axis(format=".2%")),
+            tooltip=["quantile:O", alt.Tooltip("mean_return:Q", format=".4%")],
+        )
+        .properties(height=H - 40)
+    )
+
+
+def ic_decay(frame: pl.DataFrame) -> alt.Chart:
+    """``horizon, rank_ic_mean``: rank IC of the prediction against h-day forward returns."""
+    return (
+        alt.Chart(_pd(frame), title="Rank IC decay by horizon")
+        .mark_line(point=True, color="#e65100")
+        .encode(
+            x=alt.X("horizon:Q", title="Horizon (trading days)"),
+            y=alt.Y("rank_ic_mean:Q", title="Mean rank IC"),
+            tooltip=["horizon:Q", alt.Tooltip("rank_ic_mean:Q", format=".4f")],
+        )
+        .properties(height=H - 40)
+    )

@@ -1,5 +1,8 @@
 """Train: windows, label convention, model parameters, percentiles and run name.
 
+``n_trials`` (for the deflated Sharpe ratio) defaults to the number of runs in the registry
+plus this one.
+
 Training runs in a background thread (alpha_ui.jobs): switching pages does not abort it; the
 finished run is saved to the registry and becomes the current run.
 """
@@ -31,11 +34,12 @@ st.markdown(f"**Dataset:** {src['label']} - {lo} .. {hi}")
 def _base() -> RunConfig:
     """Defaults: the current run's config on this dataset, else the seed's (demo) or data span."""
     run_id = state.current_run_id()
+    trials = {"n_trials": len(state.runs()) + 1} if hasattr(RunConfig, "n_trials") else {}
     if run_id is not None:
         cfg = state.load(run_id).config
         if cfg.data == src["data"] and cfg.metadata == src.get("metadata"):
-            return cfg.replace(name="")
-    base = RunConfig(data=src["data"], metadata=src.get("metadata"))
+            return cfg.replace(name="", **trials)
+    base = RunConfig(data=src["data"], metadata=src.get("metadata"), **trials)
     if not state.is_demo(src):
         with contextlib.suppress(ConfigError):
             base = base.replace(**default_windows(panel))

@@ -40,3 +40,12 @@ with c2:
     st.altair_chart(charts.rank_ic(dash.ic_frame(result.predictions)), width="stretch")
 monthly = dash.monthly_returns(daily)
 st.altair_chart(charts.monthly_heatmap(monthly), width="stretch")
+
+q1, q2 = st.columns(2)
+if getattr(result, "quantiles", None) is not None and result.quantiles.height:
+    q1.altair_chart(charts.quantiles(result.quantiles), width="stretch")
+if getattr(result, "ic_decay", None) is not None and result.ic_decay.height:
+    q2.altair_chart(charts.ic_decay(result.ic_decay), width="stretch")
+if getattr(result, "folds", None) is not None and result.folds.height > 1:
+    st.subheader("Walk-forward folds")
+    st.dataframe(result.folds, hide_index=True)

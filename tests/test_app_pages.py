@@ -263,6 +263,8 @@ def test_data_page_loads_a_csv_and_train_page_uses_it(registry, tmp_path):
 def test_training_survives_page_switch_and_becomes_current(registry):
     at = app("pages/2_Train.py").run()
     no_errors(at)
+    n_runs = len(list_runs(registry["root"]))
+    assert at.number_input(key="cfg.n_trials").value == n_runs + 1  # for the deflated Sharpe
     at.date_input(key="cfg.train_start").set_value(date(2023, 1, 3))
     at.number_input(key="cfg.model.n_estimators").set_value(7)
     at.number_input(key="cfg.model.num_leaves").set_value(6)
@@ -286,6 +288,7 @@ def test_training_survives_page_switch_and_becomes_current(registry):
     assert saved.config.name == "from the train page"
     assert saved.config.model.n_estimators == 7
     assert saved.model.booster.num_trees() == 7
+    assert saved.config.n_trials == n_runs + 1
     assert job.trees == (7, 7)
     assert explain.load_cached(registry["root"] / job.run_id) is not None
 
