@@ -30,6 +30,7 @@ features (unbounded depth) fall back to LightGBM's own routine (:func:`supported
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +47,11 @@ MAX_PATH_FEATURES = 12
 """Largest number of distinct features on one root-to-leaf path handled here (table 2^m x m)."""
 
 _MISSING = {"None": 0, "Zero": 1, "NaN": 2}
+
+_KERNEL_LOCK = threading.RLock()
+"""Serialises calls into the parallel kernels: numba's workqueue threading layer (the fallback
+when neither OpenMP nor TBB is available) must not be entered from two threads at once, and
+the app calls from background training threads and page scripts."""
 
 
 @dataclass
@@ -219,14 +225,15 @@ def compile_model(booster, n_features: int) -> Compiled | None:
     for m in range(1, width + 1):
         for k in range(m):
             weights[m, k] = math.factorial(k) * math.factorial(m - 1 - k) / math.factorial(m)
-    _get_tables_kernel()(
-        np.array(leaf_m, dtype=np.int64),
-        z_arr,
-        np.array(leaf_v, dtype=np.float64),
-        np.array(leaf_table_start, dtype=np.int64),
-        weights,
-        table,
-    )
+    with _KERNEL_LOCK:
+        _get_tables_kernel()(
+            np.array(leaf_m, dtype=np.int64),
+            z_arr,
+            np.array(leaf_v, dtype=np.float64),
+            np.array(leaf_table_start, dtype=np.int64),
+            weights,
+            table,
+        )
     cols = list(zip(*node_rows, strict=True)) if node_rows else [[]] * 7
     return Compiled(
         n_features=n_features,
@@ -373,26 +380,27 @@ def shap_values(compiled: Compiled, x: np.ndarray) -> np.ndarray:
     xt = np.ascontiguousarray(np.asarray(x, dtype=np.float64).T)  # features x rows
     out = np.zeros((xt.shape[1], compiled.n_features + 1))
     c = compiled
-    _get_kernel()(
-        xt,
-        c.tree_node_start,
-        c.node_feature,
-        c.node_threshold,
-        c.node_is_cat,
-        c.node_default_left,
-        c.node_missing,
-        c.node_cat_start,
-        c.node_cat_len,
-        c.cats,
-        c.tree_leaf_start,
-        c.leaf_m,
-        c.leaf_feat,
-        c.leaf_node_mask,
-        c.leaf_node_want,
-        c.leaf_table_start,
-        c.table,
-        out,
-    )
+    with _KERNEL_LOCK:
+        _get_kernel()(
+            xt,
+            c.tree_node_start,
+            c.node_feature,
+            c.node_threshold,
+            c.node_is_cat,
+            c.node_default_left,
+            c.node_missing,
+            c.node_cat_start,
+            c.node_cat_len,
+            c.cats,
+            c.tree_leaf_start,
+            c.leaf_m,
+            c.leaf_feat,
+            c.leaf_node_mask,
+            c.leaf_node_want,
+            c.leaf_table_start,
+            c.table,
+            out,
+        )
     out[:, -1] = c.expected_value
     return out
 
@@ -401,6 +409,11 @@ def warm_up() -> None:
     """Compile the kernel on a tiny input (about a second, once per process)."""
     if not HAVE_NUMBA:
         return
+    with _KERNEL_LOCK:
+        _warm_up()
+
+
+def _warm_up() -> None:
     z = np.zeros(1, dtype=np.int64)
     zb = np.zeros(1, dtype=np.bool_)
     _get_kernel()(
