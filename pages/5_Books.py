@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from alpha_core import dashboard as dash
-from alpha_core.pipeline import rebook
+from alpha_core.pipeline import models_meta, rebook
 from alpha_ui import charts, state
 
 state.page("Books", ":material/menu_book:")
@@ -21,7 +21,7 @@ result = state.load(run_id)
 def _rebook(run_id: str, root: str, long_pct: float, short_pct: float):
     res = state.load(run_id)
     cfg = res.config.replace(long_pct=long_pct, short_pct=short_pct)
-    return rebook(res.predictions, cfg, res.model.meta)
+    return rebook(res.predictions, cfg, models_meta(res.models or [res.model]))
 
 
 @st.cache_data(max_entries=4, show_spinner=False)

@@ -135,7 +135,7 @@ def test_books_tables_follow_percentile_sliders(registry):
     at.run()
     no_errors(at)
     cfg = run.config.replace(long_pct=0.05, short_pct=0.30)
-    books, _, metrics = rebook(run.predictions, cfg, run.model.meta)
+    books, _, metrics = rebook(run.predictions, cfg, models_meta(run.models))
     engine_books, _ = build_books(run.predictions, cfg)
     assert books.equals(engine_books)
     for i, side in enumerate(("long", "short")):
@@ -385,3 +385,30 @@ def test_upload_is_stored_content_addressed(registry):
     assert first == again and first.parent.name == ".uploads"
     assert first.read_bytes().startswith(b"date,asset")
     assert all(i.run_id != ".uploads" for i in list_runs(registry["root"]))
+
+
+def test_walk_forward_run_on_every_page(registry):
+    """A walk-forward run with costs: folds table, per-fold SHAP, books at other percentiles."""
+    config = tiny_config(
+        name="walk-forward",
+        train_start=date(2023, 1, 3),
+        walk_forward="quarterly",
+        cost_bps=5.0,
+        model=ModelParams(n_estimators=4, num_leaves=6, max_depth=3),
+    )
+    result = run_experiment(config, registry["panel"])
+    save_run(result, registry["root"], {"data": "demo"})
+    assert len(result.models) > 1
+    for page in PAGES:
+        at = app(page, result.run_id).run()
+        no_errors(at)
+    at = app("pages/3_Performance.py", result.run_id).run()
+    assert any(s.value == "Walk-forward folds" for s in at.subheader)
+    at = app("pages/5_Books.py", result.run_id).run()
+    at.slider(key=f"books_long_{result.run_id}").set_value(10).run()
+    no_errors(at)
+    cfg = config.replace(long_pct=0.10)
+    _, _, metrics = rebook(result.predictions, cfg, models_meta(result.models))
+    assert metric(at, "Sharpe") == dash.format_value(metrics["sharpe"], "num")
+    cached = explain.load_cached(registry["root"] / result.run_id)
+    assert cached is not None and cached.meta["n_models"] == len(result.models)
