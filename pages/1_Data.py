@@ -11,6 +11,8 @@ state.page("Data", ":material/folder_open:")
 st.title("Data")
 current = state.source()
 st.markdown(f"**In use:** {current['label']}")
+if st.session_state.get("data_flash"):
+    st.success(st.session_state.pop("data_flash"))
 
 st.markdown(
     "Long format: one row per asset and date with columns `date`, `asset` (or `ticker`/`symbol`), "
@@ -80,10 +82,11 @@ if st.button("Use this dataset", type="primary", disabled=data_path is None, key
         st.error(f"This file cannot be used: {type(exc).__name__}: {exc}")
     else:
         st.session_state["source"] = new
-        st.success(
+        st.session_state["data_flash"] = (
             f"Loaded {panel['asset'].n_unique():,} assets, {panel.height:,} rows, "
             f"{panel['date'].min()} .. {panel['date'].max()}. Train a run on it on the Train page."
         )
+        st.rerun()
 
 try:
     pnl = state.panel()

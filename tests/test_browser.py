@@ -216,4 +216,16 @@ def test_train_rebook_download_and_screenshots(server, browser, tmp_path):
             page.screenshot(path=str(SHOTS / f"{name}_scroll{k}.png"))
         assert not page.get_by_text("Traceback").count()
         assert not page.locator('[data-testid="stException"]').count()
+    # Upload a small long-format CSV through the browser's file input
+    small = tmp_path / "upload.csv"
+    part = load_panel("demo").filter(pl.col("date") >= pl.date(2024, 1, 1))
+    part.drop("sector", "asset_class").write_csv(small)
+    open_page(page, url, "Data", "Upload size limit")
+    page.get_by_text("Upload a file").first.click()
+    page.locator('input[type="file"]').first.set_input_files(str(small))
+    page.wait_for_timeout(2000)
+    page.get_by_role("button", name="Use this dataset").click()
+    page.get_by_text(f"Loaded {part['asset'].n_unique()} assets").first.wait_for(timeout=60_000)
+    page.get_by_text("In use: upload.csv (uploaded)").first.wait_for(timeout=10_000)
+    assert list((registry / ".uploads").glob("*_upload.csv"))
     context.close()
