@@ -76,7 +76,8 @@ def fmt_gib(kib: float | None) -> str:
 
 def table(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A Markdown table (also readable in a terminal)."""
-    cells = [[str(c) for c in header]] + [[str(c) for c in r] for r in rows]
+    n = len(header)
+    cells = [[str(c) for c in header]] + [[str(c) for c in r] + [""] * (n - len(r)) for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     out = [f"### {title}", ""]
     out.append("| " + " | ".join(c.ljust(w) for c, w in zip(cells[0], widths, strict=True)) + " |")
