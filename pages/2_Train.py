@@ -10,9 +10,11 @@ finished run is saved to the registry and becomes the current run.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 
 import streamlit as st
 
+from alpha_core import config as cfgmod
 from alpha_core.config import ConfigError, RunConfig
 from alpha_core.data import PanelError
 from alpha_core.pipeline import check_windows, default_windows
@@ -66,6 +68,33 @@ if job is not None and job.active:
     _progress(job.id)
 if st.session_state.get("last_error"):
     st.error(f"The last training run failed: {st.session_state.pop('last_error')}")
+
+PRESETS = {
+    name: getattr(cfgmod, attr)
+    for name, attr in (
+        ("seed (500 trees)", "SEED_PRESET"),
+        ("fast (early stopping)", "FAST_PRESET"),
+    )
+    if hasattr(cfgmod, attr)
+}
+
+
+def _apply_preset() -> None:
+    """Write the chosen preset's model parameters into the form's widgets."""
+    params = PRESETS[st.session_state["model_preset"]]
+    for f in dataclasses.fields(params):
+        key = f"cfg.model.{f.name}"
+        if key in st.session_state:
+            st.session_state[key] = getattr(params, f.name)
+
+
+if PRESETS:
+    st.selectbox(
+        "Model preset (fills the model fields below)",
+        list(PRESETS),
+        key="model_preset",
+        on_change=_apply_preset,
+    )
 
 with st.form("train_form", border=True):
     raw = config_form.render(_base(), lo, hi)

@@ -412,3 +412,17 @@ def test_walk_forward_run_on_every_page(registry):
     assert metric(at, "Sharpe") == dash.format_value(metrics["sharpe"], "num")
     cached = explain.load_cached(registry["root"] / result.run_id)
     assert cached is not None and cached.meta["n_models"] == len(result.models)
+
+
+def test_train_page_model_preset_fills_the_form(registry):
+    from alpha_core.config import FAST_PRESET
+
+    at = app("pages/2_Train.py").run()
+    at.selectbox(key="model_preset").set_value("fast (early stopping)").run()
+    no_errors(at)
+    assert at.number_input(key="cfg.model.n_estimators").value == FAST_PRESET.n_estimators
+    assert at.number_input(key="cfg.model.learning_rate").value == FAST_PRESET.learning_rate
+    assert (
+        at.number_input(key="cfg.model.early_stopping_rounds").value
+        == FAST_PRESET.early_stopping_rounds
+    )
