@@ -7,6 +7,7 @@ process per case, whose ``ru_maxrss`` is read with ``os.wait4``).
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import platform
@@ -179,14 +180,14 @@ def machine() -> str:
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     load = os.getloadavg()
-    import lightgbm
-    import pandas
-
+    # versions from metadata: importing lightgbm here would load libgomp before
+    # alpha_core.model sets OMP_WAIT_POLICY=PASSIVE, and every later fit would spin
+    v = importlib.metadata.version
     return (
         f"{cpu}; {len(os.sched_getaffinity(0))} usable cores (nproc); {mem:.1f} GiB RAM; "
         f"load average {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (1/5/15 min); "
         f"Python {platform.python_version()}, polars {pl.__version__}, pandas "
-        f"{pandas.__version__}, lightgbm {lightgbm.__version__}, numpy {np.__version__}"
+        f"{v('pandas')}, lightgbm {v('lightgbm')}, numpy {np.__version__}"
     )
 
 
