@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
+import os
+
+# Before anything loads libgomp: spinning OpenMP threads stall LightGBM on shared cores.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import datetime as dt  # noqa: E402
 from pathlib import Path
 
 import numpy as np
