@@ -48,7 +48,7 @@ def pandas_features(df: pd.DataFrame) -> pd.DataFrame:
     out["hl_range_pc"] = (df["high"] - df["low"]) / df["close"]
     dates = pd.to_datetime(df["date"])
     out["month"] = dates.dt.month
-    out["day_of_week"] = dates.dt.dayofweek
+    out["day_of_week"] = dates.dt.day_of_week
     out["sector_id"] = sector_ids(df)
     out["label"] = g["close"].shift(-1) / df["close"] - 1
     out["label_end"] = g["date"].shift(-1)

@@ -126,3 +126,11 @@ def test_no_feature_looks_past_the_cut(cut_index, mode, label, seed):
     assert before.select("date", "asset").equals(after.select("date", "asset"))
     for name in FEATURE_NAMES:
         assert before[name].equals(after[name], null_equal=True), f"{name} moved at cut {cut}"
+
+
+def test_sorted_and_shuffled_panels_give_the_same_features():
+    """A sorted panel skips the sort (and is flagged sorted); a shuffled one is sorted first."""
+    panel = make_panel(n_assets=5, n_days=60, stagger=4, seed=9)
+    shuffled = panel.sample(fraction=1.0, shuffle=True, seed=1)
+    for label in ("close_to_close", "open_to_open"):
+        assert build_features(panel, label=label).equals(build_features(shuffled, label=label))
