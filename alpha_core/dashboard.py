@@ -118,34 +118,29 @@ def metrics_comparison(named: dict[str, dict[str, Any]]) -> pl.DataFrame:
 
 
 # ------------------------------------------------------------------ equity, drawdown, returns
-def equity_frame(daily: pl.DataFrame, series: tuple[str, ...] = SERIES) -> pl.DataFrame:
-    """Long format ``date, series, equity`` with ``equity = cumprod(1 + r)`` per series."""
+def _per_series(daily: pl.DataFrame, series: tuple[str, ...], name: str, fn) -> pl.DataFrame:
+    """Long format ``date, series, <name>`` with ``fn`` applied to each return series."""
     frames = [
         pl.DataFrame(
             {
                 "date": daily["date"],
                 "series": [SERIES_LABELS.get(s, s)] * daily.height,
-                "equity": stats.equity_curve(daily[s].to_numpy()),
+                name: fn(daily[s].to_numpy()),
             }
         )
         for s in series
     ]
     return pl.concat(frames) if frames else pl.DataFrame()
+
+
+def equity_frame(daily: pl.DataFrame, series: tuple[str, ...] = SERIES) -> pl.DataFrame:
+    """Long format ``date, series, equity`` with ``equity = cumprod(1 + r)`` per series."""
+    return _per_series(daily, series, "equity", stats.equity_curve)
 
 
 def drawdown_frame(daily: pl.DataFrame, series: tuple[str, ...] = SERIES) -> pl.DataFrame:
     """Long format ``date, series, drawdown`` (equity / running peak - 1, peak starts at 1)."""
-    frames = [
-        pl.DataFrame(
-            {
-                "date": daily["date"],
-                "series": [SERIES_LABELS.get(s, s)] * daily.height,
-                "drawdown": stats.drawdown_series(daily[s].to_numpy()),
-            }
-        )
-        for s in series
-    ]
-    return pl.concat(frames) if frames else pl.DataFrame()
+    return _per_series(daily, series, "drawdown", stats.drawdown_series)
 
 
 def monthly_returns(daily: pl.DataFrame, column: str = "long_short") -> pl.DataFrame:
