@@ -30,6 +30,7 @@ import polars as pl
 
 from alpha_core.config import RunConfig
 from alpha_core.predictions import PREDICTION
+from alpha_core.transforms import percentile_rank
 
 RANK = "rank"
 CAPPED = "capped"
@@ -43,9 +44,7 @@ def rank_predictions(preds: pl.DataFrame, within: str | None = None) -> pl.DataF
     ``within`` names a column (e.g. ``sector``) to rank inside each (date, group) instead.
     """
     keys = ["date"] if within is None else ["date", within]
-    n = pl.len().over(keys)
-    r = pl.col(PREDICTION).rank("average").over(keys)
-    return preds.with_columns(((r - 0.5) / n).alias(RANK))
+    return preds.with_columns(percentile_rank(pl.col(PREDICTION), keys).alias(RANK))
 
 
 def form_books(

@@ -431,17 +431,17 @@ def _missing_columns(empty: list[str]) -> pl.DataFrame:
     )
 
 
+def duplicate_bars(panel: pl.DataFrame) -> pl.DataFrame:
+    """``asset, date, len`` for every (asset, date) held by more than one row."""
+    return panel.group_by("asset", "date", maintain_order=True).len().filter(pl.col("len") > 1)
+
+
 def _duplicates(df: pl.DataFrame) -> pl.DataFrame:
-    return (
-        df.group_by("asset", "date", maintain_order=True)
-        .len()
-        .filter(pl.col("len") > 1)
-        .select(
-            pl.lit("duplicate").alias("check"),
-            "asset",
-            "date",
-            pl.format("{} rows for this asset and date", pl.col("len")).alias("detail"),
-        )
+    return duplicate_bars(df).select(
+        pl.lit("duplicate").alias("check"),
+        "asset",
+        "date",
+        pl.format("{} rows for this asset and date", pl.col("len")).alias("detail"),
     )
 
 

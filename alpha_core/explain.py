@@ -37,6 +37,7 @@ from alpha_core import fastshap
 from alpha_core.features import model_rows
 from alpha_core.model import TrainedModel, feature_matrix, training_rows
 from alpha_core.predictions import PREDICTION
+from alpha_core.transforms import percentile_rank
 
 SHAP_PREFIX = "shap__"
 VALUE_PREFIX = "value__"
@@ -199,7 +200,7 @@ def beeswarm_frame(frame: pl.DataFrame, per_feature: int = 400, seed: int = 0) -
                 pl.lit(f).alias("feature"),
                 pl.col(SHAP_PREFIX + f).alias("shap"),
                 v.alias("value"),
-                ((v.rank("average") - 0.5) / pl.len()).alias("value_pct"),
+                percentile_rank(v).alias("value_pct"),
             )
         )
     return pl.concat(parts) if parts else pl.DataFrame()

@@ -22,7 +22,7 @@ import polars as pl
 from alpha_core.backtest import add_costs, daily_returns
 from alpha_core.books import build_books
 from alpha_core.config import ConfigError, RunConfig
-from alpha_core.data import PanelError, panel_fingerprint
+from alpha_core.data import PanelError, duplicate_bars, panel_fingerprint
 from alpha_core.features import FEATURE_NAMES, build_features
 from alpha_core.model import TrainedModel
 from alpha_core.report import IC_HORIZONS, compute_metrics, fwd_col, prediction_stats
@@ -79,10 +79,10 @@ def check_windows(config: RunConfig, panel: pl.DataFrame) -> None:
     "the previous bar" ambiguous, so the engine refuses them rather than pick one).
     """
     config.validate()
-    keys = panel.select("asset", "date")
-    extra = keys.height - keys.n_unique()
-    if extra:
-        first = keys.filter(pl.struct("asset", "date").is_duplicated()).row(0)
+    duplicates = duplicate_bars(panel)
+    if duplicates.height:
+        extra = int((duplicates["len"] - 1).sum())
+        first = duplicates.row(0)
         raise PanelError(
             f"the panel has {extra} extra rows sharing an (asset, date), e.g. "
             f"{first[0]} {first[1]}; remove the duplicates (see the quality report)"

@@ -23,6 +23,7 @@ import polars as pl
 from alpha_core import stats
 from alpha_core.features import LABEL
 from alpha_core.predictions import PREDICTION
+from alpha_core.transforms import percentile_rank
 
 SEED_CLAIMS = {
     "sharpe": 1.37,
@@ -103,8 +104,7 @@ def quantile_returns(preds: pl.DataFrame, n: int = QUANTILES) -> pl.DataFrame:
     label is averaged within each quantile, then across dates (quantile 1 = lowest).
     """
     valid = preds.filter(pl.col(LABEL).is_not_null())
-    m = pl.len().over("date")
-    pct = (pl.col(PREDICTION).rank("average").over("date") - 0.5) / m
+    pct = percentile_rank(pl.col(PREDICTION), ["date"])
     per_day = (
         valid.with_columns((pct * n).floor().cast(pl.Int64).clip(0, n - 1).add(1).alias("quantile"))
         .group_by("date", "quantile")

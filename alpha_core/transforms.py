@@ -24,11 +24,18 @@ RAW_FEATURES = ("month", "day_of_week", *CATEGORICAL_FEATURES)
 """Features never transformed: calendar fields and categorical codes."""
 
 
+def percentile_rank(value: pl.Expr, over: list[str] | None = None) -> pl.Expr:
+    """``(r - 0.5) / n`` in (0, 1): r the average rank of ``value`` among the n non-null
+    values of each ``over`` group (the whole frame when None); nulls stay null."""
+    r, n = value.rank("average"), value.count()
+    if over:
+        r, n = r.over(over), n.over(over)
+    return (r - 0.5) / n
+
+
 def centred_rank(col: str) -> pl.Expr:
     """Per-date centred percentile of ``col`` in (-0.5, 0.5); nulls stay null."""
-    n = pl.col(col).count().over("date")
-    r = pl.col(col).rank("average").over("date")
-    return (r - 0.5) / n - 0.5
+    return percentile_rank(pl.col(col), ["date"]) - 0.5
 
 
 def transform_label(train: pl.DataFrame, how: str) -> pl.DataFrame:
