@@ -191,6 +191,15 @@ def current_run_id() -> str | None:
     return st.session_state["run_id"]
 
 
+def require_run() -> tuple[str, RunResult]:
+    """The current run id and run; without one, say so and stop the page."""
+    run_id = current_run_id()
+    if run_id is None:
+        st.info("No run yet: train one on the Train page.")
+        st.stop()
+    return run_id, load(run_id)
+
+
 def set_current_run(run_id: str | None) -> None:
     st.session_state["run_id"] = run_id
 

@@ -36,7 +36,7 @@ st.markdown(f"**Dataset:** {src['label']} - {lo} .. {hi}")
 def _base() -> RunConfig:
     """Defaults: the current run's config on this dataset, else the seed's (demo) or data span."""
     run_id = state.current_run_id()
-    trials = {"n_trials": len(state.runs()) + 1} if hasattr(RunConfig, "n_trials") else {}
+    trials = {"n_trials": len(state.runs()) + 1}
     if run_id is not None:
         cfg = state.load(run_id).config
         if cfg.data == src["data"] and cfg.metadata == src.get("metadata"):

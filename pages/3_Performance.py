@@ -9,11 +9,7 @@ from alpha_ui import charts, state
 
 state.page("Performance", ":material/monitoring:")
 st.title("Performance")
-run_id = state.current_run_id()
-if run_id is None:
-    st.info("No run yet: train one on the Train page.")
-    st.stop()
-result = state.load(run_id)
+run_id, result = state.require_run()
 daily = result.daily
 st.caption(
     f"Run `{run_id}` - test {result.metrics.get('test_start')} .. {result.metrics.get('test_end')}"

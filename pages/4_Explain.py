@@ -11,11 +11,7 @@ from alpha_ui import charts, state
 
 state.page("Explain", ":material/search_insights:")
 st.title("Explain the model")
-run_id = state.current_run_id()
-if run_id is None:
-    st.info("No run yet: train one on the Train page.")
-    st.stop()
-result = state.load(run_id)
+run_id, result = state.require_run()
 try:
     exp = state.explanations(run_id)
 except Exception as exc:  # e.g. the run's data file is gone

@@ -10,11 +10,7 @@ from alpha_ui import charts, state
 
 state.page("Books", ":material/menu_book:")
 st.title("Daily books")
-run_id = state.current_run_id()
-if run_id is None:
-    st.info("No run yet: train one on the Train page.")
-    st.stop()
-result = state.load(run_id)
+run_id, result = state.require_run()
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
