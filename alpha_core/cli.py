@@ -228,12 +228,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _precheck(args: argparse.Namespace) -> None:
     """Flag checks that need no data, so obvious mistakes fail before loading anything."""
-    for name in ("long_pct", "short_pct"):
-        value = getattr(args, name)
-        if not 0 < value <= 0.5:
-            raise ConfigError(f"--{name.replace('_', '-')} must be in (0, 0.5], got {value}")
+    books = {"long_pct": args.long_pct, "short_pct": args.short_pct}
     try:
-        RunConfig(**research_fields(args)).validate_research()  # type: ignore[arg-type]
+        RunConfig(**books, **research_fields(args)).validate_research()  # type: ignore[arg-type]
     except ConfigError as exc:  # name the flag, not the config field
         message = str(exc)
         name = message.split()[0]

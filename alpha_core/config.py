@@ -186,15 +186,15 @@ class RunConfig:
                 f"test_start {self.test_start} must be after train_end {self.train_end} "
                 "(test before or inside train)"
             )
-        for name in ("long_pct", "short_pct"):
-            value = getattr(self, name)
-            if not 0 < value <= 0.5:
-                raise ConfigError(f"{name} must be in (0, 0.5], got {value}")
         self.model.validate()
         self.validate_research()
 
     def validate_research(self) -> None:
-        """Checks of the walk-forward, transform, cost, sizing and statistics fields."""
+        """Checks of the book, walk-forward, transform, cost, sizing and statistics fields."""
+        for name in ("long_pct", "short_pct"):
+            value = getattr(self, name)
+            if not 0 < value <= 0.5:
+                raise ConfigError(f"{name} must be in (0, 0.5], got {value}")
         choices = {
             "walk_forward": WALK_FORWARD_MODES,
             "window": WINDOWS,
