@@ -8,7 +8,6 @@ against the engine without a browser. Series names match ``backtest.DAILY_COLUMN
 
 from __future__ import annotations
 
-import math
 from datetime import date
 from typing import Any
 
@@ -17,7 +16,7 @@ import polars as pl
 
 from alpha_core import stats
 from alpha_core.books import BOOK_COLUMNS
-from alpha_core.report import daily_ic
+from alpha_core.report import daily_ic, format_value
 
 SERIES = ("long", "short", "long_short", "benchmark")
 SERIES_LABELS = {
@@ -83,21 +82,6 @@ METRIC_ROWS: tuple[tuple[str, str, str], ...] = (
     ("test_end", "Test end", "text"),
 )
 """(metrics key, label, format) in display order; keys are ``report.compute_metrics``'s."""
-
-
-def format_value(value: Any, kind: str) -> str:
-    """One metric value as shown in the app ("n/a" for missing / non-finite)."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "n/a"
-    if kind == "pct":
-        return f"{value:.2%}"
-    if kind == "num":
-        return f"{value:.2f}"
-    if kind == "num4":
-        return f"{value:.4f}"
-    if kind == "int":
-        return f"{int(value):,}"
-    return str(value)
 
 
 def metrics_table(metrics: dict[str, Any]) -> pl.DataFrame:

@@ -317,12 +317,24 @@ def _clean(value: Any) -> Any:
     return value
 
 
+FORMATS = {"pct": "{:.2%}", "pct4": "{:.4%}", "num": "{:.2f}", "num4": "{:.4f}", "int": "{:,}"}
+
+
+def format_value(value: Any, kind: str) -> str:
+    """One metric value as shown in the CLI and the app ("n/a" for missing / non-finite)."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    if kind == "int":
+        value = int(value)
+    return FORMATS[kind].format(value) if kind in FORMATS else str(value)
+
+
 def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.2%}"
+    return format_value(x, "pct")
 
 
 def _num(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.2f}"
+    return format_value(x, "num")
 
 
 def performance_summary(metrics: dict[str, Any], data_label: str = "") -> str:
@@ -482,8 +494,8 @@ def _interval(metrics: dict[str, Any], key: str) -> str:
 
 
 def _pct4(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.4%}"
+    return format_value(x, "pct4")
 
 
 def _num4(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.4f}"
+    return format_value(x, "num4")

@@ -286,9 +286,3 @@ def page(title: str, icon: str = ":material/insights:") -> None:
         st.sidebar.info(f"Training in the background: {job.message} ({job.fraction:.0%})")
     if st.session_state.get("last_finished"):
         st.toast(f"Run {st.session_state.pop('last_finished')} finished and is now current.")
-
-
-def format_metric(value: Any, kind: str = "num") -> str:
-    from alpha_core.dashboard import format_value
-
-    return format_value(value, kind)
