@@ -162,10 +162,6 @@ def load_run(run_id: str, root: Path | None = None) -> RunResult:
     )
 
 
-def load_meta(run_id: str, root: Path | None = None) -> dict[str, Any]:
-    return json.loads((run_dir(run_id, root) / "meta.json").read_text())
-
-
 def rename_run(run_id: str, new_name: str, root: Path | None = None) -> None:
     """Change a run's display name (its id and folder stay)."""
     if not new_name.strip():

@@ -184,8 +184,3 @@ def run_folds(
         )
     table = pl.DataFrame(rows).select(FOLD, pl.exclude(FOLD))
     return models, pl.concat(parts).sort("date", "asset"), table
-
-
-def fold_table_schema_ok(table: pl.DataFrame) -> bool:
-    """True when every fold's training labels end before its purge boundary."""
-    return bool((table["last_label_end"] < table["purge_before"]).all())

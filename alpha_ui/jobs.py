@@ -59,11 +59,6 @@ def get(job_id: str | None) -> Job | None:
         return _JOBS.get(job_id)
 
 
-def active_jobs(root: Path) -> list[Job]:
-    with _LOCK:
-        return [j for j in _JOBS.values() if j.active and j.root == root]
-
-
 def start(
     config: RunConfig,
     panel: pl.DataFrame,
