@@ -185,6 +185,24 @@ def importance_table(
     return out.sort("test_mean_abs_shap", descending=True)
 
 
+def importance_shares(table: pl.DataFrame) -> pl.DataFrame:
+    """Long ``feature, measure, value``: each feature's share of test mean |SHAP| and of gain,
+    so the two importances can be drawn side by side on one scale."""
+    shap_share = pl.col("test_mean_abs_shap") / pl.col("test_mean_abs_shap").sum()
+    return pl.concat(
+        [
+            table.select(
+                "feature", pl.lit("mean |SHAP|, test").alias("measure"), shap_share.alias("value")
+            ),
+            table.select(
+                "feature",
+                pl.lit("LightGBM gain").alias("measure"),
+                pl.col("gain_share").alias("value"),
+            ),
+        ]
+    )
+
+
 def beeswarm_frame(frame: pl.DataFrame, per_feature: int = 400, seed: int = 0) -> pl.DataFrame:
     """Long ``feature, shap, value, value_pct`` with at most ``per_feature`` rows per feature.
 

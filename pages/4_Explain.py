@@ -29,17 +29,7 @@ st.caption(
 
 imp = explain.importance_table(exp.test, result.model, exp.sample, meta["sample_population"])
 order = imp["feature"].to_list()
-shap_share = pl.col("test_mean_abs_shap") / pl.col("test_mean_abs_shap").sum()
-shares = pl.concat(
-    [
-        imp.select(
-            "feature", pl.lit("mean |SHAP|, test").alias("measure"), shap_share.alias("value")
-        ),
-        imp.select(
-            "feature", pl.lit("LightGBM gain").alias("measure"), pl.col("gain_share").alias("value")
-        ),
-    ]
-)
+shares = explain.importance_shares(imp)
 c1, c2 = st.columns([3, 2])
 with c1:
     st.altair_chart(charts.importance(shares), width="stretch")
