@@ -37,9 +37,11 @@ from alpha_core.config import (
     RunConfig,
 )
 from alpha_core.data import PanelError, load_panel
-from alpha_core.pipeline import check_windows, default_windows, run_experiment
-from alpha_core.registry import default_root, list_runs, save_run
+from alpha_core.pipeline import check_windows, default_windows
+from alpha_core.progress import Progress, ignore
+from alpha_core.registry import default_root, list_runs
 from alpha_core.report import performance_summary
+from alpha_core.runs import RunService, source_label
 from alpha_core.walkforward import plan_folds
 
 DATE_FLAGS = ("train_start", "train_end", "test_start", "test_end")
@@ -152,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--name", default="", help="display name of the run")
     run.add_argument("--artifacts", type=Path, default=None, help="registry folder")
     run.add_argument("--no-save", action="store_true", help="do not write the run")
+    run.add_argument(
+        "--no-explain", action="store_true", help="save the run without its SHAP cache"
+    )
     run.add_argument("--json", action="store_true", help="print metrics as one JSON object")
     sub.add_parser("runs", help="list saved runs")
     return parser
@@ -201,9 +206,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         plan_folds(config, panel.get_column("date").unique().sort().to_list())
     except (ConfigError, PanelError) as exc:
         return _fail(str(exc))
-    progress = None if args.json else _print_progress
+    service = RunService(args.artifacts or default_root())
+    progress = ignore if args.json else _print_progress
     try:
-        result = run_experiment(config, panel, on_progress=progress)
+        if args.no_save:
+            result = service.train(config, panel, on_progress=progress)
+        else:
+            result = service.train_and_save(
+                config, panel, explain=not args.no_explain, on_progress=progress
+            )
     except ConfigError as exc:  # e.g. a fold without training rows; nothing was written
         return _fail(str(exc))
     infeasible = result.metrics.get("limit_infeasible_days") or 0
@@ -213,16 +224,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             "day(s); those sides are under-invested (see limit_infeasible_days)",
             file=sys.stderr,
         )
-    if not args.no_save:
-        folder = save_run(result, args.artifacts or default_root(), {"data": args.data})
-        result.predictions.write_csv(folder / "predictions.csv")
     if args.json:
         print(json.dumps({"run_id": result.run_id, **result.metrics}, sort_keys=True))
     else:
-        label = "simulated demo universe" if args.data == "demo" else str(args.data)
-        print("\n" + performance_summary(result.metrics, label))
+        print("\n" + performance_summary(result.metrics, source_label(args.data)))
         if result.run_id:
-            print(f"\nSaved run {result.run_id} in {args.artifacts or default_root()}")
+            print(f"\nSaved run {result.run_id} in {service.root}")
     return 0
 
 
@@ -242,8 +249,9 @@ def _precheck(args: argparse.Namespace) -> None:
             raise ConfigError(f"--{a.replace('_', '-')} {va} is after --{b.replace('_', '-')} {vb}")
 
 
-def _print_progress(message: str, fraction: float) -> None:
-    print(f"\r[{fraction:5.0%}] {message:<40}", end="" if fraction < 1 else "\n", file=sys.stderr)
+def _print_progress(event: Progress) -> None:
+    end = "" if event.fraction < 1 else "\n"
+    print(f"\r[{event.fraction:5.0%}] {event.text():<40}", end=end, file=sys.stderr)
 
 
 def cmd_runs(_args: argparse.Namespace) -> int:

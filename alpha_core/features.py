@@ -154,12 +154,21 @@ def _sector_column(panel: pl.DataFrame) -> pl.Expr:
     return pl.lit("unknown")
 
 
+def forward_return(horizon: int, price: str = "close", lead: int = 0) -> pl.Expr:
+    """``price[t+lead+horizon] / price[t+lead] - 1`` on an asset-sorted frame.
+
+    The one definition of a forward return: the label and the IC-decay horizons use it.
+    Apply ``.over("asset")`` (or mask each asset's last bars) so it never crosses assets.
+    """
+    return pl.col(price).shift(-(lead + horizon)) / pl.col(price).shift(-lead) - 1
+
+
 def label_expr(convention: str) -> tuple[pl.Expr, int]:
     """Label expression and its horizon in bars for an execution convention."""
     if convention == "close_to_close":
-        return pl.col("close").shift(-1) / pl.col("close") - 1, 1
+        return forward_return(1), 1
     if convention == "open_to_open":
-        return pl.col("open").shift(-2) / pl.col("open").shift(-1) - 1, 2
+        return forward_return(1, "open", lead=1), 2
     raise ValueError(f"label convention must be one of {LABEL_CONVENTIONS}, got {convention!r}")
 
 

@@ -1,19 +1,15 @@
 """One run, end to end: panel -> features -> model(s) -> predictions -> books -> backtest -> report.
 
-The CLI and the app both call :func:`run_experiment`; nothing here is specific to either.
-Training goes through :mod:`alpha_core.walkforward` (a single split is one fold); the
-predictions carry what sizing, limits and statistics need besides the score: the raw
-``vol_20``, ``sector`` and ``asset_class`` at the decision date, the fold, and the forward
-returns ``fwd_ret_<h>`` for the IC decay. :func:`rebook` turns stored predictions into
-books, daily P&L (gross and net of costs) and metrics without retraining.
+The run service (:mod:`alpha_core.runs`) calls :func:`run_experiment`; nothing here is
+specific to a front end. Training goes through :mod:`alpha_core.walkforward` (a single
+split is one fold); the predictions carry what sizing, limits and statistics need besides
+the score (:func:`alpha_core.predictions.with_context`). :func:`rebook` turns stored
+predictions into books, daily P&L (gross and net of costs) and metrics without retraining.
 """
 
 from __future__ import annotations
 
-import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -24,47 +20,24 @@ from alpha_core.books import build_books
 from alpha_core.config import ConfigError, RunConfig
 from alpha_core.data import PanelError, duplicate_bars, panel_fingerprint
 from alpha_core.features import FEATURE_NAMES, build_features
-from alpha_core.model import TrainedModel
-from alpha_core.report import IC_HORIZONS, compute_metrics, fwd_col, prediction_stats
+from alpha_core.predictions import CONTEXT_FEATURES, with_context
+from alpha_core.progress import OnProgress, Progress, ignore
+from alpha_core.report import compute_metrics, prediction_stats
+from alpha_core.result import RunResult, models_meta
 from alpha_core.transforms import transform_features
 from alpha_core.walkforward import run_folds, shuffle_labels_within_date
 
 __all__ = [
-    "OnProgress",
     "RunResult",
     "check_windows",
     "data_span",
     "default_windows",
     "feature_names",
+    "models_meta",
     "rebook",
     "run_experiment",
     "shuffle_labels_within_date",
 ]
-
-OnProgress = Callable[[str, float], None]
-"""Called as ``on_progress(message, fraction_done)``."""
-
-
-@dataclass
-class RunResult:
-    """Everything a run produced; persisted by :mod:`alpha_core.registry`."""
-
-    config: RunConfig
-    model: TrainedModel
-    predictions: pl.DataFrame
-    books: pl.DataFrame
-    daily: pl.DataFrame
-    metrics: dict[str, Any]
-    timings: dict[str, float] = field(default_factory=dict)
-    run_id: str = ""
-    models: list[TrainedModel] = field(default_factory=list)
-    """Every fold's model in order (one for a single split); ``model`` is the last."""
-    folds: pl.DataFrame | None = None
-    """One row per fold: windows, purge boundary, rows, RMSE (see walkforward.run_folds)."""
-    quantiles: pl.DataFrame | None = None
-    """Mean realised return per prediction quintile (report.quantile_returns)."""
-    ic_decay: pl.DataFrame | None = None
-    """Mean rank IC against forward 1..20-day returns (report.ic_decay)."""
 
 
 def data_span(panel: pl.DataFrame) -> tuple[date, date]:
@@ -113,32 +86,6 @@ def feature_names(config: RunConfig) -> tuple[str, ...]:
     return config.features or FEATURE_NAMES
 
 
-def forward_returns(panel: pl.DataFrame, horizons: tuple[int, ...] = IC_HORIZONS) -> pl.DataFrame:
-    """``date, asset, fwd_ret_<h>...``: close t -> close t+h on the asset's own bars."""
-    return (
-        panel.select("date", "asset", "close")
-        .sort("asset", "date")
-        .with_columns(
-            (pl.col("close").shift(-h).over("asset") / pl.col("close") - 1).alias(fwd_col(h))
-            for h in horizons
-        )
-        .drop("close")
-    )
-
-
-def decision_context(panel: pl.DataFrame, feats: pl.DataFrame) -> pl.DataFrame:
-    """``date, asset, sector, asset_class, vol_20`` (raw, known at close t) per bar."""
-    groups = [
-        pl.col(c).cast(pl.Utf8).fill_null("unknown").alias(c)
-        if c in panel.columns
-        else pl.lit("unknown").alias(c)
-        for c in ("sector", "asset_class")
-    ]
-    context = panel.select("date", "asset", *groups)
-    vol = feats if "vol_20" in feats.columns else build_features(panel, features=("vol_20",))
-    return context.join(vol.select("date", "asset", "vol_20"), on=["date", "asset"], how="left")
-
-
 def run_experiment(
     config: RunConfig,
     panel: pl.DataFrame,
@@ -150,28 +97,27 @@ def run_experiment(
     ``feats`` may be passed when already built for the same panel and label convention.
     """
     check_windows(config, panel)
-    notify = on_progress or (lambda _m, _f: None)
+    on_progress = on_progress or ignore
     timings: dict[str, float] = {}
     names = feature_names(config)
 
     t0 = time.perf_counter()
     if feats is None:
-        notify("building features", 0.0)
-        feats = build_features(panel, label=config.label, features=names)
+        on_progress(Progress("features", 0.0))
+        extra = tuple(c for c in CONTEXT_FEATURES if c not in names)
+        feats = build_features(panel, label=config.label, features=names + extra)
+    else:
+        feats = _with_context_features(feats, panel)
     model_feats = transform_features(feats, names, config.feature_transform)
     timings["features"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    models, preds, folds = run_folds(config, model_feats, names, notify)
+    models, preds, folds = run_folds(config, model_feats, names, on_progress)
     timings["model"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    keys = ["date", "asset"]
-    preds = (
-        preds.join(decision_context(panel, feats), on=keys, how="left")
-        .join(forward_returns(panel), on=keys, how="left")
-        .sort(keys)
-    )
+    on_progress(Progress("predicting", 0.97))
+    preds = with_context(preds, panel, feats)
     timings["predictions"] = time.perf_counter() - t0
 
     provenance = {"config": config.to_dict(), "data_fingerprint": panel_fingerprint(panel)}
@@ -180,7 +126,7 @@ def run_experiment(
     meta = models_meta(models)
     books, daily, metrics = rebook(preds, config, meta, timings=timings)
     _, quantiles, decay = prediction_stats(preds)  # cached by rebook's metrics
-    notify("done", 1.0)
+    on_progress(Progress("done", 1.0))
     return RunResult(
         config,
         models[-1],
@@ -193,19 +139,17 @@ def run_experiment(
         folds=folds,
         quantiles=quantiles,
         ic_decay=decay,
+        features=feats,
     )
 
 
-def models_meta(models: list[TrainedModel]) -> dict[str, Any]:
-    """Training summary over folds: mean train RMSE, rows of the last fold, fold count."""
-    if len(models) == 1:
-        return {**models[0].meta, "n_folds": 1}
-    rmses = [m.meta.get("train_rmse", math.nan) for m in models]
-    return {
-        "train_rmse": sum(rmses) / len(rmses),
-        "n_train_rows": models[-1].meta.get("n_train_rows", 0),
-        "n_folds": len(models),
-    }
+def _with_context_features(feats: pl.DataFrame, panel: pl.DataFrame) -> pl.DataFrame:
+    """A caller's feature frame plus any raw context feature it lacks (built once here)."""
+    missing = tuple(c for c in CONTEXT_FEATURES if c not in feats.columns)
+    if not missing:
+        return feats
+    extra = build_features(panel, features=missing).select("date", "asset", *missing)
+    return feats.join(extra, on=["date", "asset"], how="left")
 
 
 def rebook(

@@ -1,7 +1,10 @@
-"""Out-of-sample predictions: one score per (date, asset) in the test window.
+"""Out-of-sample predictions and what they are judged and sized by.
 
-The frame keeps the realised label beside the prediction (null where the next bar is not
-known yet, as on the latest date: that row still yields tomorrow's book).
+One score per (date, asset) in the test window, kept beside the realised label (null where
+the next bar is not known yet, as on the latest date: that row still yields tomorrow's
+book). This stage also owns the two joins every prediction frame gets: the decision
+context (group labels and the raw ``vol_20`` known at close t, for sizing and limits) and
+the forward returns ``fwd_ret_<h>`` (for the IC decay).
 """
 
 from __future__ import annotations
@@ -10,10 +13,20 @@ from datetime import date
 
 import polars as pl
 
-from alpha_core.features import LABEL, model_rows
+from alpha_core.features import LABEL, forward_return, model_rows
 from alpha_core.model import TrainedModel
 
 PREDICTION = "prediction"
+CONTEXT_FEATURES = ("vol_20",)
+"""Raw features the books need at the decision date whatever the model uses."""
+GROUP_COLUMNS = ("sector", "asset_class")
+IC_HORIZONS = (1, 2, 5, 10, 20)
+"""Horizons (trading days) of the IC decay: rank IC of the prediction at t against the
+forward return close t -> close t+h (column ``fwd_ret_<h>``)."""
+
+
+def fwd_col(h: int) -> str:
+    return f"fwd_ret_{h}"
 
 
 def predict_window(
@@ -28,4 +41,45 @@ def predict_window(
         .with_columns(pl.Series(PREDICTION, model.predict(rows)))
         .select("date", "asset", PREDICTION, LABEL)
         .sort("date", "asset")
+    )
+
+
+def forward_returns(panel: pl.DataFrame, horizons: tuple[int, ...] = IC_HORIZONS) -> pl.DataFrame:
+    """``date, asset, fwd_ret_<h>...``: close t -> close t+h on the asset's own bars."""
+    return (
+        panel.select("date", "asset", "close")
+        .sort("asset", "date")
+        .with_columns(forward_return(h).over("asset").alias(fwd_col(h)) for h in horizons)
+        .drop("close")
+    )
+
+
+def decision_context(panel: pl.DataFrame, feats: pl.DataFrame) -> pl.DataFrame:
+    """``date, asset, sector, asset_class, vol_20`` (raw, known at close t) per bar.
+
+    ``feats`` must hold the raw :data:`CONTEXT_FEATURES` (the pipeline builds them with
+    the model's features, so nothing is computed twice).
+    """
+    missing = [c for c in CONTEXT_FEATURES if c not in feats.columns]
+    if missing:
+        raise ValueError(f"the feature frame lacks the decision context {missing}")
+    groups = [
+        pl.col(c).cast(pl.Utf8).fill_null("unknown").alias(c)
+        if c in panel.columns
+        else pl.lit("unknown").alias(c)
+        for c in GROUP_COLUMNS
+    ]
+    context = panel.select("date", "asset", *groups)
+    return context.join(
+        feats.select("date", "asset", *CONTEXT_FEATURES), on=["date", "asset"], how="left"
+    )
+
+
+def with_context(preds: pl.DataFrame, panel: pl.DataFrame, feats: pl.DataFrame) -> pl.DataFrame:
+    """Predictions joined with their decision context and forward returns."""
+    keys = ["date", "asset"]
+    return (
+        preds.join(decision_context(panel, feats), on=keys, how="left")
+        .join(forward_returns(panel), on=keys, how="left")
+        .sort(keys)
     )

@@ -1,11 +1,12 @@
 """The run registry: runs saved under ``artifacts/runs/<run_id>/`` and read back without code.
 
 A run folder holds ``config.json``, ``metrics.json``, ``meta.json`` (name, timings, data
-label), ``model.txt`` + ``model.json`` (LightGBM text + sidecar; the last fold's model for a
-walk-forward run), ``models/fold_000.txt`` + ``.json`` ... (every fold's model, walk-forward
-runs only) and Parquet tables (``predictions``, ``books``, ``daily``, and when present
-``folds``, ``quantiles``, ``ic_decay``). A run is written to a hidden temporary folder and
-renamed into place, so a failed save leaves nothing half-written.
+label), ``model.txt`` + ``model.json`` (model text + JSON sidecar; the last fold's model for
+a walk-forward run), ``models/fold_000.txt`` + ``.json`` ... (every fold's model,
+walk-forward runs only) and the Parquet tables of :data:`TABLES` and
+:data:`OPTIONAL_TABLES`. The run service adds its exports (``predictions.csv``) and the
+SHAP cache (``shap_*``). A run is written to a hidden
+temporary folder and renamed into place, so a failed save leaves nothing half-written.
 """
 
 from __future__ import annotations
@@ -23,10 +24,13 @@ import polars as pl
 
 from alpha_core.config import RunConfig
 from alpha_core.model import load_model, save_model
-from alpha_core.pipeline import RunResult
+from alpha_core.result import RunResult
+from alpha_core.storage import atomic_dir, write_json
 
 TABLES = ("predictions", "books", "daily")
+"""RunResult attributes saved as ``<name>.parquet`` in every run."""
 OPTIONAL_TABLES = ("folds", "quantiles", "ic_decay")
+"""RunResult attributes saved as ``<name>.parquet`` when not None."""
 MODELS_DIR = "models"
 
 
@@ -48,24 +52,16 @@ def new_run_id(config: RunConfig) -> str:
     return f"{stamp}-{config.fingerprint()[:6]}"
 
 
-def _write_json(path: Path, payload: Any) -> None:
-    path.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str))
-
-
 def save_run(
     result: RunResult, root: Path | None = None, extra_meta: dict[str, Any] | None = None
 ) -> Path:
     """Persist a run atomically; returns its folder. Sets ``result.run_id``."""
     root = root or default_root()
-    root.mkdir(parents=True, exist_ok=True)
     run_id = result.run_id or new_run_id(result.config)
     final = root / run_id
-    tmp = root / f".tmp-{run_id}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        _write_json(tmp / "config.json", result.config.to_dict())
-        _write_json(tmp / "metrics.json", result.metrics)
+    with atomic_dir(final) as tmp:
+        write_json(tmp / "config.json", result.config.to_dict())
+        write_json(tmp / "metrics.json", result.metrics)
         meta = {
             "run_id": run_id,
             "name": result.config.name or run_id,
@@ -73,7 +69,7 @@ def save_run(
             "timings": result.timings,
             **(extra_meta or {}),
         }
-        _write_json(tmp / "meta.json", meta)
+        write_json(tmp / "meta.json", meta)
         save_model(result.model, tmp)
         if result.config.walk_forward != "none" or len(result.models) > 1:
             for k, model in enumerate(result.models):
@@ -84,10 +80,6 @@ def save_run(
             frame = getattr(result, table)
             if frame is not None:
                 frame.write_parquet(tmp / f"{table}.parquet")
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     result.run_id = run_id
     return final
 
@@ -169,9 +161,7 @@ def rename_run(run_id: str, new_name: str, root: Path | None = None) -> None:
     path = run_dir(run_id, root)
     meta = json.loads((path / "meta.json").read_text())
     meta["name"] = new_name.strip()
-    tmp = path / ".meta.json.tmp"
-    _write_json(tmp, meta)
-    os.replace(tmp, path / "meta.json")
+    write_json(path / "meta.json", meta)
 
 
 def delete_run(run_id: str, root: Path | None = None) -> None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -34,9 +33,9 @@ from alpha_core.config import ConfigError, RunConfig
 from alpha_core.features import LABEL, LABEL_END
 from alpha_core.model import TrainedModel, fit_model, training_rows
 from alpha_core.predictions import predict_window
+from alpha_core.progress import OnProgress, Progress
 from alpha_core.transforms import transform_label
 
-Notify = Callable[[str, float], None]
 FOLD = "fold"
 
 
@@ -126,7 +125,7 @@ def run_folds(
     config: RunConfig,
     feats: pl.DataFrame,
     names: tuple[str, ...],
-    notify: Notify,
+    on_progress: OnProgress,
     start: float = 0.05,
     span: float = 0.9,
 ) -> tuple[list[TrainedModel], pl.DataFrame, pl.DataFrame]:
@@ -153,8 +152,8 @@ def run_folds(
         base = start + span * fold.index / n_folds
 
         def progress(i: int, n: int, base: float = base, k: int = fold.index) -> None:
-            prefix = "training" if n_folds == 1 else f"fold {k + 1}/{n_folds}"
-            notify(f"{prefix}: {i}/{n} trees", base + span * i / (total * n_folds))
+            fraction = base + span * i / (total * n_folds)
+            on_progress(Progress("training", fraction, k, n_folds, i, n))
 
         model = fit_model(train, names, config.model, config.seed, progress=progress)
         model.meta.update(

@@ -24,10 +24,10 @@ import streamlit as st
 from alpha_core import explain
 from alpha_core.config import RunConfig
 from alpha_core.data import PanelError, check_quality, load_panel
-from alpha_core.demo import DEMO_SOURCE_LABEL
 from alpha_core.features import build_features
-from alpha_core.pipeline import RunResult
 from alpha_core.registry import RunInfo, default_root, list_runs, load_run, run_dir
+from alpha_core.result import RunResult
+from alpha_core.runs import source_label
 from alpha_ui import jobs
 
 MAX_UPLOAD_MB = 200
@@ -47,7 +47,7 @@ def _warm_up_shap() -> None:
 
 _warm_up_shap()
 
-DEMO_SOURCE = {"data": "demo", "metadata": None, "label": f"demo universe ({DEMO_SOURCE_LABEL})"}
+DEMO_SOURCE = {"data": "demo", "metadata": None, "label": source_label("demo")}
 
 
 # ------------------------------------------------------------------------------ basics

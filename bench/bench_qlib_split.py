@@ -16,15 +16,12 @@ Run: ``python bench/bench_qlib_split.py`` (about 3 minutes; needs ../shared/data
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 import datetime as dt  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import alpha_core  # noqa: F401  (sets OMP_WAIT_POLICY before LightGBM loads)
 from alpha_core.config import ModelParams, RunConfig  # noqa: E402
 from alpha_core.data import load_panel  # noqa: E402
 from alpha_core.pipeline import run_experiment  # noqa: E402

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import os
-
-# Before anything loads libgomp: spinning OpenMP threads stall LightGBM on shared cores.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-import datetime as dt  # noqa: E402
+import datetime as dt
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
+
+import alpha_core  # noqa: F401  (the engine sets OMP_WAIT_POLICY before any test loads LightGBM)
 
 SP500 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sp500_5yr.parquet"
 needs_sp500 = pytest.mark.skipif(

@@ -66,7 +66,7 @@ def test_model_is_deterministic_and_round_trips_through_text(panel, tmp_path):
 
 def test_progress_reports_every_tree(panel, config):
     seen: list[float] = []
-    run_experiment(config, panel, on_progress=lambda _m, f: seen.append(f))
+    run_experiment(config, panel, on_progress=lambda p: seen.append(p.fraction))
     assert seen[-1] == 1.0
     assert len(seen) >= SMALL.n_estimators
     assert seen == sorted(seen)

@@ -13,7 +13,7 @@ from conftest import make_panel
 from scipy.stats import rankdata, spearmanr
 
 from alpha_core import stats
-from alpha_core.pipeline import forward_returns
+from alpha_core.predictions import forward_returns
 from alpha_core.report import (
     compute_metrics,
     hit_rate,

@@ -45,7 +45,7 @@ def config(dates) -> RunConfig:
 @pytest.fixture(scope="module")
 def result(panel, config):
     messages: list[str] = []
-    res = run_experiment(config, panel, on_progress=lambda m, _f: messages.append(m))
+    res = run_experiment(config, panel, on_progress=lambda p: messages.append(p.text()))
     res.timings["_messages"] = messages  # type: ignore[assignment]
     return res
 
