@@ -9,7 +9,7 @@ import streamlit as st
 
 from alpha_core.dashboard import format_value
 from alpha_core.data import PanelError, assets_by_class, live_assets
-from alpha_ui import charts, jobs, state
+from alpha_ui import charts, jobs, nav, state
 
 state.page("Home", ":material/home:")
 st.title("Alpha Lab")
@@ -90,33 +90,5 @@ else:
     cols[4].metric("Benchmark Sharpe", format_value(m.get("benchmark_sharpe"), "num"))
 
 st.subheader("Where next")
-st.page_link(
-    "pages/1_Data.py",
-    label="Data: choose the demo universe or load your own",
-    icon=":material/folder_open:",
-)
-st.page_link(
-    "pages/2_Train.py",
-    label="Train: windows, model parameters, percentiles",
-    icon=":material/model_training:",
-)
-st.page_link(
-    "pages/3_Performance.py",
-    label="Performance: equity, drawdowns, IC",
-    icon=":material/monitoring:",
-)
-st.page_link(
-    "pages/4_Explain.py",
-    label="Explain: SHAP importance and reasons",
-    icon=":material/search_insights:",
-)
-st.page_link(
-    "pages/5_Books.py",
-    label="Books: daily long/short books and CSV export",
-    icon=":material/menu_book:",
-)
-st.page_link(
-    "pages/6_Compare.py",
-    label="Compare: runs side by side, rename, delete",
-    icon=":material/compare_arrows:",
-)
+for entry in nav.PAGES[1:]:
+    st.page_link(entry.path, label=f"{entry.title}: {entry.blurb}", icon=entry.icon)

@@ -28,7 +28,7 @@ from alpha_core.features import build_features
 from alpha_core.registry import RunInfo, default_root, list_runs, load_run, run_dir
 from alpha_core.result import RunResult
 from alpha_core.runs import source_label
-from alpha_ui import jobs
+from alpha_ui import jobs, nav
 
 MAX_UPLOAD_MB = 200
 """Must equal ``server.maxUploadSize`` in ``.streamlit/config.toml`` (stated on the Data page)."""
@@ -248,24 +248,13 @@ def maybe_start_first_run() -> jobs.Job | None:
 
 
 # ------------------------------------------------------------------------------ preamble
-NAV = (
-    ("app.py", "Home", ":material/home:"),
-    ("pages/1_Data.py", "Data", ":material/folder_open:"),
-    ("pages/2_Train.py", "Train", ":material/model_training:"),
-    ("pages/3_Performance.py", "Performance", ":material/monitoring:"),
-    ("pages/4_Explain.py", "Explain", ":material/search_insights:"),
-    ("pages/5_Books.py", "Books", ":material/menu_book:"),
-    ("pages/6_Compare.py", "Compare", ":material/compare_arrows:"),
-)
-
-
 def page(title: str, icon: str = ":material/insights:") -> None:
     """Page config, finished-job adoption and the sidebar (dataset and current run)."""
     st.set_page_config(page_title=f"{title} - Alpha Lab", page_icon=icon, layout="wide")
     owner()
     adopt_finished_job()
-    for target, label, icon in NAV:
-        st.sidebar.page_link(target, label=label, icon=icon)
+    for entry in nav.PAGES:
+        st.sidebar.page_link(entry.path, label=entry.title, icon=entry.icon)
     st.sidebar.divider()
     src = source()
     st.sidebar.caption(f"Dataset: {src['label']}")

@@ -29,17 +29,10 @@ from alpha_core.config import ModelParams, RunConfig  # noqa: E402
 from alpha_core.data import load_panel  # noqa: E402
 from alpha_core.pipeline import models_meta, rebook, run_experiment  # noqa: E402
 from alpha_core.registry import list_runs, load_run, save_run  # noqa: E402
+from alpha_ui import nav  # noqa: E402
 
 SP500 = ROOT.parent / "shared" / "data" / "sp500_5yr.parquet"
-PAGES = (
-    "app.py",
-    "pages/1_Data.py",
-    "pages/2_Train.py",
-    "pages/3_Performance.py",
-    "pages/4_Explain.py",
-    "pages/5_Books.py",
-    "pages/6_Compare.py",
-)
+PAGES = tuple(page.path for page in nav.PAGES)
 TIMEOUT = 120
 
 
@@ -426,3 +419,19 @@ def test_train_page_model_preset_fills_the_form(registry):
         at.number_input(key="cfg.model.early_stopping_rounds").value
         == FAST_PRESET.early_stopping_rounds
     )
+
+
+def test_every_page_script_is_declared_once():
+    """pages/ holds exactly the declared pages: nav.PAGES drives the sidebar, Home and tests."""
+    scripts = {"app.py"} | {f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py")}
+    assert scripts == set(PAGES)
+    assert len(PAGES) == len(set(PAGES))
+
+
+def test_sidebar_and_home_link_every_page(registry):
+    at = app("app.py").run()
+    no_errors(at)
+    sidebar = [el.proto.label for el in at.sidebar.get("page_link")]
+    home = [el.proto.label for el in at.main.get("page_link")]
+    assert sidebar == [p.title for p in nav.PAGES]
+    assert home == [f"{p.title}: {p.blurb}" for p in nav.PAGES[1:]]

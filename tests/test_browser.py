@@ -20,18 +20,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from alpha_ui import nav
+
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = ROOT / "artifacts" / "screenshots"
-PAGES = (
-    ("home", ""),
-    ("data", "Data"),
-    ("train", "Train"),
-    ("performance", "Performance"),
-    ("explain", "Explain"),
-    ("books", "Books"),
-    ("compare", "Compare"),
-)
+PAGES = tuple((p.title.lower(), "" if p is nav.HOME else p.title) for p in nav.PAGES)
 
 pytestmark = [
     pytest.mark.slow,
