@@ -14,7 +14,7 @@ import pytest
 from alpha_core import explain, fastshap
 from alpha_core.config import ModelParams, RunConfig
 from alpha_core.data import load_panel
-from alpha_core.model import TrainedModel
+from alpha_core.lgbm import LightGBMModel
 from alpha_core.pipeline import run_experiment
 from alpha_core.registry import load_run, save_run
 
@@ -50,15 +50,15 @@ def synthetic_model(categorical: bool, n: int = 3000, seed: int = 0, **params):
     ds = lgb.Dataset(x, y, categorical_feature=[4] if categorical else "auto")
     booster = lgb.train(base, ds, num_boost_round=40)
     names = tuple(f"f{i}" for i in range(5))
-    return TrainedModel(booster, names), x
+    return LightGBMModel(booster, names), x
 
 
 @needs_numba
 @pytest.mark.parametrize("categorical", [False, True])
 def test_fast_treeshap_equals_lightgbm_pred_contrib(categorical):
     model, x = synthetic_model(categorical)
-    fast = explain.contributions(model, x, method="fast")
-    native = explain.contributions(model, x, method="native")
+    fast = model.contributions(x, method="fast")
+    native = model.contributions(x, method="native")
     assert fast.shape == native.shape == (x.shape[0], 6)
     np.testing.assert_allclose(fast, native, rtol=1e-9, atol=1e-12)
 
@@ -71,7 +71,7 @@ def test_fast_treeshap_equals_shap_tree_explainer():
     sample = x[:400]
     explainer = shap.TreeExplainer(model.booster, feature_perturbation="tree_path_dependent")
     reference = explainer.shap_values(sample)
-    fast = explain.contributions(model, sample, method="fast")
+    fast = model.contributions(sample, method="fast")
     np.testing.assert_allclose(fast[:, :-1], reference, rtol=1e-6, atol=1e-9)
     assert fast[0, -1] == pytest.approx(float(np.ravel(explainer.expected_value)[0]), rel=1e-6)
 
@@ -91,7 +91,7 @@ def test_unbounded_depth_falls_back_to_lightgbm():
     native = model.booster.predict(x[:200], pred_contrib=True)
     np.testing.assert_allclose(phi, native, rtol=1e-9, atol=1e-12)
     if compiled is None:  # paths too long for the tables: LightGBM's routine was used
-        assert explain._compiled(model) is None
+        assert model.shap_tables() is None
 
 
 @pytest.fixture(scope="module")
