@@ -131,8 +131,10 @@ def register_model_type(cls: M) -> M:
     if not name:
         raise ValueError(f"{cls.__name__} has no model_type name")
     known = MODEL_TYPES.get(name)
-    if known is not None and known is not cls:
-        raise ValueError(f"model type {name!r} is already registered ({known.__name__})")
+    owner = _BUILT_IN.get(name, cls.__module__)  # a built-in name belongs to its module
+    if (known is not None and known is not cls) or owner != cls.__module__:
+        where = known.__name__ if known else owner
+        raise ValueError(f"model type {name!r} is already registered ({where})")
     MODEL_TYPES[name] = cls
     return cls
 
@@ -152,7 +154,7 @@ def model_types() -> tuple[str, ...]:
     """Names of every available model type, the built-in ones first."""
     for module in _BUILT_IN.values():
         importlib.import_module(module)
-    return tuple(MODEL_TYPES)
+    return (*_BUILT_IN, *(name for name in MODEL_TYPES if name not in _BUILT_IN))
 
 
 def fit_model(
