@@ -1,11 +1,12 @@
-"""SHAP explanations of a run's model: exact TreeSHAP per (date, asset), importances, reasons.
+"""SHAP explanations of a run's model: exact contributions per (date, asset), importances, reasons.
 
-Values are path-dependent TreeSHAP contributions (the algorithm of ``shap.TreeExplainer`` with
-``feature_perturbation="tree_path_dependent"``, and of LightGBM's
-``booster.predict(X, pred_contrib=True)``): one column per feature plus a last column holding
-the expected value, and each row sums exactly to the raw prediction. They are computed by
-:mod:`alpha_core.fastshap` (the same values with about 17x less CPU than LightGBM's routine
-on the demo model), falling back to LightGBM's own routine for models it does not handle.
+Values are the model's own exact contributions (``TrainedModel.contributions`` of
+:mod:`alpha_core.model`): one column per feature plus a last column holding the expected
+value, and each row sums exactly to the raw prediction. For LightGBM they are path-dependent
+TreeSHAP (the algorithm of ``shap.TreeExplainer`` with
+``feature_perturbation="tree_path_dependent"``), computed by :mod:`alpha_core.fastshap` (see
+:mod:`alpha_core.lgbm`). Only the model contract is used here, so every model type is
+explained the same way.
 
 Two views are computed for a run:
 
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from datetime import date
@@ -33,10 +33,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from alpha_core import fastshap
 from alpha_core.features import model_rows
 from alpha_core.model import TrainedModel, feature_matrix, training_rows
 from alpha_core.predictions import PREDICTION
+from alpha_core.storage import write_atomic, write_json
 from alpha_core.transforms import percentile_rank
 
 SHAP_PREFIX = "shap__"
@@ -46,42 +46,13 @@ CACHE_VERSION = 1
 TEST_FILE = "shap_test.parquet"
 SAMPLE_FILE = "shap_sample.parquet"
 META_FILE = "shap_meta.json"
+DEFAULT_IMPORTANCE_MEASURE = "LightGBM gain"
+"""The model importance's label in caches written before the meta recorded it."""
 
 
-_COMPILED: dict[int, tuple[Any, Any]] = {}
-
-
-def _compiled(model: TrainedModel):
-    """The model flattened for :mod:`alpha_core.fastshap` (cached per booster), or None."""
-    key = id(model.booster)
-    hit = _COMPILED.get(key)
-    if hit is not None and hit[0] is model.booster:
-        return hit[1]
-    if not fastshap.HAVE_NUMBA:
-        return None
-    compiled = fastshap.compile_model(model.booster, len(model.features))
-    if len(_COMPILED) > 8:
-        _COMPILED.clear()
-    _COMPILED[key] = (model.booster, compiled)
-    return compiled
-
-
-def contributions(model: TrainedModel, x: np.ndarray, method: str = "auto") -> np.ndarray:
-    """TreeSHAP contributions, shape ``(n, k + 1)``; the last column is the expected value.
-
-    ``method``: "fast" (:mod:`alpha_core.fastshap`, same values in O(T L D) per row),
-    "native" (LightGBM's ``pred_contrib``) or "auto" (fast when the model allows it).
-    """
-    if x.shape[0] == 0:
-        return np.zeros((0, len(model.features) + 1))
-    if method in ("auto", "fast"):
-        compiled = _compiled(model)
-        if compiled is not None:
-            return fastshap.shap_values(compiled, x)
-        if method == "fast":
-            raise ValueError("this model cannot use the fast TreeSHAP path (see fastshap)")
-    out = model.booster.predict(x, pred_contrib=True)
-    return np.asarray(out, dtype=float)
+def contributions(model: TrainedModel, x: np.ndarray) -> np.ndarray:
+    """The model's contributions, shape ``(n, k + 1)``; the last column is the expected value."""
+    return model.contributions(x)
 
 
 def shap_frame(model: TrainedModel, rows: pl.DataFrame) -> pl.DataFrame:
@@ -155,8 +126,9 @@ def global_importance(frame: pl.DataFrame, population: int | None = None) -> pl.
 
 
 def gain_importance(model: TrainedModel) -> pl.DataFrame:
-    """``feature, gain, gain_share``: LightGBM total split gain per feature (share of the sum)."""
-    gain = model.booster.feature_importance(importance_type="gain").astype(float)
+    """``feature, gain, gain_share``: the model's own importance per feature (LightGBM: total
+    split gain) and its share of the sum."""
+    gain = model.importance()["importance"].to_numpy().astype(float)
     total = gain.sum()
     return pl.DataFrame(
         {
@@ -185,9 +157,11 @@ def importance_table(
     return out.sort("test_mean_abs_shap", descending=True)
 
 
-def importance_shares(table: pl.DataFrame) -> pl.DataFrame:
-    """Long ``feature, measure, value``: each feature's share of test mean |SHAP| and of gain,
-    so the two importances can be drawn side by side on one scale."""
+def importance_shares(
+    table: pl.DataFrame, measure: str = DEFAULT_IMPORTANCE_MEASURE
+) -> pl.DataFrame:
+    """Long ``feature, measure, value``: each feature's share of test mean |SHAP| and of the
+    model's own importance (labelled ``measure``), drawn side by side on one scale."""
     shap_share = pl.col("test_mean_abs_shap") / pl.col("test_mean_abs_shap").sum()
     return pl.concat(
         [
@@ -196,7 +170,7 @@ def importance_shares(table: pl.DataFrame) -> pl.DataFrame:
             ),
             table.select(
                 "feature",
-                pl.lit("LightGBM gain").alias("measure"),
+                pl.lit(measure).alias("measure"),
                 pl.col("gain_share").alias("value"),
             ),
         ]
@@ -331,11 +305,13 @@ def compute(
     )
     sample = shap_frame(last, rows)
     t_sample = time.perf_counter() - t0
+    about = dict(last.describe())  # n_trees and the like, shown beside the explanations
+    method = about.pop("contributions_method")
     meta = {
+        **about,
         "version": CACHE_VERSION,
-        "method": "path-dependent TreeSHAP ("
-        + ("alpha_core.fastshap" if _compiled(last) is not None else "LightGBM pred_contrib")
-        + ")",
+        "model_type": last.model_type,
+        "method": method,
         "test_rows": test.height,
         "n_models": len(models),
         "sample_rows": sample.height,
@@ -344,7 +320,6 @@ def compute(
         "sample_window": [str(train_lo), str(train_hi)],
         "seconds_test": t_test,
         "seconds_sample": t_sample,
-        "n_trees": last.booster.num_trees(),
         "feature_transform": getattr(config, "feature_transform", "raw"),
     }
     return Explanations(test, sample, meta)
@@ -367,14 +342,10 @@ def load_cached(folder: Path) -> Explanations | None:
 
 
 def save_cached(folder: Path, exp: Explanations) -> None:
-    """Write the three cache files (each to a temporary name first, then moved into place)."""
+    """Write the three cache files, each atomically (the meta last: it marks the cache whole)."""
     for name, frame in ((TEST_FILE, exp.test), (SAMPLE_FILE, exp.sample)):
-        tmp = folder / f".{name}.tmp"
-        frame.write_parquet(tmp)
-        os.replace(tmp, folder / name)
-    tmp = folder / f".{META_FILE}.tmp"
-    tmp.write_text(json.dumps(exp.meta, indent=2, sort_keys=True))
-    os.replace(tmp, folder / META_FILE)
+        write_atomic(folder / name, frame.write_parquet)
+    write_json(folder / META_FILE, exp.meta)
 
 
 def load_or_compute(

@@ -1,19 +1,29 @@
-"""LightGBM regressor: purged date-window training, prediction, text-format persistence.
+"""The model contract, the registry of model types, and the rows every model trains on.
 
-A model is saved as LightGBM's own text format (``<stem>.txt``) plus a JSON sidecar
-(``<stem>.json``: feature list, parameters, training window, data fingerprint). Loading
-reads text only; nothing is unpickled.
+A *model type* is a class implementing :class:`TrainedModel` (fit, predict, contributions,
+importance, describe, save, load), registered under its ``model_type`` name with
+:func:`register_model_type`. The rest of the engine (walk-forward, predictions, the run
+registry, SHAP explanations) and the pages use only this contract, so a second model type is
+one module plus a registration (``tests/test_model_contract.py`` adds one in a test module).
+LightGBM (:mod:`alpha_core.lgbm`) is the built-in type, imported on first use.
+
+On disk a model is ``<stem>.json``, the sidecar (``model_type``, ``features`` and the
+model's ``meta``: parameters, training window, data fingerprint), plus whatever files its type
+writes beside it (LightGBM: ``<stem>.txt``). Nothing is pickled. A sidecar without
+``model_type`` is a LightGBM model saved before the contract existed.
 """
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import json
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 # OpenMP threads that spin while waiting collapse when the cores are shared (another
 # process, the app, a second run): measured 9-30x slower training on a loaded 2-core
@@ -21,29 +31,182 @@ from typing import Any
 # LightGBM loads libgomp; an explicit setting by the user wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import lightgbm as lgb  # noqa: E402
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
-from alpha_core.config import ModelParams
-from alpha_core.features import CATEGORICAL_FEATURES, LABEL, LABEL_END, model_rows
+from alpha_core.config import ModelParams  # noqa: E402
+from alpha_core.features import LABEL, LABEL_END, model_rows  # noqa: E402
+from alpha_core.storage import write_json  # noqa: E402
 
-Progress = Callable[[int, int], None]
-"""Called as ``progress(trees_built, trees_total)`` while a model trains."""
+FitProgress = Callable[[int, int], None]
+"""Called as ``progress(step, total)`` while a model trains (LightGBM: trees built)."""
+
+DEFAULT_MODEL_TYPE = "lightgbm"
+"""The model type of a run that names none, and of a sidecar without ``model_type``."""
 
 
-@dataclass
-class TrainedModel:
-    """A fitted booster and what is needed to use and audit it."""
+class TrainedModel(ABC):
+    """A fitted model and what is needed to use, explain and audit it: the contract.
 
-    booster: lgb.Booster
+    ``features`` are the columns it reads, in order; ``meta`` is JSON-able and records at
+    least ``params``, ``seed``, ``n_train_rows``, ``train_start``, ``train_end`` and
+    ``train_rmse`` (the walk-forward loop adds the fold's windows to it).
+    """
+
+    model_type: ClassVar[str] = ""
+    """The registry name, also written to the sidecar."""
+
     features: tuple[str, ...]
-    meta: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any]
 
+    @classmethod
+    @abstractmethod
+    def fit(
+        cls,
+        train: pl.DataFrame,
+        features: tuple[str, ...],
+        params: ModelParams,
+        seed: int,
+        progress: FitProgress | None = None,
+    ) -> TrainedModel:
+        """Fit on prepared, non-empty training rows (see :func:`training_rows`)."""
+
+    @abstractmethod
     def predict(self, frame: pl.DataFrame) -> np.ndarray:
-        return self.booster.predict(feature_matrix(frame, self.features))
+        """Raw predictions for the rows of ``frame`` (which holds every one of ``features``)."""
+
+    @abstractmethod
+    def contributions(self, x: np.ndarray) -> np.ndarray:
+        """Exact per-feature contributions to the raw prediction of each row of ``x``.
+
+        ``x`` is :func:`feature_matrix` of the rows. The result has shape ``(n, k + 1)``: one
+        column per feature, the last holding the expected value; each row sums to the row's
+        raw prediction. Zero rows give a ``(0, k + 1)`` array.
+        """
+
+    @abstractmethod
+    def importance(self) -> pl.DataFrame:
+        """``feature, importance``: a non-negative, gain-like importance, one row per feature
+        in ``features`` order."""
+
+    @abstractmethod
+    def describe(self) -> dict[str, Any]:
+        """JSON-able facts shown beside the model's explanations.
+
+        Holds ``contributions_method`` (how :meth:`contributions` computes them) and
+        ``importance_measure`` (what :meth:`importance` reports), plus anything the type
+        wants to show (LightGBM: ``n_trees``).
+        """
+
+    @abstractmethod
+    def save(self, directory: Path, stem: str) -> None:
+        """Write the sidecar (:func:`write_sidecar`) and the type's own files, atomically."""
+
+    @classmethod
+    @abstractmethod
+    def load(cls, directory: Path, stem: str) -> TrainedModel:
+        """Read what :meth:`save` wrote; raises FileNotFoundError naming a missing file."""
 
 
+M = TypeVar("M", bound=type[TrainedModel])
+
+MODEL_TYPES: dict[str, type[TrainedModel]] = {}
+"""Registered model types by name (the built-in ones appear once first used)."""
+
+_BUILT_IN = {"lightgbm": "alpha_core.lgbm"}
+"""Model types shipped with the engine: the module that registers each, imported lazily."""
+
+
+def register_model_type(cls: M) -> M:
+    """Register a :class:`TrainedModel` implementation under its ``model_type``.
+
+    Usable as a class decorator. Registering the same class again is a no-op; another class
+    under a taken name is refused.
+    """
+    if not (isinstance(cls, type) and issubclass(cls, TrainedModel)):
+        raise TypeError(f"{cls!r} does not implement alpha_core.model.TrainedModel")
+    if inspect.isabstract(cls):
+        raise TypeError(f"{cls.__name__} leaves abstract methods unimplemented")
+    name = cls.model_type
+    if not name:
+        raise ValueError(f"{cls.__name__} has no model_type name")
+    known = MODEL_TYPES.get(name)
+    owner = _BUILT_IN.get(name, cls.__module__)  # a built-in name belongs to its module
+    if (known is not None and known is not cls) or owner != cls.__module__:
+        where = known.__name__ if known else owner
+        raise ValueError(f"model type {name!r} is already registered ({where})")
+    MODEL_TYPES[name] = cls
+    return cls
+
+
+def model_class(model_type: str) -> type[TrainedModel]:
+    """The implementation registered as ``model_type``; ValueError listing the known ones."""
+    if model_type not in MODEL_TYPES and model_type in _BUILT_IN:
+        importlib.import_module(_BUILT_IN[model_type])
+    try:
+        return MODEL_TYPES[model_type]
+    except KeyError:
+        known = ", ".join(model_types())
+        raise ValueError(f"unknown model type {model_type!r} (known: {known})") from None
+
+
+def model_types() -> tuple[str, ...]:
+    """Names of every available model type, the built-in ones first."""
+    for module in _BUILT_IN.values():
+        importlib.import_module(module)
+    return (*_BUILT_IN, *(name for name in MODEL_TYPES if name not in _BUILT_IN))
+
+
+def fit_model(
+    train: pl.DataFrame,
+    features: tuple[str, ...],
+    params: ModelParams,
+    seed: int,
+    progress: FitProgress | None = None,
+    model_type: str = DEFAULT_MODEL_TYPE,
+) -> TrainedModel:
+    """Fit a model of ``model_type`` on prepared training rows (see :func:`training_rows`)."""
+    if train.height == 0:
+        raise ValueError("no training rows: the train window has no bars with features and label")
+    return model_class(model_type).fit(train, tuple(features), params, seed, progress)
+
+
+def save_model(model: TrainedModel, directory: Path, stem: str = "model") -> None:
+    """Write ``<stem>.json`` (the sidecar) and the model type's own files into ``directory``."""
+    model.save(Path(directory), stem)
+
+
+def load_model(directory: Path, stem: str = "model") -> TrainedModel:
+    """Read a model saved by :func:`save_model`, whatever its type (from the sidecar)."""
+    path = sidecar_path(Path(directory), stem)
+    if not path.exists():
+        raise FileNotFoundError(f"model file missing: {path}")
+    model_type = json.loads(path.read_text()).get("model_type", DEFAULT_MODEL_TYPE)
+    return model_class(model_type).load(Path(directory), stem)
+
+
+# ----------------------------------------------------------------------------- the sidecar
+def sidecar_path(directory: Path, stem: str) -> Path:
+    return directory / f"{stem}.json"
+
+
+def write_sidecar(model: TrainedModel, directory: Path, stem: str) -> Path:
+    """``<stem>.json``: the model's type, features and meta (pretty JSON, atomic)."""
+    payload = {"model_type": model.model_type, "features": list(model.features), **model.meta}
+    return write_json(sidecar_path(directory, stem), payload)
+
+
+def read_sidecar(directory: Path, stem: str) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """``(features, meta)`` from ``<stem>.json``; raises FileNotFoundError naming it."""
+    path = sidecar_path(directory, stem)
+    if not path.exists():
+        raise FileNotFoundError(f"model file missing: {path}")
+    meta = json.loads(path.read_text())
+    meta.pop("model_type", None)
+    return tuple(meta.pop("features")), meta
+
+
+# ----------------------------------------------------------------------------- training rows
 def training_rows(
     feats: pl.DataFrame,
     start: date,
@@ -65,125 +228,8 @@ def training_rows(
 
 
 def feature_matrix(frame: pl.DataFrame, features: tuple[str, ...]) -> np.ndarray:
+    """The ``features`` columns of ``frame`` as a float64 matrix, in that order."""
     return frame.select(pl.col(f).cast(pl.Float64) for f in features).to_numpy()
-
-
-def lgb_params(params: ModelParams, seed: int) -> dict[str, Any]:
-    """LightGBM parameter dict; deterministic for a seed (and a thread count)."""
-    return {
-        "objective": "regression",
-        "learning_rate": params.learning_rate,
-        "max_depth": params.max_depth,
-        "num_leaves": params.num_leaves,
-        "feature_fraction": params.feature_fraction,
-        "bagging_fraction": params.bagging_fraction,
-        "bagging_freq": params.bagging_freq,
-        "min_data_in_leaf": params.min_data_in_leaf,
-        "max_bin": params.max_bin,
-        "num_threads": params.num_threads,
-        "seed": seed,
-        "deterministic": True,
-        "force_col_wise": True,
-        "verbosity": -1,
-    }
-
-
-def fit_model(
-    train: pl.DataFrame,
-    features: tuple[str, ...],
-    params: ModelParams,
-    seed: int,
-    progress: Progress | None = None,
-) -> TrainedModel:
-    """Fit on prepared training rows (see :func:`training_rows`)."""
-    if train.height == 0:
-        raise ValueError("no training rows: the train window has no bars with features and label")
-    valid_meta: dict[str, Any] = {}
-    valid = None
-    if params.valid_fraction > 0:
-        train, valid = split_validation_tail(train, params.valid_fraction)
-        valid_meta = {
-            "n_valid_rows": valid.height,
-            "valid_start": str(valid["date"].min()),
-            "valid_end": str(valid["date"].max()),
-        }
-    x = feature_matrix(train, features)
-    y = train[LABEL].to_numpy()
-    categorical = [f for f in features if f in CATEGORICAL_FEATURES]
-    dataset = lgb.Dataset(
-        x,
-        label=y,
-        feature_name=list(features),
-        categorical_feature=categorical,
-        params={"max_bin": params.max_bin, "verbosity": -1},
-    )
-    callbacks = [_progress_callback(progress, params.n_estimators)] if progress else []
-    valid_sets = []
-    if valid is not None:
-        valid_sets = [
-            lgb.Dataset(
-                feature_matrix(valid, features), label=valid[LABEL].to_numpy(), reference=dataset
-            )
-        ]
-        if params.early_stopping_rounds:
-            callbacks.append(
-                lgb.early_stopping(
-                    params.early_stopping_rounds, first_metric_only=True, verbose=False
-                )
-            )
-    booster = lgb.train(
-        {**lgb_params(params, seed), **({"metric": "l2"} if valid_sets else {})},
-        dataset,
-        num_boost_round=params.n_estimators,
-        valid_sets=valid_sets or None,
-        valid_names=["valid"] if valid_sets else None,
-        callbacks=callbacks,
-        keep_training_booster=True,  # its training scores give train_rmse (below)
-    )
-    fitted = None
-    if valid_sets:
-        best = booster.best_iteration or booster.current_iteration()
-        valid_meta["best_iteration"] = best
-        valid_meta["valid_l2"] = (
-            float(booster.best_score["valid"]["l2"]) if booster.best_score else None
-        )
-        # Keep only the trees up to the best iteration, so every later use (predict,
-        # SHAP, save) sees the same model.
-        booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
-    else:
-        fitted = _training_scores(booster, train.height)
-        # What lgb.train does when it does not keep the training booster: the same model,
-        # reloaded from its text, without the training data.
-        booster.model_from_string(booster.model_to_string()).free_dataset()
-    if fitted is None:
-        fitted = booster.predict(x)
-    meta = {
-        "params": asdict(params),
-        "seed": seed,
-        "n_train_rows": train.height,
-        "train_start": str(train["date"].min()),
-        "train_end": str(train["date"].max()),
-        "train_rmse": float(np.sqrt(np.mean((fitted - y) ** 2))),
-        **valid_meta,
-    }
-    return TrainedModel(booster, tuple(features), meta)
-
-
-def _training_scores(booster: lgb.Booster, n_rows: int) -> np.ndarray | None:
-    """The booster's own scores of its training rows, or None where LightGBM hides them.
-
-    Boosting keeps every training row's score up to date; reading it costs milliseconds,
-    where ``booster.predict`` over the training matrix costs about a third of the seed's
-    fit (7.7 of 20 s on the demo). The values are the same bits as ``booster.predict``
-    (tests/test_model_fast.py checks it); this uses LightGBM's internal accessor, so any
-    failure falls back to predicting.
-    """
-    try:
-        scores = booster._Booster__inner_predict(data_idx=0)  # type: ignore[attr-defined]
-    except Exception:  # noqa: BLE001 - a LightGBM without the accessor: predict instead
-        return None
-    scores = np.array(scores, dtype=np.float64, copy=True)
-    return scores if scores.shape == (n_rows,) else None
 
 
 def split_validation_tail(
@@ -204,36 +250,3 @@ def split_validation_tail(
     if fit.height == 0:
         raise ValueError("no training rows left before the validation tail")
     return fit, valid
-
-
-def _progress_callback(progress: Progress, total: int) -> Callable[[Any], None]:
-    def callback(env: Any) -> None:
-        progress(env.iteration + 1, total)
-
-    callback.order = 100  # type: ignore[attr-defined]
-    return callback
-
-
-def save_model(model: TrainedModel, directory: Path, stem: str = "model") -> None:
-    """Write ``<stem>.txt`` (LightGBM text) and ``<stem>.json`` (features and metadata)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    model.booster.save_model(str(directory / f"{stem}.txt"))
-    sidecar = {"features": list(model.features), **model.meta}
-    tmp = directory / f".{stem}.json.tmp"
-    tmp.write_text(json.dumps(sidecar, indent=2, sort_keys=True, default=str))
-    os.replace(tmp, directory / f"{stem}.json")
-
-
-def load_model(directory: Path, stem: str = "model") -> TrainedModel:
-    """Read a model saved by :func:`save_model`; raises FileNotFoundError naming the file."""
-    text = directory / f"{stem}.txt"
-    sidecar = directory / f"{stem}.json"
-    for path in (text, sidecar):
-        if not path.exists():
-            raise FileNotFoundError(f"model file missing: {path}")
-    meta = json.loads(sidecar.read_text())
-    features = tuple(meta.pop("features"))
-    booster = lgb.Booster(model_file=str(text))
-    if tuple(booster.feature_name()) != features:
-        raise ValueError(f"{sidecar}: feature list does not match the booster in {text}")
-    return TrainedModel(booster, features, meta)

@@ -1,4 +1,5 @@
-"""Explain: SHAP importance beside gain importance, beeswarm, dependence, and per-asset reasons."""
+"""Explain: SHAP importance beside the model's own (gain) importance, beeswarm, dependence, and
+per-asset reasons."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ except Exception as exc:  # e.g. the run's data file is gone
     st.stop()
 meta = exp.meta
 st.caption(
-    f"Run `{run_id}`. Exact path-dependent TreeSHAP ({meta['method']}) on all "
+    f"Run `{run_id}`. Exact SHAP values ({meta['method']}) on all "
     f"{meta['test_rows']:,} test-window rows ({meta['seconds_test']:.2f} s when computed; cached "
     "in the run folder). "
     f"Global view: a uniform random sample of {meta['sample_rows']:,} of the "
@@ -29,7 +30,8 @@ st.caption(
 
 imp = explain.importance_table(exp.test, result.model, exp.sample, meta["sample_population"])
 order = imp["feature"].to_list()
-shares = explain.importance_shares(imp)
+measure = meta.get("importance_measure", explain.DEFAULT_IMPORTANCE_MEASURE)
+shares = explain.importance_shares(imp, measure)
 c1, c2 = st.columns([3, 2])
 with c1:
     st.altair_chart(charts.importance(shares), width="stretch")
@@ -51,7 +53,7 @@ with c2:
                 "mean |SHAP| (train sample)", format="%.2e"
             ),
             "sample_se": st.column_config.NumberColumn("se (sample)", format="%.1e"),
-            "gain_share": st.column_config.NumberColumn("gain share", format="%.3f"),
+            "gain_share": st.column_config.NumberColumn(f"{measure} share", format="%.3f"),
         },
     )
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import lightgbm as lgb
@@ -14,7 +16,7 @@ import pytest
 from alpha_core import explain, fastshap
 from alpha_core.config import ModelParams, RunConfig
 from alpha_core.data import load_panel
-from alpha_core.model import TrainedModel
+from alpha_core.lgbm import LightGBMModel
 from alpha_core.pipeline import run_experiment
 from alpha_core.registry import load_run, save_run
 
@@ -50,15 +52,15 @@ def synthetic_model(categorical: bool, n: int = 3000, seed: int = 0, **params):
     ds = lgb.Dataset(x, y, categorical_feature=[4] if categorical else "auto")
     booster = lgb.train(base, ds, num_boost_round=40)
     names = tuple(f"f{i}" for i in range(5))
-    return TrainedModel(booster, names), x
+    return LightGBMModel(booster, names), x
 
 
 @needs_numba
 @pytest.mark.parametrize("categorical", [False, True])
 def test_fast_treeshap_equals_lightgbm_pred_contrib(categorical):
     model, x = synthetic_model(categorical)
-    fast = explain.contributions(model, x, method="fast")
-    native = explain.contributions(model, x, method="native")
+    fast = model.contributions(x, method="fast")
+    native = model.contributions(x, method="native")
     assert fast.shape == native.shape == (x.shape[0], 6)
     np.testing.assert_allclose(fast, native, rtol=1e-9, atol=1e-12)
 
@@ -71,7 +73,7 @@ def test_fast_treeshap_equals_shap_tree_explainer():
     sample = x[:400]
     explainer = shap.TreeExplainer(model.booster, feature_perturbation="tree_path_dependent")
     reference = explainer.shap_values(sample)
-    fast = explain.contributions(model, sample, method="fast")
+    fast = model.contributions(sample, method="fast")
     np.testing.assert_allclose(fast[:, :-1], reference, rtol=1e-6, atol=1e-9)
     assert fast[0, -1] == pytest.approx(float(np.ravel(explainer.expected_value)[0]), rel=1e-6)
 
@@ -91,7 +93,30 @@ def test_unbounded_depth_falls_back_to_lightgbm():
     native = model.booster.predict(x[:200], pred_contrib=True)
     np.testing.assert_allclose(phi, native, rtol=1e-9, atol=1e-12)
     if compiled is None:  # paths too long for the tables: LightGBM's routine was used
-        assert explain._compiled(model) is None
+        assert model.shap_tables() is None
+
+
+@needs_numba
+def test_shap_tables_are_built_once_and_kept_on_the_model(monkeypatch):
+    """The compiled tables live on the model (no module cache): built once, even when the app's
+    background thread and a page script ask at the same time."""
+    model, x = synthetic_model(False, seed=2)
+    calls = []
+    compile_model = fastshap.compile_model
+
+    def slow_compile(booster, n_features):
+        calls.append(booster)
+        time.sleep(0.05)
+        return compile_model(booster, n_features)
+
+    monkeypatch.setattr(fastshap, "compile_model", slow_compile)
+    with ThreadPoolExecutor(4) as pool:
+        tables = list(pool.map(lambda _: model.shap_tables(), range(8)))
+    assert len(calls) == 1 and tables[0] is not None
+    assert all(t is tables[0] for t in tables)
+    other = LightGBMModel(model.booster, model.features)
+    assert other.shap_tables() is not tables[0] and len(calls) == 2
+    np.testing.assert_array_equal(other.contributions(x[:50]), model.contributions(x[:50]))
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +149,21 @@ def test_test_window_shap_matches_stored_predictions(demo_run):
     np.testing.assert_allclose(total.to_numpy(), exp.test["prediction"].to_numpy(), atol=1e-12)
     assert exp.meta["sample_rows"] == 500
     assert exp.meta["sample_population"] > 500
+
+
+def test_meta_names_the_model_and_its_method(demo_run):
+    result, _, feats = demo_run
+    exp = explain.compute(result.model, feats, result.config, sample_size=50)
+    method = "alpha_core.fastshap" if fastshap.HAVE_NUMBA else "LightGBM pred_contrib"
+    assert exp.meta["method"] == f"path-dependent TreeSHAP ({method})"
+    assert exp.meta["model_type"] == "lightgbm"
+    assert exp.meta["n_trees"] == result.model.booster.num_trees() == 12
+    assert exp.meta["importance_measure"] == "LightGBM gain"
+    gain = result.model.booster.feature_importance(importance_type="gain")
+    table = explain.gain_importance(result.model)
+    assert dict(zip(table["feature"], table["gain"], strict=True)) == dict(
+        zip(result.model.features, gain.astype(float), strict=True)
+    )
 
 
 def test_sampled_importance_standard_error(demo_run):

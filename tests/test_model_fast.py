@@ -62,7 +62,8 @@ def test_early_stopping_needs_a_validation_tail():
 def test_train_rmse_from_training_scores_equals_predicting(train):
     """fit_model reads LightGBM's own training scores: the same bits as predicting."""
     from alpha_core.features import LABEL
-    from alpha_core.model import _training_scores, feature_matrix, lgb_params
+    from alpha_core.lgbm import _training_scores, lgb_params
+    from alpha_core.model import feature_matrix
 
     params = ModelParams(n_estimators=30, num_leaves=8)
     x = feature_matrix(train, FEATURE_NAMES)
