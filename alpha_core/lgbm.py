@@ -16,7 +16,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-# alpha_core.model first: it sets OMP_WAIT_POLICY, which must precede loading LightGBM.
+import lightgbm as lgb
+import numpy as np
+import polars as pl
+
+from alpha_core.config import ModelParams
+from alpha_core.features import CATEGORICAL_FEATURES, LABEL
+
+# Any alpha_core import runs alpha_core/__init__.py first, which sets OMP_WAIT_POLICY
+# before LightGBM loads libgomp.
 from alpha_core.model import (
     FitProgress,
     TrainedModel,
@@ -26,14 +34,6 @@ from alpha_core.model import (
     split_validation_tail,
     write_sidecar,
 )
-
-# isort: split
-import lightgbm as lgb
-import numpy as np
-import polars as pl
-
-from alpha_core.config import ModelParams
-from alpha_core.features import CATEGORICAL_FEATURES, LABEL
 from alpha_core.storage import write_atomic
 
 FASTSHAP = "path-dependent TreeSHAP (alpha_core.fastshap)"

@@ -18,25 +18,18 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
-import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-# OpenMP threads that spin while waiting collapse when the cores are shared (another
-# process, the app, a second run): measured 9-30x slower training on a loaded 2-core
-# machine (docs/performance.md). Passive waiting changes no result. It must be set before
-# LightGBM loads libgomp; an explicit setting by the user wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import numpy as np
+import polars as pl
 
-import numpy as np  # noqa: E402
-import polars as pl  # noqa: E402
-
-from alpha_core.config import ModelParams  # noqa: E402
-from alpha_core.features import LABEL, LABEL_END, model_rows  # noqa: E402
-from alpha_core.storage import write_json  # noqa: E402
+from alpha_core.config import ModelParams
+from alpha_core.features import LABEL, LABEL_END, model_rows
+from alpha_core.storage import write_json
 
 FitProgress = Callable[[int, int], None]
 """Called as ``progress(step, total)`` while a model trains (LightGBM: trees built)."""

@@ -140,7 +140,7 @@ def load_run(run_id: str, root: Path | None = None) -> RunResult:
     }
     model = load_model(path)
     folder = path / MODELS_DIR
-    n_folds = len(list(folder.glob("fold_*.txt"))) if folder.exists() else 0
+    n_folds = len(list(folder.glob("fold_*.json"))) if folder.exists() else 0
     models = [load_model(folder, fold_stem(k)) for k in range(n_folds)] or [model]
     return RunResult(
         config=config,
