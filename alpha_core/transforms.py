@@ -16,6 +16,8 @@ realised return kept in the ``label`` column.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import polars as pl
 
 from alpha_core.features import CATEGORICAL_FEATURES, LABEL
@@ -33,27 +35,46 @@ def percentile_rank(value: pl.Expr, over: list[str] | None = None) -> pl.Expr:
     return (r - 0.5) / n
 
 
-def centred_rank(col: str) -> pl.Expr:
-    """Per-date centred percentile of ``col`` in (-0.5, 0.5); nulls stay null."""
-    return percentile_rank(pl.col(col), ["date"]) - 0.5
+ExprTransform = Callable[[pl.Expr], pl.Expr]
+"""A per-date cross-sectional transform of one column's expression."""
+
+
+def _demean(value: pl.Expr) -> pl.Expr:
+    return value - value.mean().over("date")
+
+
+def _centred(value: pl.Expr) -> pl.Expr:
+    return percentile_rank(value, ["date"]) - 0.5
+
+
+LABEL_TRANSFORMS: dict[str, ExprTransform | None] = {
+    "raw": None,
+    "demean": _demean,
+    "rank": _centred,
+}
+"""Training-target transforms by name (None: unchanged). Adding an entry here adds the
+option to the run config, the CLI and the Train page."""
+
+FEATURE_TRANSFORMS: dict[str, ExprTransform | None] = {"raw": None, "rank": _centred}
+"""Per-date transforms of the numeric model features by name (None: unchanged)."""
 
 
 def transform_label(train: pl.DataFrame, how: str) -> pl.DataFrame:
     """Replace ``label`` of training rows by its per-date transform (see module doc)."""
-    if how == "raw":
-        return train
-    if how == "demean":
-        return train.with_columns((pl.col(LABEL) - pl.col(LABEL).mean().over("date")).alias(LABEL))
-    if how == "rank":
-        return train.with_columns(centred_rank(LABEL).alias(LABEL))
-    raise ValueError(f"label transform must be raw, demean or rank, got {how!r}")
+    fn = _lookup(LABEL_TRANSFORMS, how, "label transform")
+    return train if fn is None else train.with_columns(fn(pl.col(LABEL)).alias(LABEL))
 
 
 def transform_features(feats: pl.DataFrame, features: tuple[str, ...], how: str) -> pl.DataFrame:
     """Per-date transform of the numeric model features (see module doc)."""
-    if how == "raw":
+    fn = _lookup(FEATURE_TRANSFORMS, how, "feature transform")
+    if fn is None:
         return feats
-    if how == "rank":
-        cols = [f for f in features if f not in RAW_FEATURES and f in feats.columns]
-        return feats.with_columns(centred_rank(c).alias(c) for c in cols)
-    raise ValueError(f"feature transform must be raw or rank, got {how!r}")
+    cols = [f for f in features if f not in RAW_FEATURES and f in feats.columns]
+    return feats.with_columns(fn(pl.col(c)).alias(c) for c in cols)
+
+
+def _lookup(table: dict[str, ExprTransform | None], how: str, what: str) -> ExprTransform | None:
+    if how not in table:
+        raise ValueError(f"{what} must be one of {', '.join(table)}, got {how!r}")
+    return table[how]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -51,27 +52,46 @@ class Fold:
     test_end: date
 
 
+Schedule = Callable[[list[date], int], list[list[date]]]
+"""``schedule(test_dates, retrain_days) -> blocks`` of consecutive test dates."""
+
+
+def _whole(test_dates: list[date], _retrain_days: int) -> list[list[date]]:
+    return [test_dates]
+
+
+def _every_n_days(test_dates: list[date], retrain_days: int) -> list[list[date]]:
+    return [test_dates[i : i + retrain_days] for i in range(0, len(test_dates), retrain_days)]
+
+
+def _calendar(key: Callable[[date], tuple[int, int]]) -> Schedule:
+    def blocks(test_dates: list[date], _retrain_days: int) -> list[list[date]]:
+        out: list[list[date]] = []
+        for i, d in enumerate(test_dates):
+            if i and key(d) == key(test_dates[i - 1]):
+                out[-1].append(d)
+            else:
+                out.append([d])
+        return out
+
+    return blocks
+
+
+SCHEDULES: dict[str, Schedule] = {
+    "none": _whole,
+    "monthly": _calendar(lambda d: (d.year, d.month)),
+    "quarterly": _calendar(lambda d: (d.year, (d.month - 1) // 3)),
+    "days": _every_n_days,
+}
+"""Retraining schedules by name (the ``walk_forward`` setting). Adding an entry here adds
+the option to the run config, the CLI and the Train page."""
+
+
 def block_dates(test_dates: list[date], mode: str, retrain_days: int) -> list[list[date]]:
     """Consecutive blocks of the test window's trading dates for a retraining schedule."""
-    if not test_dates:
-        return []
-    if mode == "none":
-        return [test_dates]
-    if mode == "days":
-        return [test_dates[i : i + retrain_days] for i in range(0, len(test_dates), retrain_days)]
-    if mode == "monthly":
-        key = [(d.year, d.month) for d in test_dates]
-    elif mode == "quarterly":
-        key = [(d.year, (d.month - 1) // 3) for d in test_dates]
-    else:
+    if mode not in SCHEDULES:
         raise ValueError(f"unknown walk-forward mode {mode!r}")
-    blocks: list[list[date]] = []
-    for i, d in enumerate(test_dates):
-        if i and key[i] == key[i - 1]:
-            blocks[-1].append(d)
-        else:
-            blocks.append([d])
-    return blocks
+    return SCHEDULES[mode](test_dates, retrain_days) if test_dates else []
 
 
 def plan_folds(config: RunConfig, dates: list[date]) -> list[Fold]:
