@@ -220,6 +220,7 @@ def validate_fields(obj: Any, prefix: str = "") -> None:
 
 
 def from_dict_of(cls: type, raw: Mapping[str, Any], prefix: str = "") -> Any:
+    """Build ``cls`` from JSON values (ISO dates, lists, nested dicts); unknown keys refused."""
     hints = typing.get_type_hints(cls)
     unknown = sorted(set(raw) - {f.name for f in fields(cls)})
     if unknown:
@@ -233,7 +234,7 @@ def from_dict_of(cls: type, raw: Mapping[str, Any], prefix: str = "") -> Any:
             try:
                 value = date.fromisoformat(value)
             except ValueError as exc:
-                raise ConfigError(f"{key}: not an ISO date: {value!r}", field=key) from exc
+                raise ConfigError(f"{key}: not an ISO date: {value!r}", field=prefix + key) from exc
         elif kind is tuple and isinstance(value, list):
             value = tuple(value)
         kwargs[key] = value
