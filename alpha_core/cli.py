@@ -4,47 +4,45 @@
 saves the run under ``artifacts/runs/<run_id>/``. A bad flag value prints one line on
 stderr, exits with code 2 and writes nothing.
 
-Research flags map one to one onto :class:`~alpha_core.config.RunConfig` fields:
-``--walk-forward {none,monthly,quarterly,N}`` (N: retrain every N trading days),
-``--window {expanding,rolling}``, ``--window-days``, ``--embargo-days``,
-``--label-transform {raw,demean,rank}``, ``--feature-transform {raw,rank}``, ``--cost-bps``,
-``--borrow-bps`` (per year), ``--sizing {equal,rank,score,inverse-vol}``, ``--gross-long``,
-``--gross-short``, ``--max-weight``, ``--max-sector-weight``, ``--limit-group``,
-``--sector-neutral`` and ``--n-trials`` (runs compared, for the deflated Sharpe ratio).
-``--model-preset fast`` trains cheaper models (useful with many walk-forward folds).
+Every run setting has a flag derived from its declaration in :mod:`alpha_core.config` (type,
+choices, help, default): ``--long-pct``, ``--cost-bps``, ``--sizing``, ``--n-estimators`` ...
+(``alpha run --help`` lists them). Choice values may be spelled with hyphens
+(``--sizing inverse-vol``). ``--walk-forward`` also takes N (retrain every N trading days).
+``--model-preset fast`` trains cheaper models (useful with many walk-forward folds); model
+flags override the preset. Omitted dates and ``--n-trials`` come from
+:func:`alpha_core.config.defaults_for_data`, as on the Train page.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from datetime import date
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import polars as pl
 
 from alpha_core.config import (
-    FAST_PRESET,
-    FEATURE_TRANSFORMS,
-    LABEL_TRANSFORMS,
-    LIMIT_GROUPS,
-    WINDOWS,
+    MODEL_PRESETS,
+    WINDOW_FIELDS,
     ConfigError,
-    ModelParams,
     RunConfig,
+    Setting,
+    defaults_for_data,
+    replace_paths,
+    setting_for,
+    settings,
+    validate_fields,
 )
 from alpha_core.data import PanelError, load_panel
-from alpha_core.pipeline import check_windows, default_windows
+from alpha_core.pipeline import check_windows
 from alpha_core.progress import Progress, ignore
 from alpha_core.registry import default_root, list_runs
 from alpha_core.report import performance_summary
 from alpha_core.runs import RunService, source_label
 from alpha_core.walkforward import plan_folds
-
-DATE_FLAGS = ("train_start", "train_end", "test_start", "test_end")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -62,96 +60,76 @@ def _iso_date(text: str) -> date:
 
 
 def _walk_forward(text: str) -> str:
-    """none, monthly, quarterly, or a positive integer N (retrain every N trading days)."""
-    if text in ("none", "monthly", "quarterly"):
-        return text
-    if text.isdigit() and int(text) >= 1:
+    """A walk-forward mode, or a positive integer N (retrain every N trading days)."""
+    modes = setting_for(RunConfig, "walk_forward").options() or ()
+    if text in modes or (text.isdigit() and int(text) >= 1):
         return text
     raise argparse.ArgumentTypeError(
-        f"must be none, monthly, quarterly or a positive number of trading days, got {text!r}"
+        f"must be one of {', '.join(modes)} or a positive number of trading days, got {text!r}"
     )
 
 
-def _research_args(run: argparse.ArgumentParser) -> None:
-    base = RunConfig()
-    run.add_argument(
-        "--walk-forward",
-        type=_walk_forward,
-        default="none",
-        help="retrain schedule: none, monthly, quarterly or N (every N trading days)",
-    )
-    run.add_argument("--window", choices=WINDOWS, default=base.window)
-    run.add_argument("--window-days", type=int, default=base.window_days)
-    run.add_argument("--embargo-days", type=int, default=base.embargo_days)
-    run.add_argument("--label-transform", choices=LABEL_TRANSFORMS, default=base.label_transform)
-    run.add_argument(
-        "--feature-transform", choices=FEATURE_TRANSFORMS, default=base.feature_transform
-    )
-    run.add_argument("--cost-bps", type=float, default=base.cost_bps)
-    run.add_argument("--borrow-bps", type=float, default=base.borrow_bps, help="per year")
-    run.add_argument(
-        "--sizing", choices=["equal", "rank", "score", "inverse-vol"], default=base.sizing
-    )
-    run.add_argument("--gross-long", type=float, default=base.gross_long)
-    run.add_argument("--gross-short", type=float, default=base.gross_short)
-    run.add_argument("--max-weight", type=float, default=None)
-    run.add_argument("--max-sector-weight", type=float, default=None)
-    run.add_argument("--limit-group", choices=LIMIT_GROUPS, default=base.limit_group)
-    run.add_argument("--sector-neutral", action="store_true", help="rank within each sector")
-    run.add_argument("--n-trials", type=int, default=base.n_trials, help="runs compared (DSR)")
+def _choice(options: tuple[str, ...]) -> Any:
+    """Accept a choice spelled with hyphens for underscores (``inverse-vol``)."""
+
+    def parse(text: str) -> str:
+        return text if text in options else text.replace("-", "_")
+
+    return parse
 
 
-def research_fields(args: argparse.Namespace) -> dict[str, object]:
-    """The RunConfig fields of the walk-forward, transform, cost and sizing flags."""
-    wf = args.walk_forward
-    days = wf.isdigit()
-    return {
-        "walk_forward": "days" if days else wf,
-        "retrain_days": int(wf) if days else RunConfig.retrain_days,
-        "window": args.window,
-        "window_days": args.window_days,
-        "embargo_days": args.embargo_days,
-        "label_transform": args.label_transform,
-        "feature_transform": args.feature_transform,
-        "cost_bps": args.cost_bps,
-        "borrow_bps": args.borrow_bps,
-        "sizing": args.sizing.replace("-", "_"),
-        "gross_long": args.gross_long,
-        "gross_short": args.gross_short,
-        "max_weight": args.max_weight,
-        "max_sector_weight": args.max_sector_weight,
-        "limit_group": args.limit_group,
-        "sector_neutral": args.sector_neutral,
-        "n_trials": args.n_trials,
-    }
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(word.strip() for word in text.split(",") if word.strip())
 
 
-def build_parser() -> argparse.ArgumentParser:
+TYPES: dict[type, Any] = {int: int, float: float, str: str, date: _iso_date, tuple: _words}
+NUMBERED_CHOICES: dict[str, Any] = {"walk_forward": _walk_forward}
+"""Choice settings whose flag also takes a number N (``--walk-forward N``), with its parser."""
+
+
+METAVARS: dict[type, str] = {int: "N", float: "X", date: "YYYY-MM-DD", tuple: "A,B,..."}
+
+
+def _help(s: Setting) -> str:
+    """The setting's help, its allowed range and its default (``%`` escaped for argparse)."""
+    text = s.spec.help or s.spec.label
+    if s.numeric:
+        text += f"; {s.describe()}"
+    if s.path.startswith("model."):
+        default = "from --model-preset"
+    else:
+        default = s.default if s.default not in ("", (), None) else "none"
+    return f"{text} (default: {default})".replace("%", "%%")
+
+
+def _add_setting(run: argparse.ArgumentParser, s: Setting) -> None:
+    """One flag per setting; default None means "not given" (defaults come later)."""
+    kwargs: dict[str, Any] = {"dest": s.path, "default": None, "help": _help(s)}
+    if s.kind is bool:
+        kwargs["action"] = argparse.BooleanOptionalAction if s.default else "store_true"
+    else:
+        options = s.options()
+        kwargs["type"] = _choice(options) if options is not None else TYPES[s.kind]
+        kwargs["choices"] = options
+        kwargs["metavar"] = None if options is not None else METAVARS.get(s.kind, "TEXT")
+        if s.path in NUMBERED_CHOICES:
+            kwargs.update(type=NUMBERED_CHOICES[s.path], choices=None)
+            kwargs["metavar"] = "{" + ",".join((*(options or ()), "N")) + "}"
+    run.add_argument(s.flag, **kwargs)
+
+
+def build_parser(config_cls: type[RunConfig] = RunConfig) -> argparse.ArgumentParser:
     parser = _Parser(prog="alpha", description="Alpha Lab: daily cross-sectional alpha research.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = sub.add_parser("run", help="train, predict, backtest and save a run")
-    run.add_argument("--data", default="demo", help="'demo' or a path (CSV, Parquet, folder, zip)")
-    run.add_argument("--metadata", default=None, help="CSV mapping asset to sector/asset_class")
-    for flag in DATE_FLAGS:
-        run.add_argument(f"--{flag.replace('_', '-')}", dest=flag, type=_iso_date, default=None)
-    run.add_argument("--label", choices=["close_to_close", "open_to_open"], default=None)
-    run.add_argument("--long-pct", type=float, default=0.2)
-    run.add_argument("--short-pct", type=float, default=0.2)
-    run.add_argument("--seed", type=int, default=42)
+    for s in settings(config_cls):
+        _add_setting(run, s)
     run.add_argument(
         "--model-preset",
-        choices=["seed", "fast"],
+        choices=list(MODEL_PRESETS),
         default="seed",
-        help="seed: the founding document's LightGBM (500 trees); fast: fewer, coarser trees "
-        "with early stopping on a purged validation tail (cheaper walk-forward folds)",
+        help="; ".join(f"{name}: {p.help}" for name, p in MODEL_PRESETS.items()),
     )
-    run.add_argument("--n-estimators", type=int, default=None, help="overrides the preset")
-    run.add_argument("--learning-rate", type=float, default=None, help="overrides the preset")
-    run.add_argument("--num-leaves", type=int, default=None, help="overrides the preset")
-    run.add_argument("--max-depth", type=int, default=None, help="overrides the preset")
-    run.add_argument("--shuffle-labels", action="store_true", help="no-signal control run")
-    _research_args(run)
-    run.add_argument("--name", default="", help="display name of the run")
     run.add_argument("--artifacts", type=Path, default=None, help="registry folder")
     run.add_argument("--no-save", action="store_true", help="do not write the run")
     run.add_argument(
@@ -162,34 +140,53 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def config_from_args(args: argparse.Namespace, panel: pl.DataFrame | None) -> RunConfig:
-    """Build the run config; omitted dates default to the seed's (demo) or the data's span."""
-    base = RunConfig()
-    dates = {f: getattr(args, f) for f in DATE_FLAGS}
-    if args.data != "demo" and panel is not None and any(v is None for v in dates.values()):
-        defaults = default_windows(panel)
-    else:
-        defaults = {f: getattr(base, f) for f in DATE_FLAGS}
-    preset = FAST_PRESET if getattr(args, "model_preset", "seed") == "fast" else ModelParams()
-    overrides = {
-        name: getattr(args, name)
-        for name in ("n_estimators", "learning_rate", "num_leaves", "max_depth")
-        if getattr(args, name) is not None
+def given_settings(args: argparse.Namespace, config_cls: type[RunConfig]) -> dict[str, Any]:
+    """``{path: value}`` of the setting flags on the command line (``--walk-forward N``
+    becomes walk_forward "days" with retrain_days N)."""
+    given = {
+        s.path: getattr(args, s.path)
+        for s in settings(config_cls)
+        if getattr(args, s.path, None) is not None
     }
-    model = dataclasses.replace(preset, **overrides)
-    return RunConfig(
-        data=str(args.data),
-        metadata=args.metadata,
-        **{f: dates[f] or defaults[f] for f in DATE_FLAGS},
-        label=args.label or base.label,
-        model=model,
-        long_pct=args.long_pct,
-        short_pct=args.short_pct,
-        seed=args.seed,
-        shuffle_labels=args.shuffle_labels,
-        name=args.name,
-        **research_fields(args),  # type: ignore[arg-type]
-    )
+    walk_forward = given.get("walk_forward", "")
+    if walk_forward.isdigit():
+        given.update(walk_forward="days", retrain_days=int(walk_forward))
+    return given
+
+
+def config_from_args(
+    args: argparse.Namespace,
+    panel: pl.DataFrame | None,
+    saved_runs: int = 0,
+    config_cls: type[RunConfig] = RunConfig,
+) -> RunConfig:
+    """The run config: the flags given, over the preset and the defaults for this data.
+
+    Without a panel, omitted dates are the seed's; with one, they come from
+    :func:`~alpha_core.config.defaults_for_data` (which also sets ``n_trials``).
+    """
+    given = given_settings(args, config_cls)
+    preset = MODEL_PRESETS[getattr(args, "model_preset", None) or "seed"].params
+    base = config_cls(model=preset)
+    if panel is None:
+        base = base.replace(n_trials=saved_runs + 1)
+    else:
+        demo = given.get("data", base.data) == "demo"
+        base = defaults_for_data(
+            panel.get_column("date").unique().sort().to_list(),
+            demo=demo,
+            saved_runs=saved_runs,
+            base=base,
+            strict=not demo and any(f not in given for f in WINDOW_FIELDS),
+        )
+    return replace_paths(base, given)
+
+
+def flag_message(exc: Exception, config_cls: type[RunConfig] = RunConfig) -> str:
+    """The error as the CLI user should read it: a field's problem is told with its flag."""
+    if isinstance(exc, ConfigError) and exc.field and exc.problem:
+        return f"{setting_for(config_cls, exc.field).flag} {exc.problem}"
+    return str(exc)
 
 
 def _fail(message: str) -> int:
@@ -197,16 +194,17 @@ def _fail(message: str) -> int:
     return 2
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def cmd_run(args: argparse.Namespace, config_cls: type[RunConfig] = RunConfig) -> int:
+    root = args.artifacts or default_root()
     try:
-        _precheck(args)
-        panel = load_panel(args.data, metadata=args.metadata)
-        config = config_from_args(args, panel)
+        draft = _precheck(args, config_cls)
+        panel = load_panel(draft.data, metadata=draft.metadata)
+        config = config_from_args(args, panel, len(list_runs(root)), config_cls)
         check_windows(config, panel)
         plan_folds(config, panel.get_column("date").unique().sort().to_list())
     except (ConfigError, PanelError) as exc:
-        return _fail(str(exc))
-    service = RunService(args.artifacts or default_root())
+        return _fail(flag_message(exc, config_cls))
+    service = RunService(root)
     progress = ignore if args.json else _print_progress
     try:
         if args.no_save:
@@ -227,26 +225,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"run_id": result.run_id, **result.metrics}, sort_keys=True))
     else:
-        print("\n" + performance_summary(result.metrics, source_label(args.data)))
+        print("\n" + performance_summary(result.metrics, source_label(config.data)))
         if result.run_id:
             print(f"\nSaved run {result.run_id} in {service.root}")
     return 0
 
 
-def _precheck(args: argparse.Namespace) -> None:
-    """Flag checks that need no data, so obvious mistakes fail before loading anything."""
-    books = {"long_pct": args.long_pct, "short_pct": args.short_pct}
-    try:
-        RunConfig(**books, **research_fields(args)).validate_research()  # type: ignore[arg-type]
-    except ConfigError as exc:  # name the flag, not the config field
-        message = str(exc)
-        name = message.split()[0]
-        raise ConfigError(f"--{name.replace('_', '-')}{message[len(name) :]}") from None
+def _precheck(args: argparse.Namespace, config_cls: type[RunConfig]) -> RunConfig:
+    """Flag checks that need no data, so obvious mistakes fail before loading anything.
+
+    Returns the draft config (the seed's dates where none were given).
+    """
+    draft = config_from_args(args, None, config_cls=config_cls)
+    validate_fields(draft)
+    draft.model.validate()
     pairs = [("train_start", "train_end"), ("train_end", "test_start"), ("test_start", "test_end")]
     for a, b in pairs:
         va, vb = getattr(args, a), getattr(args, b)
         if va and vb and va > vb:
-            raise ConfigError(f"--{a.replace('_', '-')} {va} is after --{b.replace('_', '-')} {vb}")
+            flag_a, flag_b = setting_for(config_cls, a).flag, setting_for(config_cls, b).flag
+            raise ConfigError(f"{flag_a} {va} is after {flag_b} {vb}")
+    return draft
 
 
 def _print_progress(event: Progress) -> None:
@@ -262,10 +261,10 @@ def cmd_runs(_args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, config_cls: type[RunConfig] = RunConfig) -> int:
+    args = build_parser(config_cls).parse_args(argv)
     if args.command == "run":
-        return cmd_run(args)
+        return cmd_run(args, config_cls)
     return cmd_runs(args)
 
 

@@ -1,7 +1,14 @@
 """One object that fully describes a run, so any run can be reproduced from its JSON.
 
 A :class:`RunConfig` is immutable, serialises to plain JSON (``to_dict`` / ``from_dict``)
-and validates itself (``validate``) with messages that name the offending field.
+and validates itself (``validate``) with a :class:`ConfigError` that names the field.
+
+Every field is declared once with :func:`~alpha_core.settings.setting`: type (the
+annotation), default, bounds or choices, label, help, Train-page section, CLI spelling and
+widget hints. Single-field validation, the ``alpha run`` parser (:mod:`alpha_core.cli`) and
+the Train form (:mod:`alpha_ui.config_form`) are all derived from these declarations, so a
+new run setting is one declaration here. Rules between fields (window order, early stopping needs a
+validation tail) are written out in ``validate``.
 """
 
 from __future__ import annotations
@@ -9,14 +16,50 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date
 from typing import Any
 
+from alpha_core.settings import (
+    HIDDEN,
+    SECTIONS,
+    ConfigError,
+    Setting,
+    Spec,
+    from_dict_of,
+    get_path,
+    replace_paths,
+    setting,
+    setting_for,
+    settings,
+    validate_fields,
+)
+
+__all__ = [
+    "HIDDEN",
+    "MODEL_PRESETS",
+    "SECTIONS",
+    "WINDOW_FIELDS",
+    "ConfigError",
+    "ModelParams",
+    "ModelPreset",
+    "RunConfig",
+    "Setting",
+    "Spec",
+    "default_windows",
+    "defaults_for_data",
+    "get_path",
+    "replace_paths",
+    "setting",
+    "setting_for",
+    "settings",
+    "validate_fields",
+]
+
 LABEL_CONVENTIONS = ("close_to_close", "open_to_open")
 """close_to_close: decide at close t, earn close t -> close t+1 (horizon 1 day).
 open_to_open: decide at close t, trade at the next open, earn open t+1 -> open t+2 (horizon 2)."""
-
 
 WALK_FORWARD_MODES = ("none", "monthly", "quarterly", "days")
 """none: one model trained on [train_start, train_end]; monthly/quarterly: retrain before each
@@ -27,11 +70,10 @@ FEATURE_TRANSFORMS = ("raw", "rank")
 SIZINGS = ("equal", "rank", "score", "inverse_vol")
 LIMIT_GROUPS = ("sector", "asset_class")
 
-
-class ConfigError(ValueError):
-    """A run configuration that cannot be run; the message names the field."""
+WINDOW_FIELDS = ("train_start", "train_end", "test_start", "test_end")
 
 
+# ------------------------------------------------------------------------------ the model
 @dataclass(frozen=True)
 class ModelParams:
     """LightGBM parameters; defaults are the founding document's configuration.
@@ -40,44 +82,89 @@ class ModelParams:
     bagging when the frequency is 0, as in the seed's ``LGBMRegressor`` call).
     """
 
-    n_estimators: int = 500
-    learning_rate: float = 0.05
-    max_depth: int = 6
-    num_leaves: int = 50
-    feature_fraction: float = 0.8
-    bagging_fraction: float = 0.8
-    bagging_freq: int = 1
-    min_data_in_leaf: int = 20
-    max_bin: int = 255
-    num_threads: int = 0
-    early_stopping_rounds: int = 0
-    """Stop when the validation tail's L2 has not improved for this many rounds (0: off)."""
-    valid_fraction: float = 0.0
-    """Share of the training window's last dates held out (purged) as a validation tail."""
+    n_estimators: int = setting(500, label="Trees", lo=1, step=10, section="Model")
+    learning_rate: float = setting(
+        0.05,
+        label="Learning rate",
+        lo=0,
+        hi=1,
+        closed="right",
+        step=0.01,
+        fmt="%.3f",
+        section="Model",
+    )
+    max_depth: int = setting(6, label="Max depth (-1: none)", lo=-1, section="Model")
+    num_leaves: int = setting(50, label="Leaves per tree", lo=2, section="Model")
+    feature_fraction: float = setting(
+        0.8,
+        label="Feature fraction",
+        lo=0,
+        hi=1,
+        closed="right",
+        widget="slider",
+        step=0.05,
+        section="Model",
+    )
+    bagging_fraction: float = setting(
+        0.8,
+        label="Bagging fraction",
+        lo=0,
+        hi=1,
+        closed="right",
+        widget="slider",
+        step=0.05,
+        section="Model",
+    )
+    bagging_freq: int = setting(
+        1,
+        label="Bagging frequency",
+        lo=0,
+        section="Model",
+        advanced=True,
+        help="bag every k iterations (0: bagging off)",
+    )
+    min_data_in_leaf: int = setting(
+        20, label="Min rows per leaf", lo=0, section="Model", advanced=True
+    )
+    max_bin: int = setting(255, label="Histogram bins", lo=2, section="Model", advanced=True)
+    num_threads: int = setting(
+        0, label="Threads (0: LightGBM's default)", lo=0, section="Model", advanced=True
+    )
+    early_stopping_rounds: int = setting(
+        0,
+        label="Early stopping rounds (0: off)",
+        lo=0,
+        section="Model",
+        help="stop when the validation tail's L2 has not improved for this many rounds",
+    )
+    valid_fraction: float = setting(
+        0.0,
+        label="Validation tail fraction",
+        lo=0,
+        hi=0.5,
+        closed="left",
+        step=0.05,
+        fmt="%.2f",
+        section="Model",
+        help="share of the training window's last dates held out (purged) as a validation tail",
+    )
 
     def validate(self) -> None:
-        if self.n_estimators < 1:
-            raise ConfigError(f"model.n_estimators must be >= 1, got {self.n_estimators}")
-        if not 0 < self.learning_rate <= 1:
-            raise ConfigError(f"model.learning_rate must be in (0, 1], got {self.learning_rate}")
-        if self.num_leaves < 2:
-            raise ConfigError(f"model.num_leaves must be >= 2, got {self.num_leaves}")
-        for name in ("feature_fraction", "bagging_fraction"):
-            value = getattr(self, name)
-            if not 0 < value <= 1:
-                raise ConfigError(f"model.{name} must be in (0, 1], got {value}")
-        if self.max_bin < 2:
-            raise ConfigError(f"model.max_bin must be >= 2, got {self.max_bin}")
-        if not 0 <= self.valid_fraction < 0.5:
-            raise ConfigError(
-                f"model.valid_fraction must be in [0, 0.5), got {self.valid_fraction}"
-            )
-        if self.early_stopping_rounds < 0:
-            raise ConfigError(
-                f"model.early_stopping_rounds must be >= 0, got {self.early_stopping_rounds}"
-            )
+        validate_fields(self, "model.")
         if self.early_stopping_rounds and not self.valid_fraction:
-            raise ConfigError("model.early_stopping_rounds needs model.valid_fraction > 0")
+            raise ConfigError(
+                "model.early_stopping_rounds needs model.valid_fraction > 0",
+                field="model.early_stopping_rounds",
+            )
+
+
+@dataclass(frozen=True)
+class ModelPreset:
+    """A named set of model parameters offered by the CLI and the Train page."""
+
+    params: ModelParams
+    summary: str
+    help: str
 
 
 SEED_PRESET = ModelParams()
@@ -94,136 +181,252 @@ FAST_PRESET = ModelParams(
 purged, time-ordered validation tail (the last 10% of training dates). Its speed and
 out-of-sample rank IC against :data:`SEED_PRESET` are measured by ``bench/bench_model.py``."""
 
+MODEL_PRESETS = {
+    "seed": ModelPreset(SEED_PRESET, "500 trees", "the founding document's LightGBM"),
+    "fast": ModelPreset(
+        FAST_PRESET,
+        "early stopping",
+        "fewer, coarser trees with early stopping on a purged validation tail "
+        "(cheaper walk-forward folds)",
+    ),
+}
 
+
+# ------------------------------------------------------------------------------ the run
 @dataclass(frozen=True)
 class RunConfig:
     """Everything a run depends on. Defaults reproduce the founding document's experiment."""
 
-    data: str = "demo"
-    metadata: str | None = None
-    train_start: date = date(2000, 1, 4)
-    train_end: date = date(2024, 10, 1)
-    test_start: date = date(2024, 10, 2)
-    test_end: date = date(2025, 3, 27)
-    label: str = "close_to_close"
-    features: tuple[str, ...] = ()
+    data: str = setting("demo", label="Data", help="'demo' or a path (CSV, Parquet, folder, zip)")
+    metadata: str | None = setting(
+        None, label="Metadata", help="CSV mapping asset to sector/asset_class"
+    )
+    train_start: date = setting(date(2000, 1, 4), label="Train start", section="Windows")
+    train_end: date = setting(date(2024, 10, 1), label="Train end", section="Windows")
+    test_start: date = setting(date(2024, 10, 2), label="Test start", section="Windows")
+    test_end: date = setting(date(2025, 3, 27), label="Test end", section="Windows")
+    label: str = setting(
+        "close_to_close",
+        label="Label convention",
+        choices=LABEL_CONVENTIONS,
+        section="Windows",
+        help="close_to_close: decide at close t, earn close t -> t+1. open_to_open: decide "
+        "at close t, trade at the next open, earn open t+1 -> t+2.",
+    )
+    features: tuple[str, ...] = setting(
+        (), label="Features", help="feature subset, comma separated (empty: every feature)"
+    )
     model: ModelParams = field(default_factory=ModelParams)
-    long_pct: float = 0.2
-    short_pct: float = 0.2
-    seed: int = 42
-    shuffle_labels: bool = False
-    name: str = ""
+    long_pct: float = setting(
+        0.2,
+        label="Long percentile (top)",
+        lo=0,
+        hi=0.5,
+        closed="right",
+        widget="percent",
+        step=0.01,
+        section="Books",
+        help="share of assets bought each day",
+    )
+    short_pct: float = setting(
+        0.2,
+        label="Short percentile (bottom)",
+        lo=0,
+        hi=0.5,
+        closed="right",
+        widget="percent",
+        step=0.01,
+        section="Books",
+        help="share of assets sold each day",
+    )
+    seed: int = setting(42, label="Seed", lo=0, hi=2**31 - 1, section="Model")
+    shuffle_labels: bool = setting(
+        False,
+        label="Shuffle labels",
+        section="Model",
+        advanced=True,
+        help="no-signal control run: labels shuffled within each date",
+    )
+    name: str = setting("", label="Run name", section="Books", help="display name of the run")
 
     # ------------------------------------------------------------ walk-forward
-    walk_forward: str = "none"
-    """Retraining schedule over [test_start, test_end], one of WALK_FORWARD_MODES. Each fold
-    trains only on rows whose label ends before its test block (minus the embargo)."""
-    retrain_days: int = 21
-    """Trading days per test block when ``walk_forward == "days"``."""
-    window: str = "expanding"
-    """Training window of each fold: "expanding" from train_start, or "rolling"."""
-    window_days: int = 756
-    """Length in trading days of a rolling training window (ignored when expanding)."""
-    embargo_days: int = 0
-    """Trading days left out between the last training label and each test block, on top
-    of the purge (labels must end before the block). Applies to single-split runs too."""
+    walk_forward: str = setting(
+        "none",
+        label="Walk-forward retraining",
+        choices=WALK_FORWARD_MODES,
+        section="Windows",
+        help="retraining schedule over the test window; each fold trains only on rows whose "
+        "label ends before its test block (minus the embargo)",
+    )
+    retrain_days: int = setting(
+        21,
+        label="Days per block (walk-forward 'days')",
+        lo=1,
+        section="Windows",
+        help="trading days per test block when walk_forward is 'days'",
+    )
+    window: str = setting(
+        "expanding",
+        label="Training window",
+        choices=WINDOWS,
+        section="Windows",
+        help="each fold's training window: expanding from train_start, or rolling",
+    )
+    window_days: int = setting(
+        756,
+        label="Rolling window length (days)",
+        lo=20,
+        step=21,
+        section="Windows",
+        help="trading days of a rolling training window (ignored when expanding)",
+    )
+    embargo_days: int = setting(
+        0,
+        label="Embargo (days)",
+        lo=0,
+        section="Windows",
+        help="trading days left out between the last training label and each test block, "
+        "on top of the purge",
+    )
 
     # -------------------------------------------------------------- transforms
-    label_transform: str = "raw"
-    """Training target: "raw" return, per-date "demean"ed, or per-date centred "rank" in
-    (0, 1) minus 0.5. Metrics always use the raw realised return."""
-    feature_transform: str = "raw"
-    """"raw" or per-date cross-sectional "rank" (month, day_of_week, sector_id stay raw)."""
+    label_transform: str = setting(
+        "raw",
+        label="Training target",
+        choices=LABEL_TRANSFORMS,
+        section="Model",
+        help="raw return, per-date demeaned, or per-date centred rank; metrics always use "
+        "the raw realised return",
+    )
+    feature_transform: str = setting(
+        "raw",
+        label="Feature transform",
+        choices=FEATURE_TRANSFORMS,
+        section="Model",
+        help="raw or per-date cross-sectional rank (month, day_of_week, sector_id stay raw)",
+    )
 
     # ------------------------------------------------------------------- costs
-    cost_bps: float = 0.0
-    """Proportional trading cost in basis points per unit of turnover (sum |w_t - w_t-1|)."""
-    borrow_bps: float = 0.0
-    """Borrow fee on the short book in basis points per year (daily: bps / 1e4 / 252 x short
-    gross)."""
+    cost_bps: float = setting(
+        0.0,
+        label="Trading cost (bps per unit turnover)",
+        lo=0,
+        hi=10_000,
+        step=1.0,
+        fmt="%.1f",
+        section="Costs & limits",
+        help="proportional cost in basis points per unit of turnover (sum |w_t - w_t-1|)",
+    )
+    borrow_bps: float = setting(
+        0.0,
+        label="Borrow fee (bps per year)",
+        lo=0,
+        hi=10_000,
+        step=10.0,
+        fmt="%.1f",
+        section="Costs & limits",
+        help="fee on the short book, basis points per year",
+    )
 
     # ------------------------------------------------------- sizing and limits
-    sizing: str = "equal"
-    """Weights within a side: "equal", "rank" (proportional to |rank - 0.5|), "score"
-    (proportional to |prediction - the date's median prediction|) or "inverse_vol"
-    (proportional to 1 / vol_20 at the decision date)."""
-    gross_long: float = 1.0
-    """Target gross exposure of the long side (weights sum to +gross_long)."""
-    gross_short: float = 1.0
-    """Target gross exposure of the short side (weights sum to -gross_short); equal to
-    gross_long (the default) makes the book dollar-neutral."""
-    max_weight: float | None = None
-    """Cap on any single |weight|; the excess goes to the uncapped names of the same side."""
-    max_sector_weight: float | None = None
-    """Cap on the gross weight of one group (``limit_group``) within a side."""
-    limit_group: str = "sector"
-    """Grouping for ``max_sector_weight`` and ``sector_neutral``: "sector" or "asset_class"."""
-    sector_neutral: bool = False
-    """Rank predictions within each group (``limit_group``) per date instead of across all."""
+    sizing: str = setting(
+        "equal",
+        label="Sizing within a side",
+        choices=SIZINGS,
+        section="Books",
+        help="equal; rank: |rank - 0.5|; score: |prediction - the date's median|; "
+        "inverse_vol: 1 / vol_20 at the decision date",
+    )
+    gross_long: float = setting(
+        1.0,
+        label="Gross long",
+        lo=0,
+        hi=10,
+        closed="right",
+        step=0.1,
+        fmt="%.2f",
+        section="Costs & limits",
+        help="long weights sum to +gross_long",
+    )
+    gross_short: float = setting(
+        1.0,
+        label="Gross short",
+        lo=0,
+        hi=10,
+        closed="right",
+        step=0.1,
+        fmt="%.2f",
+        section="Costs & limits",
+        help="short weights sum to -gross_short (equal to gross_long: dollar-neutral)",
+    )
+    max_weight: float | None = setting(
+        None,
+        label="Max |weight| per asset",
+        lo=0,
+        hi=10,
+        closed="right",
+        step=0.01,
+        fmt="%.3f",
+        section="Costs & limits",
+        help="cap on any single |weight|; the excess goes to the uncapped names of the side",
+    )
+    max_sector_weight: float | None = setting(
+        None,
+        label="Max gross per group",
+        lo=0,
+        hi=10,
+        closed="right",
+        step=0.05,
+        fmt="%.3f",
+        section="Costs & limits",
+        help="cap on the gross weight of one group (limit_group) within a side",
+    )
+    limit_group: str = setting(
+        "sector",
+        label="Group for limits",
+        choices=LIMIT_GROUPS,
+        section="Costs & limits",
+        help="grouping for the group cap and sector neutrality",
+    )
+    sector_neutral: bool = setting(
+        False,
+        label="Rank within each group",
+        section="Costs & limits",
+        help="rank predictions within each group (limit_group) per date instead of across all",
+    )
 
     # --------------------------------------------------------------- statistics
-    n_trials: int = 1
-    """Number of runs compared (for the deflated Sharpe ratio); the app passes the registry
-    size."""
+    n_trials: int = setting(
+        1,
+        label="Runs compared (deflated Sharpe)",
+        lo=1,
+        section="Books",
+        help="number of runs compared, for the deflated Sharpe ratio",
+    )
 
     # ---------------------------------------------------------------- validation
     def validate(self) -> None:
         """Raise :class:`ConfigError` naming the first field that makes the run impossible."""
-        if self.label not in LABEL_CONVENTIONS:
-            raise ConfigError(f"label must be one of {LABEL_CONVENTIONS}, got {self.label!r}")
+        validate_fields(self)
         if self.train_start > self.train_end:
             raise ConfigError(
                 f"train window is empty: train_start {self.train_start} is after "
-                f"train_end {self.train_end}"
+                f"train_end {self.train_end}",
+                field="train_start",
             )
         if self.test_start > self.test_end:
             raise ConfigError(
                 f"test window is empty: test_start {self.test_start} is after "
-                f"test_end {self.test_end}"
+                f"test_end {self.test_end}",
+                field="test_start",
             )
         if self.test_start <= self.train_end:
             raise ConfigError(
                 f"test_start {self.test_start} must be after train_end {self.train_end} "
-                "(test before or inside train)"
+                "(test before or inside train)",
+                field="test_start",
             )
         self.model.validate()
-        self.validate_research()
-
-    def validate_research(self) -> None:
-        """Checks of the book, walk-forward, transform, cost, sizing and statistics fields."""
-        for name in ("long_pct", "short_pct"):
-            value = getattr(self, name)
-            if not 0 < value <= 0.5:
-                raise ConfigError(f"{name} must be in (0, 0.5], got {value}")
-        choices = {
-            "walk_forward": WALK_FORWARD_MODES,
-            "window": WINDOWS,
-            "label_transform": LABEL_TRANSFORMS,
-            "feature_transform": FEATURE_TRANSFORMS,
-            "sizing": SIZINGS,
-            "limit_group": LIMIT_GROUPS,
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ConfigError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        for name, low in (("retrain_days", 1), ("window_days", 20), ("embargo_days", 0)):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
-        for name in ("cost_bps", "borrow_bps"):
-            value = getattr(self, name)
-            if not 0 <= value <= 10_000:
-                raise ConfigError(f"{name} must be in [0, 10000], got {value}")
-        for name in ("gross_long", "gross_short"):
-            value = getattr(self, name)
-            if not 0 < value <= 10:
-                raise ConfigError(f"{name} must be in (0, 10], got {value}")
-        for name in ("max_weight", "max_sector_weight"):
-            value = getattr(self, name)
-            if value is not None and not 0 < value <= 10:
-                raise ConfigError(f"{name} must be in (0, 10] or None, got {value}")
-        if not isinstance(self.n_trials, int) or self.n_trials < 1:
-            raise ConfigError(f"n_trials must be an integer >= 1, got {self.n_trials!r}")
 
     @property
     def label_horizon(self) -> int:
@@ -245,29 +448,8 @@ class RunConfig:
         return out
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> RunConfig:
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(raw) - set(known))
-        if unknown:
-            raise ConfigError(f"unknown config keys: {', '.join(unknown)}")
-        kwargs: dict[str, Any] = {}
-        for key, value in raw.items():
-            default = getattr(cls(), key)
-            if isinstance(default, date) and isinstance(value, str):
-                try:
-                    value = date.fromisoformat(value)
-                except ValueError as exc:
-                    raise ConfigError(f"{key}: not an ISO date: {value!r}") from exc
-            elif key == "model" and isinstance(value, dict):
-                model_known = {f.name for f in fields(ModelParams)}
-                bad = sorted(set(value) - model_known)
-                if bad:
-                    raise ConfigError(f"unknown model keys: {', '.join(bad)}")
-                value = ModelParams(**value)
-            elif isinstance(default, tuple) and isinstance(value, list):
-                value = tuple(value)
-            kwargs[key] = value
-        return cls(**kwargs)
+    def from_dict(cls, raw: Mapping[str, Any]) -> RunConfig:
+        return from_dict_of(cls, raw)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
@@ -281,3 +463,47 @@ class RunConfig:
 
     def replace(self, **changes: Any) -> RunConfig:
         return dataclasses.replace(self, **changes)
+
+
+# ----------------------------------------------------------- defaults for a dataset
+def default_windows(dates: Sequence[date], test_days: int = 126) -> dict[str, date]:
+    """Test on the last ``test_days`` of the sorted trading ``dates``, train on those before."""
+    if len(dates) < test_days + 60:
+        raise ConfigError(
+            f"the data has {len(dates)} trading dates; give --train/--test dates explicitly"
+        )
+    return {
+        "train_start": dates[0],
+        "train_end": dates[-test_days - 2],
+        "test_start": dates[-test_days],
+        "test_end": dates[-1],
+    }
+
+
+def defaults_for_data(
+    dates: Sequence[date],
+    *,
+    demo: bool,
+    saved_runs: int,
+    base: RunConfig | None = None,
+    strict: bool = False,
+) -> RunConfig:
+    """The config a new run on this data starts from, in the CLI and on the Train page.
+
+    ``dates`` are the data's sorted trading dates. The demo keeps the seed's windows; other
+    data tests on its last 126 dates (:func:`default_windows`); either is clamped into the
+    data's span. ``n_trials`` counts the ``saved_runs`` plus this one. Data too short for
+    default windows falls back to ``base``'s windows clamped, or raises when ``strict``.
+    """
+    base = base or RunConfig()
+    windows = {f: getattr(base, f) for f in WINDOW_FIELDS}
+    if not demo:
+        try:
+            windows = default_windows(dates)
+        except ConfigError:
+            if strict:
+                raise
+    if dates:
+        lo, hi = dates[0], dates[-1]
+        windows = {f: min(max(value, lo), hi) for f, value in windows.items()}
+    return dataclasses.replace(base, **windows, n_trials=saved_runs + 1)

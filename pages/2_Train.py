@@ -1,7 +1,8 @@
-"""Train: windows, label convention, model parameters, percentiles and run name.
+"""Train: every run setting, in the form drawn from its declaration (alpha_ui.config_form).
 
-``n_trials`` (for the deflated Sharpe ratio) defaults to the number of runs in the registry
-plus this one.
+The form starts from the current run's settings when it is on the same data, else from
+:func:`alpha_core.config.defaults_for_data` (as the CLI does); ``n_trials`` (for the deflated
+Sharpe ratio) is always the number of runs in the registry plus this one.
 
 Training runs in a background thread (alpha_ui.jobs): switching pages does not abort it; the
 finished run is saved to the registry and becomes the current run.
@@ -9,15 +10,13 @@ finished run is saved to the registry and becomes the current run.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 
 import streamlit as st
 
-from alpha_core import config as cfgmod
-from alpha_core.config import ConfigError, RunConfig
+from alpha_core.config import MODEL_PRESETS, ConfigError, RunConfig, defaults_for_data
 from alpha_core.data import PanelError
-from alpha_core.pipeline import check_windows, default_windows
+from alpha_core.pipeline import check_windows
 from alpha_ui import config_form, jobs, state
 
 state.page("Train", ":material/model_training:")
@@ -34,18 +33,19 @@ st.markdown(f"**Dataset:** {src['label']} - {lo} .. {hi}")
 
 
 def _base() -> RunConfig:
-    """Defaults: the current run's config on this dataset, else the seed's (demo) or data span."""
+    """The current run's config on this dataset, else the engine's defaults for the data."""
+    defaults = defaults_for_data(
+        panel.get_column("date").unique().sort().to_list(),
+        demo=state.is_demo(src),
+        saved_runs=len(state.runs()),
+        base=RunConfig(data=src["data"], metadata=src.get("metadata")),
+    )
     run_id = state.current_run_id()
-    trials = {"n_trials": len(state.runs()) + 1}
     if run_id is not None:
         cfg = state.load(run_id).config
         if cfg.data == src["data"] and cfg.metadata == src.get("metadata"):
-            return cfg.replace(name="", **trials)
-    base = RunConfig(data=src["data"], metadata=src.get("metadata"), **trials)
-    if not state.is_demo(src):
-        with contextlib.suppress(ConfigError):
-            base = base.replace(**default_windows(panel))
-    return config_form.defaults_for(base, lo, hi)
+            return cfg.replace(name="", n_trials=defaults.n_trials)
+    return defaults
 
 
 @st.fragment(run_every=0.5)
@@ -69,14 +69,7 @@ if job is not None and job.active:
 if st.session_state.get("last_error"):
     st.error(f"The last training run failed: {st.session_state.pop('last_error')}")
 
-PRESETS = {
-    name: getattr(cfgmod, attr)
-    for name, attr in (
-        ("seed (500 trees)", "SEED_PRESET"),
-        ("fast (early stopping)", "FAST_PRESET"),
-    )
-    if hasattr(cfgmod, attr)
-}
+PRESETS = {f"{name} ({p.summary})": p.params for name, p in MODEL_PRESETS.items()}
 
 
 def _apply_preset() -> None:
@@ -88,13 +81,13 @@ def _apply_preset() -> None:
             st.session_state[key] = getattr(params, f.name)
 
 
-if PRESETS:
-    st.selectbox(
-        "Model preset (fills the model fields below)",
-        list(PRESETS),
-        key="model_preset",
-        on_change=_apply_preset,
-    )
+st.selectbox(
+    "Model preset (fills the model fields below)",
+    list(PRESETS),
+    key="model_preset",
+    on_change=_apply_preset,
+    help="; ".join(f"{name}: {p.help}" for name, p in MODEL_PRESETS.items()),
+)
 
 with st.form("train_form", border=True):
     raw = config_form.render(_base(), lo, hi)

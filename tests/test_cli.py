@@ -180,3 +180,27 @@ def test_embargo_leaving_no_training_data_fails_before_training(data_file, tmp_p
     assert captured.err.count("\n") == 1
     assert "embargo" in captured.err
     assert not artifacts.exists() or list(artifacts.iterdir()) == []
+
+
+def test_choice_values_take_hyphens_or_underscores():
+    for spelling in ("inverse-vol", "inverse_vol"):
+        args = build_parser().parse_args(["run", "--sizing", spelling])
+        assert config_from_args(args, None).sizing == "inverse_vol"
+
+
+def test_model_flag_errors_name_the_flag_before_loading_data(tmp_path, capsys):
+    missing = tmp_path / "no-such-file.parquet"  # never read: the flag check comes first
+    code = run_cli(["run", "--data", str(missing), "--num-leaves", "1"])
+    assert code == 2
+    assert capsys.readouterr().err == "alpha: error: --num-leaves must be an integer >= 2, got 1\n"
+
+
+def test_n_trials_counts_the_saved_runs(data_file, tmp_path, capsys):
+    """As on the Train page: the runs already in the registry plus this one."""
+    artifacts = tmp_path / "runs"
+    argv = ["run", *dates_args(data_file), "--artifacts", str(artifacts), "--json"]
+    trials = []
+    for _ in range(2):
+        assert run_cli(argv) == 0
+        trials.append(json.loads(capsys.readouterr().out)["n_trials"])
+    assert trials == [1, 2]
