@@ -12,7 +12,7 @@ from scipy.stats import spearmanr
 
 from alpha_core.backtest import daily_returns
 from alpha_core.books import form_books, rank_predictions
-from alpha_core.report import daily_ic, ic_metrics, rmse
+from alpha_core.metrics import daily_ic, ic_metrics, rmse
 
 D1, D2, D3 = dt.date(2024, 1, 2), dt.date(2024, 1, 3), dt.date(2024, 1, 4)
 

@@ -13,17 +13,15 @@ import pytest
 from conftest import SP500, make_panel, needs_sp500
 
 from alpha_core.data import (
-    CHECKS,
     PANEL_COLUMNS,
     PanelError,
-    QualityReport,
     assets_by_class,
-    check_quality,
     live_assets,
     load_panel,
     panel_fingerprint,
     read_metadata,
 )
+from alpha_core.quality import CHECKS, QualityReport, check_quality
 
 D1, D2, D3 = dt.date(2024, 1, 2), dt.date(2024, 1, 3), dt.date(2024, 1, 4)
 

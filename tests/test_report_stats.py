@@ -13,14 +13,9 @@ from conftest import make_panel
 from scipy.stats import rankdata, spearmanr
 
 from alpha_core import stats
+from alpha_core.metrics import compute_metrics, hit_rate, ic_decay, quantile_returns
 from alpha_core.pipeline import forward_returns
-from alpha_core.report import (
-    compute_metrics,
-    hit_rate,
-    ic_decay,
-    performance_summary,
-    quantile_returns,
-)
+from alpha_core.report import performance_summary
 
 
 def random_preds(n_assets: int = 23, n_days: int = 40, seed: int = 3) -> pl.DataFrame:
