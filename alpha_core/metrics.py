@@ -185,13 +185,10 @@ _REGISTRY: tuple[Metric, ...] = (
 )  # fmt: skip
 
 METRICS: dict[str, Metric] = {m.key: m for m in _REGISTRY}
-"""Every metric by key, in display order: the one registry the CLI and the app read."""
+"""Every metric by key, in display order: the one registry the CLI and the app read.
 
-
-def register(metric: Metric) -> Metric:
-    """Add (or replace) a metric in :data:`METRICS`; a new key goes last."""
-    METRICS[metric.key] = metric
-    return metric
+A new metric is one entry in ``_REGISTRY`` (or ``METRICS[key] = Metric(...)`` at run time).
+"""
 
 
 # ------------------------------------------------------------------------------- computation
