@@ -6,9 +6,9 @@ import streamlit as st
 
 from alpha_core import views
 from alpha_core.books import books_csv
-from alpha_core.metrics import PredictionStats, prediction_stats
+from alpha_core.metrics import METRICS, PredictionStats, prediction_stats
 from alpha_core.pipeline import models_meta, rebook
-from alpha_core.report import format_value
+from alpha_core.report import format_metric
 from alpha_ui import charts, state
 
 state.page("Books", ":material/menu_book:")
@@ -54,12 +54,15 @@ st.caption(
     "(recomputed from the stored predictions, no retraining)."
 )
 
-m = st.columns(5)
-m[0].metric("Sharpe", format_value(metrics.get("sharpe"), "num"))
-m[1].metric("Total return", format_value(metrics.get("total_return"), "pct"))
-m[2].metric("Max drawdown", format_value(metrics.get("max_drawdown"), "pct"))
-m[3].metric("Avg long positions", format_value(metrics.get("avg_long_positions"), "num"))
-m[4].metric("Avg short positions", format_value(metrics.get("avg_short_positions"), "num"))
+CARDS = {  # metrics key -> short card label; the format comes from the metrics registry
+    "sharpe": "Sharpe",
+    "total_return": "Total return",
+    "max_drawdown": "Max drawdown",
+    "avg_long_positions": "Avg long positions",
+    "avg_short_positions": "Avg short positions",
+}
+for col, (key, label) in zip(st.columns(len(CARDS)), CARDS.items(), strict=True):
+    col.metric(label, format_metric(METRICS[key], metrics))
 st.altair_chart(
     charts.equity(views.equity_frame(daily), title="P&L at these percentiles (growth of 1)"),
     width="stretch",
