@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alpha_core.dashboard import format_value
 from alpha_core.data import PanelError, assets_by_class, live_assets
+from alpha_core.report import format_value
 from alpha_ui import charts, jobs, nav, state
 
 state.page("Home", ":material/home:")

@@ -23,6 +23,7 @@ stays dollar-neutral.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -35,7 +36,30 @@ from alpha_core.transforms import percentile_rank
 RANK = "rank"
 CAPPED = "capped"
 BOOK_COLUMNS = ("date", "asset", "side", "weight", PREDICTION, RANK)
+SIDES = ("long", "short")
 _TOL = 1e-9
+
+
+def side_book(books: pl.DataFrame, day: date, side: str) -> pl.DataFrame:
+    """The ``side`` ("long" or "short") book decided on ``day``, strongest name first.
+
+    Long rows are sorted by rank descending, short rows by rank ascending; every column of
+    ``books`` is kept.
+    """
+    if side not in SIDES:
+        raise ValueError(f"side must be one of {SIDES}, got {side!r}")
+    rows = books.filter((pl.col("date") == day) & (pl.col("side") == side))
+    return rows.sort(RANK, descending=side == "long")
+
+
+EXPORT_COLUMNS = BOOK_COLUMNS
+"""Columns of every exported book CSV: date, asset, side, weight, prediction, rank."""
+
+
+def books_csv(books: pl.DataFrame, day: date | None = None) -> str:
+    """Books as CSV text with :data:`EXPORT_COLUMNS` (one date, or every date when ``None``)."""
+    rows = books if day is None else books.filter(pl.col("date") == day)
+    return rows.select(EXPORT_COLUMNS).write_csv()
 
 
 def rank_predictions(preds: pl.DataFrame, within: str | None = None) -> pl.DataFrame:

@@ -1,10 +1,10 @@
-"""Panel data: load any supported source into the one canonical panel, and report its quality.
+"""Panel data: load any supported source into the one canonical panel.
 
 The canonical panel is a long polars DataFrame sorted by ``asset`` then ``date`` with columns
 ``date`` (Date), ``asset`` (Utf8), ``open, high, low, close, volume`` (Float64) and, when
 known, the per-asset metadata columns ``sector`` and ``asset_class`` (Utf8).
 
-Sources (:func:`load_panel`):
+Sources (:func:`load_panel`), one reader per format in :data:`READERS`:
 
 - ``"demo"``: the synthetic demo universe (:func:`alpha_core.demo.load_demo`).
 - a long-format ``.csv`` or ``.parquet`` file (one row per asset and date);
@@ -19,11 +19,10 @@ multiplied by ``adj_close / close`` and ``close`` is replaced by ``adj_close`` (
 as is). Without a raw close, the adjusted close serves as the close and nothing else changes.
 A row whose adjusted close is missing gets missing prices (reported, not guessed).
 
-Missing ``open/high/low/volume`` columns are created as null and reported by
-:func:`check_quality`. Numbers that do not parse become null (reported as missing). Only
-structural problems (no file, no date/asset/close column, unparsable dates, no rows ...)
-raise :class:`PanelError`; data problems are kept in the panel and listed by
-:func:`check_quality`.
+Missing ``open/high/low/volume`` columns are created as null. Numbers that do not parse become
+null. Only structural problems (no file, no date/asset/close column, unparsable dates, no
+rows ...) raise :class:`PanelError`; data problems are kept in the panel and listed by
+:func:`alpha_core.quality.check_quality`.
 """
 
 from __future__ import annotations
@@ -32,6 +31,7 @@ import hashlib
 import io
 import re
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,29 +42,6 @@ REQUIRED_COLUMNS = ("date", "asset", "close")
 OPTIONAL_COLUMNS = ("open", "high", "low", "volume")
 METADATA_COLUMNS = ("sector", "asset_class")
 PANEL_COLUMNS = ("date", "asset", "open", "high", "low", "close", "volume")
-
-CHECKS = (
-    "missing_column",
-    "duplicate",
-    "missing_price",
-    "non_positive_price",
-    "ohlc_out_of_order",
-    "zero_volume",
-    "missing_volume",
-    "extreme_move",
-)
-"""Every check :func:`check_quality` runs, in report order."""
-
-_LABELS = {
-    "missing_column": ("optional column with no values", "optional columns with no values"),
-    "duplicate": ("duplicated (asset, date) key", "duplicated (asset, date) keys"),
-    "missing_price": ("row with missing prices", "rows with missing prices"),
-    "non_positive_price": ("row with non-positive prices", "rows with non-positive prices"),
-    "ohlc_out_of_order": ("row with OHLC out of order", "rows with OHLC out of order"),
-    "zero_volume": ("row with zero volume", "rows with zero volume"),
-    "missing_volume": ("row with missing volume", "rows with missing volume"),
-    "extreme_move": ("extreme one-day move", "extreme one-day moves"),
-}
 
 _ALIASES: dict[str, tuple[str, ...]] = {
     "date": ("date", "datetime", "timestamp", "time", "day", "tradedate", "tradingdate"),
@@ -96,8 +73,6 @@ _DATE_FORMATS = (
 """Tried in order on the distinct date strings; the first that parses them all wins
 (so all-ambiguous ``01/02/2020`` dates read as US month/day)."""
 
-_ISSUE_SCHEMA = {"check": pl.Utf8, "asset": pl.Utf8, "date": pl.Date, "detail": pl.Utf8}
-
 
 class PanelError(ValueError):
     """A source that cannot become a panel; the message names the problem and the file."""
@@ -125,7 +100,10 @@ def load_panel(source: str | Path, metadata: str | Path | None = None) -> pl.Dat
 def read_metadata(path: str | Path) -> pl.DataFrame:
     """Read a metadata file as ``asset, sector, asset_class`` (Utf8, one row per asset)."""
     path = Path(path)
-    raw = _read_file(path)
+    tables = read_tables(path)
+    if len(tables) != 1:
+        raise PanelError(f"{path}: metadata must be one table, found {len(tables)}")
+    raw = tables[0].frame
     cols = _match_columns(raw.columns)
     if "asset" not in cols:
         raise PanelError(f"{path}: metadata has no asset column (expected asset/ticker/symbol)")
@@ -143,22 +121,91 @@ def read_metadata(path: str | Path) -> pl.DataFrame:
 
 
 def _load_path(path: Path) -> pl.DataFrame:
-    if not path.exists():
-        raise PanelError(f"file not found: {path}")
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() == ".csv")
-        if not files:
-            raise PanelError(f"{path}: folder contains no CSV files")
-        frames = [_standardize(_read_file(p), str(p), p.stem) for p in files]
-    elif path.suffix.lower() == ".zip":
-        frames = [
-            _standardize(_read_csv(data, f"{path}:{member}"), f"{path}:{member}", stem)
-            for member, stem, data in _zip_members(path)
-        ]
-    else:
-        frames = [_standardize(_read_file(path), str(path), None)]
+    frames = [_standardize(t.frame, t.name, t.asset) for t in read_tables(path)]
     panel = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
     return panel.sort("asset", "date", maintain_order=True)
+
+
+# --------------------------------------------------------------------------- readers
+@dataclass(frozen=True)
+class SourceTable:
+    """One table as read from a source, before its columns are matched."""
+
+    name: str
+    """Labels errors: the file, or ``archive.zip:member``."""
+    frame: pl.DataFrame
+    """The table as stored (CSV columns as text)."""
+    asset: str | None = None
+    """The asset of a one-ticker file (its stem), used when the table has no asset column."""
+
+
+Reader = Callable[[Path], list[SourceTable]]
+"""Reads one source path into its tables; errors are :class:`PanelError` naming the file."""
+
+FOLDER = "/"
+"""The :data:`READERS` key of a folder; every other key is a lower-case file suffix."""
+
+
+def _csv_file(path: Path) -> list[SourceTable]:
+    """A long-format CSV file."""
+    return [SourceTable(str(path), _read_csv(path, str(path)))]
+
+
+def _parquet_file(path: Path) -> list[SourceTable]:
+    """A long-format Parquet file."""
+    try:
+        df = pl.read_parquet(path)
+    except Exception as exc:
+        raise PanelError(f"{path}: cannot parse Parquet file ({exc})") from exc
+    return [SourceTable(str(path), _non_empty(df, str(path)))]
+
+
+def _zip_file(path: Path) -> list[SourceTable]:
+    """Every CSV in a zip: per-ticker files (asset = file stem) or one long CSV."""
+    return [
+        SourceTable(f"{path}:{member}", _read_csv(data, f"{path}:{member}"), stem)
+        for member, stem, data in _zip_members(path)
+    ]
+
+
+def _csv_folder(path: Path) -> list[SourceTable]:
+    """Every ``.csv`` file of a folder, Yahoo style (asset = file stem)."""
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() == ".csv")
+    if not files:
+        raise PanelError(f"{path}: folder contains no CSV files")
+    return [SourceTable(str(p), _read_csv(p, str(p)), p.stem) for p in files]
+
+
+READERS: dict[str, Reader] = {
+    ".csv": _csv_file,
+    ".txt": _csv_file,
+    ".parquet": _parquet_file,
+    ".pq": _parquet_file,
+    ".zip": _zip_file,
+    FOLDER: _csv_folder,
+}
+"""One reader per source format, keyed by file suffix (:data:`FOLDER` for a folder of CSVs).
+
+A new format is one entry here; :func:`upload_types` (the Data page's upload box) follows.
+"""
+
+
+def upload_types() -> list[str]:
+    """File extensions (without the dot) a user may upload: every file format of READERS."""
+    return [key.removeprefix(".") for key in READERS if key != FOLDER]
+
+
+def read_tables(path: str | Path) -> list[SourceTable]:
+    """The tables of a source path, read by the :data:`READERS` entry of its format."""
+    path = Path(path)
+    if not path.exists():
+        raise PanelError(f"file not found: {path}")
+    key = FOLDER if path.is_dir() else path.suffix.lower()
+    reader = READERS.get(key)
+    if reader is None:
+        known = ", ".join(k for k in READERS if k != FOLDER)
+        raise PanelError(f"{path}: unsupported extension {key!r} (use {known} or a folder)")
+    return reader(path)
 
 
 def _zip_members(path: Path) -> list[tuple[str, str, bytes]]:
@@ -178,22 +225,6 @@ def _zip_members(path: Path) -> list[tuple[str, str, bytes]]:
     if not out:
         raise PanelError(f"{path}: zip contains no CSV files")
     return out
-
-
-def _read_file(path: Path) -> pl.DataFrame:
-    """Read a CSV (all columns as text) or Parquet file; errors name the file."""
-    if not path.exists():
-        raise PanelError(f"file not found: {path}")
-    suffix = path.suffix.lower()
-    if suffix in (".csv", ".txt"):
-        return _read_csv(path, str(path))
-    if suffix in (".parquet", ".pq"):
-        try:
-            df = pl.read_parquet(path)
-        except Exception as exc:
-            raise PanelError(f"{path}: cannot parse Parquet file ({exc})") from exc
-        return _non_empty(df, str(path))
-    raise PanelError(f"{path}: unsupported extension {suffix!r} (use .csv, .parquet or .zip)")
 
 
 def _read_csv(source: Path | bytes, name: str) -> pl.DataFrame:
@@ -315,182 +346,6 @@ def _parse_date_text(s: pl.Series) -> pl.Series:
             break
     assert best is not None
     return s.replace_strict(uniq, best, default=None, return_dtype=pl.Date)
-
-
-# --------------------------------------------------------------------------- quality
-@dataclass(frozen=True)
-class QualityReport:
-    """Findings of :func:`check_quality`, one row each: check, asset, date, detail.
-
-    ``asset``/``date`` are null for findings that are not about one asset/row.
-    """
-
-    issues: pl.DataFrame
-    extreme_move: float = 0.4
-
-    def counts(self) -> dict[str, int]:
-        """Number of findings per check; every check in :data:`CHECKS` is present."""
-        found = dict(self.issues["check"].value_counts().iter_rows())
-        return {c: int(found.get(c, 0)) for c in CHECKS}
-
-    def is_clean(self) -> bool:
-        """True when there is no finding at all."""
-        return self.issues.height == 0
-
-    def summary_lines(self) -> list[str]:
-        """One line per check with findings, e.g. "12 rows with OHLC out of order, e.g. ..."."""
-        lines = []
-        for check, n in self.counts().items():
-            if not n:
-                continue
-            line = f"{n} {_LABELS[check][n != 1]}"
-            if check == "extreme_move":
-                line += f" (|close / previous close - 1| > {self.extreme_move:g})"
-            rows = self.issues.filter(pl.col("check") == check)
-            if check == "missing_column":
-                names = [d.split(":")[0] for d in rows["detail"]]
-                line += " (absent from the source or all null): " + ", ".join(names)
-            else:
-                rows = rows.head(3)
-                shown = [
-                    f"{a} {d}" if d is not None else a
-                    for a, d in rows.select("asset", "date").iter_rows()
-                ]
-                line += ", e.g. " + ", ".join(shown) + (" ..." if n > 3 else "")
-            lines.append(line)
-        return lines or ["no data quality issues found"]
-
-
-def check_quality(panel: pl.DataFrame, extreme_move: float = 0.4) -> QualityReport:
-    """Report (never fix) data problems in a panel; see :data:`CHECKS` for the checks run.
-
-    Row-level checks ignore an optional column that has no values at all; that column is
-    reported once as ``missing_column`` instead. NaN counts as missing. Extreme moves compare
-    each close with the asset's previous non-missing close (panel sorted by asset, date).
-    """
-    if extreme_move <= 0:
-        raise ValueError(f"extreme_move must be > 0, got {extreme_move}")
-    df = _quality_frame(panel)
-    empty = [c for c in OPTIONAL_COLUMNS if df[c].null_count() == df.height and df.height > 0]
-    present = [c for c in PRICE_COLUMNS if c not in empty]
-    parts = [
-        _missing_columns(empty),
-        _duplicates(df),
-        _rows(
-            df,
-            "missing_price",
-            pl.any_horizontal(pl.col(c).is_null() for c in present),
-            _listing(present, lambda c: pl.col(c).is_null(), " missing"),
-        ),
-        _rows(
-            df,
-            "non_positive_price",
-            pl.any_horizontal(pl.col(c) <= 0 for c in present),
-            _listing(present, lambda c: pl.col(c) <= 0, " <= 0"),
-        ),
-        _rows(df, "ohlc_out_of_order", _ohlc_disorder(), _ohlc_detail()),
-        _rows(df, "zero_volume", pl.col("volume") == 0, pl.lit("volume 0")),
-        _rows(
-            df,
-            "missing_volume",
-            pl.col("volume").is_null() & ("volume" not in empty),
-            pl.lit("volume missing"),
-        ),
-        _extreme_moves(df, extreme_move),
-    ]
-    order = {c: i for i, c in enumerate(CHECKS)}
-    issues = (
-        pl.concat(parts)
-        .with_columns(pl.col("check").replace_strict(order, return_dtype=pl.Int32).alias("_k"))
-        .sort("_k", "asset", "date", maintain_order=True, nulls_last=False)
-        .drop("_k")
-    )
-    return QualityReport(issues=issues, extreme_move=extreme_move)
-
-
-def _quality_frame(panel: pl.DataFrame) -> pl.DataFrame:
-    """date, asset and Float64 OHLCV (NaN as null, absent columns as null), sorted."""
-    cols = [
-        pl.col(c).cast(pl.Float64).fill_nan(None)
-        if c in panel.columns
-        else pl.lit(None, pl.Float64).alias(c)
-        for c in (*PRICE_COLUMNS, "volume")
-    ]
-    return panel.select("date", "asset", *cols).sort("asset", "date", maintain_order=True)
-
-
-def _missing_columns(empty: list[str]) -> pl.DataFrame:
-    return pl.DataFrame(
-        {
-            "check": ["missing_column"] * len(empty),
-            "asset": [None] * len(empty),
-            "date": [None] * len(empty),
-            "detail": [f"{c}: no values (absent from the source or all null)" for c in empty],
-        },
-        schema=_ISSUE_SCHEMA,
-    )
-
-
-def duplicate_bars(panel: pl.DataFrame) -> pl.DataFrame:
-    """``asset, date, len`` for every (asset, date) held by more than one row."""
-    return panel.group_by("asset", "date", maintain_order=True).len().filter(pl.col("len") > 1)
-
-
-def _duplicates(df: pl.DataFrame) -> pl.DataFrame:
-    return duplicate_bars(df).select(
-        pl.lit("duplicate").alias("check"),
-        "asset",
-        "date",
-        pl.format("{} rows for this asset and date", pl.col("len")).alias("detail"),
-    )
-
-
-def _rows(df: pl.DataFrame, check: str, condition: pl.Expr, detail: pl.Expr) -> pl.DataFrame:
-    return df.filter(condition.fill_null(False)).select(
-        pl.lit(check).alias("check"), "asset", "date", detail.cast(pl.Utf8).alias("detail")
-    )
-
-
-def _listing(columns: list[str], flag, suffix: str) -> pl.Expr:
-    """Comma-separated names of the columns where ``flag(column)`` holds, plus ``suffix``."""
-    names = [pl.when(flag(c)).then(pl.lit(c)) for c in columns]
-    return pl.concat_str(names, separator=", ", ignore_nulls=True) + pl.lit(suffix)
-
-
-def _ohlc_disorder() -> pl.Expr:
-    """high < max(open, close), low > min(open, close) or high < low; open may be missing."""
-    high, low, close = pl.col("high"), pl.col("low"), pl.col("close")
-    top = pl.max_horizontal("open", "close")
-    bottom = pl.min_horizontal("open", "close")
-    known = high.is_not_null() & low.is_not_null() & close.is_not_null()
-    return known & ((high < top) | (low > bottom) | (high < low))
-
-
-def _ohlc_detail() -> pl.Expr:
-    return pl.format(
-        "open={} high={} low={} close={}",
-        *(pl.col(c).round(4).cast(pl.Utf8).fill_null("null") for c in PRICE_COLUMNS),
-    )
-
-
-def _extreme_moves(df: pl.DataFrame, threshold: float) -> pl.DataFrame:
-    prev = pl.col("close").forward_fill().shift(1).over("asset")
-    move = pl.col("close") / pl.col("_prev") - 1
-    return (
-        df.with_columns(prev.alias("_prev"))
-        .filter((pl.col("_prev") > 0) & (pl.col("close") > 0) & (move.abs() > threshold))
-        .select(
-            pl.lit("extreme_move").alias("check"),
-            "asset",
-            "date",
-            pl.format(
-                "close {} after {} ({}%)",
-                pl.col("close").round(4),
-                pl.col("_prev").round(4),
-                (move * 100).round(1),
-            ).alias("detail"),
-        )
-    )
 
 
 # --------------------------------------------------------------------------- helpers

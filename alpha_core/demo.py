@@ -27,7 +27,6 @@ The module is pure numpy/scipy/polars; results are cached as Parquet by :func:`l
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -35,6 +34,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 from scipy.signal import lfilter
+
+from alpha_core.storage import write_atomic
 
 DEMO_SOURCE_LABEL = "simulated"
 """Shown wherever the demo universe is displayed: it is not real market data."""
@@ -48,7 +49,10 @@ GENERATOR_VERSION = 1
 DEMO_START = date(2000, 1, 3)
 DEMO_END = date(2025, 3, 31)
 
-PANEL_COLUMNS = ("date", "asset", "open", "high", "low", "close", "volume", "sector", "asset_class")
+DEMO_PANEL_COLUMNS = (
+    "date", "asset", "open", "high", "low", "close", "volume", "sector", "asset_class",
+)  # fmt: skip
+"""Columns of the cached demo panel: the canonical OHLCV columns plus both metadata columns."""
 ORACLE_COLUMNS = ("date", "asset", "expected_return")
 
 # ----------------------------------------------------------------------------- planted structure
@@ -523,17 +527,6 @@ def demo_cache_paths(seed: int = DEMO_SEED, cache_dir: Path | None = None) -> tu
     return base / f"{stem}_panel.parquet", base / f"{stem}_oracle.parquet"
 
 
-def _write_atomic(frame: pl.DataFrame, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        frame.write_parquet(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _read_cached(panel_path: Path, oracle_path: Path) -> DemoUniverse | None:
     if not (panel_path.exists() and oracle_path.exists()):
         return None
@@ -542,7 +535,7 @@ def _read_cached(panel_path: Path, oracle_path: Path) -> DemoUniverse | None:
         oracle = pl.read_parquet(oracle_path)
     except Exception:  # unreadable cache: regenerate
         return None
-    if tuple(panel.columns) != PANEL_COLUMNS or tuple(oracle.columns) != ORACLE_COLUMNS:
+    if tuple(panel.columns) != DEMO_PANEL_COLUMNS or tuple(oracle.columns) != ORACLE_COLUMNS:
         return None
     if panel.height != oracle.height:
         return None
@@ -560,7 +553,6 @@ def load_demo(seed: int = DEMO_SEED, cache_dir: Path | None = None) -> DemoUnive
     if cached is not None:
         return cached
     universe = generate_demo(seed)
-    panel_path.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(universe.panel, panel_path)
-    _write_atomic(universe.oracle, oracle_path)
+    write_atomic(panel_path, universe.panel.write_parquet)
+    write_atomic(oracle_path, universe.oracle.write_parquet)
     return universe

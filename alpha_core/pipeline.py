@@ -18,11 +18,12 @@ import polars as pl
 from alpha_core.backtest import add_costs, daily_returns
 from alpha_core.books import build_books
 from alpha_core.config import ConfigError, RunConfig
-from alpha_core.data import PanelError, duplicate_bars, panel_fingerprint
+from alpha_core.data import PanelError, panel_fingerprint
 from alpha_core.features import FEATURE_NAMES, build_features
+from alpha_core.metrics import PredictionStats, compute_metrics, prediction_stats
 from alpha_core.predictions import CONTEXT_FEATURES, with_context
 from alpha_core.progress import OnProgress, Progress, ignore
-from alpha_core.report import compute_metrics, prediction_stats
+from alpha_core.quality import duplicate_bars
 from alpha_core.result import RunResult, models_meta
 from alpha_core.transforms import transform_features
 from alpha_core.walkforward import run_folds, shuffle_labels_within_date
@@ -124,8 +125,8 @@ def run_experiment(
     for m in models:
         m.meta.update(provenance)
     meta = models_meta(models)
-    books, daily, metrics = rebook(preds, config, meta, timings=timings)
-    _, quantiles, decay = prediction_stats(preds)  # cached by rebook's metrics
+    pred_stats = prediction_stats(preds)
+    books, daily, metrics = rebook(preds, config, meta, timings=timings, pred_stats=pred_stats)
     on_progress(Progress("done", 1.0))
     return RunResult(
         config,
@@ -137,8 +138,8 @@ def run_experiment(
         timings,
         models=models,
         folds=folds,
-        quantiles=quantiles,
-        ic_decay=decay,
+        quantiles=pred_stats.quantiles,
+        ic_decay=pred_stats.ic_decay,
         features=feats,
     )
 
@@ -157,10 +158,13 @@ def rebook(
     config: RunConfig,
     model_meta: dict[str, Any],
     timings: dict[str, float] | None = None,
+    pred_stats: PredictionStats | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]]:
     """Books (ranking, sizing, limits), daily P&L gross and net of costs, and metrics.
 
     No retraining: this is the whole cost of a percentile, sizing or cost change in the app.
+    ``pred_stats`` (:func:`alpha_core.metrics.prediction_stats` of ``preds``) are computed
+    when not given.
     """
     timings = {} if timings is None else timings
     t0 = time.perf_counter()
@@ -180,6 +184,7 @@ def rebook(
         n_trials=config.n_trials,
         seed=config.seed,
         extra=extra,
+        pred_stats=pred_stats,
     )
     timings["report"] = time.perf_counter() - t0
     return books, daily, metrics

@@ -23,8 +23,9 @@ import streamlit as st
 
 from alpha_core import explain
 from alpha_core.config import RunConfig
-from alpha_core.data import PanelError, check_quality, load_panel
+from alpha_core.data import PanelError, load_panel
 from alpha_core.features import build_features
+from alpha_core.quality import check_quality
 from alpha_core.registry import RunInfo, default_root, list_runs, load_run, run_dir
 from alpha_core.result import RunResult
 from alpha_core.runs import source_label

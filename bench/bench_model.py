@@ -46,9 +46,9 @@ SPLITS = {
 def case_fit(preset: str, split: str, repeats: int, n_estimators: int = 0) -> dict:
     from alpha_core.config import FAST_PRESET, SEED_PRESET
     from alpha_core.features import FEATURE_NAMES, build_features
+    from alpha_core.metrics import daily_ic
     from alpha_core.model import fit_model, training_rows
     from alpha_core.predictions import predict_window
-    from alpha_core.report import daily_ic
 
     params = FAST_PRESET if preset == "fast" else SEED_PRESET
     if n_estimators:

@@ -17,7 +17,8 @@ import time
 
 import numpy as np
 
-from alpha_core import dashboard as dash
+from alpha_core import views
+from alpha_core.books import books_csv
 from alpha_core.config import ModelParams, RunConfig
 from alpha_core.data import load_panel
 from alpha_core.pipeline import models_meta, rebook, run_experiment
@@ -53,9 +54,9 @@ def main() -> None:
         books, daily, _ = rebook(preds, cfg, meta, timings=timings)
         engine = time.perf_counter() - t0
         t1 = time.perf_counter()
-        dash.equity_frame(daily)
-        dash.book_for_date(books, books["date"].max())
-        dash.books_csv(books)
+        views.equity_frame(daily)
+        views.book_for_date(books, books["date"].max())
+        books_csv(books)
         extras = time.perf_counter() - t1
         if i < 3:  # warm-up
             continue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alpha_core.data import PanelError, load_panel
+from alpha_core.data import PanelError, load_panel, upload_types
 from alpha_ui import state
 
 state.page("Data", ":material/folder_open:")
@@ -51,7 +51,7 @@ elif kind.startswith("File"):
 else:
     up = st.file_uploader(
         f"Prices: CSV, Parquet or zip of CSVs (max {state.MAX_UPLOAD_MB} MB)",
-        type=["csv", "parquet", "zip"],
+        type=upload_types(),
         key="data_upload",
     )
     meta_up = st.file_uploader(

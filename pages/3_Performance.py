@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alpha_core import dashboard as dash
+from alpha_core import report, views
 from alpha_ui import charts, state
 
 state.page("Performance", ":material/monitoring:")
@@ -19,22 +19,22 @@ st.caption(
 
 left, right = st.columns([3, 2])
 with left:
-    series = dash.series_for(daily)
-    st.altair_chart(charts.equity(dash.equity_frame(daily, series)), width="stretch")
-    st.altair_chart(charts.drawdown(dash.drawdown_frame(daily, series)), width="stretch")
+    series = views.series_for(daily)
+    st.altair_chart(charts.equity(views.equity_frame(daily, series)), width="stretch")
+    st.altair_chart(charts.drawdown(views.drawdown_frame(daily, series)), width="stretch")
 with right:
     st.subheader("Metrics")
-    st.dataframe(dash.metrics_table(result.metrics), hide_index=True, height=420)
+    st.dataframe(report.metrics_table(result.metrics), hide_index=True, height=420)
 
 c1, c2 = st.columns(2)
 with c1:
     window = st.select_slider("Rolling window (days)", [21, 42, 63, 126], value=63, key="roll_w")
     st.altair_chart(
-        charts.rolling_sharpe(dash.rolling_sharpe(daily, window), window), width="stretch"
+        charts.rolling_sharpe(views.rolling_sharpe(daily, window), window), width="stretch"
     )
 with c2:
-    st.altair_chart(charts.rank_ic(dash.ic_frame(result.predictions)), width="stretch")
-monthly = dash.monthly_returns(daily)
+    st.altair_chart(charts.rank_ic(views.ic_frame(result.predictions)), width="stretch")
+monthly = views.monthly_returns(daily)
 st.altair_chart(charts.monthly_heatmap(monthly), width="stretch")
 
 q1, q2 = st.columns(2)

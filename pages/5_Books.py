@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alpha_core import dashboard as dash
+from alpha_core import views
+from alpha_core.books import books_csv
+from alpha_core.metrics import METRICS, PredictionStats, prediction_stats
 from alpha_core.pipeline import models_meta, rebook
+from alpha_core.report import format_metric
 from alpha_ui import charts, state
 
 state.page("Books", ":material/menu_book:")
@@ -13,11 +16,18 @@ st.title("Daily books")
 run_id, result = state.require_run()
 
 
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _pred_stats(run_id: str, root: str) -> PredictionStats:
+    """The run's prediction statistics: the same at every percentile, computed once."""
+    return prediction_stats(state.load(run_id).predictions)
+
+
 @st.cache_data(max_entries=32, show_spinner=False)
 def _rebook(run_id: str, root: str, long_pct: float, short_pct: float):
     res = state.load(run_id)
     cfg = res.config.replace(long_pct=long_pct, short_pct=short_pct)
-    return rebook(res.predictions, cfg, models_meta(res.models or [res.model]))
+    meta = models_meta(res.models or [res.model])
+    return rebook(res.predictions, cfg, meta, pred_stats=_pred_stats(run_id, root))
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -25,7 +35,7 @@ def _sectors(data: str, metadata: str | None):
     from alpha_core.config import RunConfig
 
     pnl = state.run_panel(RunConfig(data=data, metadata=metadata))
-    return None if pnl is None else dash.asset_sectors(pnl)
+    return None if pnl is None else views.asset_sectors(pnl)
 
 
 s1, s2 = st.columns(2)
@@ -44,23 +54,26 @@ st.caption(
     "(recomputed from the stored predictions, no retraining)."
 )
 
-m = st.columns(5)
-m[0].metric("Sharpe", dash.format_value(metrics.get("sharpe"), "num"))
-m[1].metric("Total return", dash.format_value(metrics.get("total_return"), "pct"))
-m[2].metric("Max drawdown", dash.format_value(metrics.get("max_drawdown"), "pct"))
-m[3].metric("Avg long positions", dash.format_value(metrics.get("avg_long_positions"), "num"))
-m[4].metric("Avg short positions", dash.format_value(metrics.get("avg_short_positions"), "num"))
+CARDS = {  # metrics key -> short card label; the format comes from the metrics registry
+    "sharpe": "Sharpe",
+    "total_return": "Total return",
+    "max_drawdown": "Max drawdown",
+    "avg_long_positions": "Avg long positions",
+    "avg_short_positions": "Avg short positions",
+}
+for col, (key, label) in zip(st.columns(len(CARDS)), CARDS.items(), strict=True):
+    col.metric(label, format_metric(METRICS[key], metrics))
 st.altair_chart(
-    charts.equity(dash.equity_frame(daily), title="P&L at these percentiles (growth of 1)"),
+    charts.equity(views.equity_frame(daily), title="P&L at these percentiles (growth of 1)"),
     width="stretch",
 )
 
-dates = dash.book_dates(books)
+dates = views.book_dates(books)
 day = st.select_slider(
     "Date", options=dates, value=dates[-1], key=f"books_day_{run_id}",
     help="The book decided at this date's close (the last date's book is for the next session).",
 )  # fmt: skip
-tables = dash.book_for_date(books, day, _sectors(result.config.data, result.config.metadata))
+tables = views.book_for_date(books, day, _sectors(result.config.data, result.config.metadata))
 fmt = {
     "prediction": st.column_config.NumberColumn("prediction", format="%.5f"),
     "rank": st.column_config.NumberColumn("rank", format="%.3f"),
@@ -78,14 +91,14 @@ d1, d2 = st.columns(2)
 tag = f"L{round(long_pct * 100)}_S{round(short_pct * 100)}"
 d1.download_button(
     f"Download the {day} book (CSV)",
-    dash.books_csv(books, day),
+    books_csv(books, day),
     file_name=f"book_{run_id}_{day}_{tag}.csv",
     mime="text/csv",
     key="dl_day",
 )
 d2.download_button(
     "Download every daily book in the test window (CSV)",
-    dash.books_csv(books),
+    books_csv(books),
     file_name=f"books_{run_id}_{tag}.csv",
     mime="text/csv",
     key="dl_all",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from alpha_core import dashboard as dash
+from alpha_core import report, views
 from alpha_core.registry import delete_run, rename_run
 from alpha_ui import charts, state
 
@@ -29,16 +29,16 @@ if len(picked) >= 1:
         names[r] = n if n not in names.values() else f"{n} ({r[:15]})"
     st.subheader("Metrics")
     st.dataframe(
-        dash.metrics_comparison({names[r]: by_id[r].metrics for r in picked}), hide_index=True
+        report.metrics_comparison({names[r]: by_id[r].metrics for r in picked}), hide_index=True
     )
     frames = []
     for r in picked:
         daily = state.load(r).daily
-        eq = dash.equity_frame(daily, series=("long_short",))
+        eq = views.equity_frame(daily, series=("long_short",))
         frames.append(eq.select("date", pl.lit(names[r]).alias("run"), "equity"))
     st.altair_chart(charts.overlay_equity(pl.concat(frames)), width="stretch")
     st.subheader("Config differences")
-    diff = dash.config_diff({names[r]: by_id[r].config for r in picked})
+    diff = views.config_diff({names[r]: by_id[r].config for r in picked})
     if diff.height:
         st.dataframe(diff, hide_index=True)
     else:

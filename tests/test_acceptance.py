@@ -14,8 +14,8 @@ from alpha_core.cli import main
 from alpha_core.config import RunConfig
 from alpha_core.demo import load_demo
 from alpha_core.features import build_features
+from alpha_core.metrics import daily_ic, ic_metrics
 from alpha_core.pipeline import run_experiment
-from alpha_core.report import daily_ic, ic_metrics
 
 # Six years out of sample, so that noise cannot decide it.
 LONG_SPAN = RunConfig(

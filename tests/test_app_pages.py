@@ -22,13 +22,13 @@ if str(ROOT) not in sys.path:
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from alpha_core import dashboard as dash  # noqa: E402
-from alpha_core import explain  # noqa: E402
-from alpha_core.books import build_books  # noqa: E402
+from alpha_core import explain, views  # noqa: E402
+from alpha_core.books import books_csv, build_books  # noqa: E402
 from alpha_core.config import ModelParams, RunConfig  # noqa: E402
 from alpha_core.data import load_panel  # noqa: E402
 from alpha_core.pipeline import models_meta, rebook, run_experiment  # noqa: E402
 from alpha_core.registry import list_runs, load_run, save_run  # noqa: E402
+from alpha_core.report import format_value, metric_rows  # noqa: E402
 from alpha_ui import nav  # noqa: E402
 
 SP500 = ROOT.parent / "shared" / "data" / "sp500_5yr.parquet"
@@ -95,8 +95,8 @@ def test_home_shows_dataset_and_current_run_metrics(registry):
     panel = registry["panel"]
     assert any("simulated" in c.value for c in at.caption)
     assert metric(at, "Assets") == f"{panel['asset'].n_unique():,}"
-    assert metric(at, "Sharpe (long-short)") == dash.format_value(run.metrics["sharpe"], "num")
-    assert metric(at, "Total return") == dash.format_value(run.metrics["total_return"], "pct")
+    assert metric(at, "Sharpe (long-short)") == format_value(run.metrics["sharpe"], "num")
+    assert metric(at, "Total return") == format_value(run.metrics["total_return"], "pct")
     shown = at.dataframe[0].value
     assert shown["n_assets"].sum() == panel["asset"].n_unique()
 
@@ -108,9 +108,9 @@ def test_performance_metrics_equal_engine(registry):
     run = load_run(run_id, registry["root"])
     _, _, metrics = rebook(run.predictions, run.config, models_meta(run.models))
     shown = dict(zip(at.dataframe[0].value["metric"], at.dataframe[0].value["value"], strict=True))
-    for key, label, kind in dash.METRIC_ROWS:
+    for key, label, kind in metric_rows(metrics):
         if key in metrics and key != "train_rmse":
-            assert shown[label] == dash.format_value(metrics[key], kind), key
+            assert shown[label] == format_value(metrics[key], kind), key
 
 
 def test_books_tables_follow_percentile_sliders(registry):
@@ -138,8 +138,8 @@ def test_books_tables_follow_percentile_sliders(registry):
         assert got["weight"].to_list() == pytest.approx(
             want.sort("rank", descending=side == "long")["weight"].to_list()
         )
-    assert metric(at, "Sharpe") == dash.format_value(metrics["sharpe"], "num")
-    assert metric(at, "Total return") == dash.format_value(metrics["total_return"], "pct")
+    assert metric(at, "Sharpe") == format_value(metrics["sharpe"], "num")
+    assert metric(at, "Total return") == format_value(metrics["total_return"], "pct")
     assert [b.label for b in at.get("download_button")][1].startswith("Download every daily")
 
 
@@ -150,7 +150,7 @@ def test_books_date_picker_shows_that_day(registry):
     at = app("pages/5_Books.py", run_id).run()
     at.select_slider(key=f"books_day_{run_id}").set_value(day).run()
     no_errors(at)
-    tables = dash.book_for_date(run.books, day, dash.asset_sectors(registry["panel"]))
+    tables = views.book_for_date(run.books, day, views.asset_sectors(registry["panel"]))
     assert at.dataframe[0].value["asset"].tolist() == tables["long"]["asset"].to_list()
     assert at.dataframe[1].value["asset"].tolist() == tables["short"]["asset"].to_list()
     assert at.dataframe[0].value["sector"].notna().all()
@@ -158,13 +158,13 @@ def test_books_date_picker_shows_that_day(registry):
 
 def test_books_csv_export_matches_engine(registry):
     run = load_run(registry["ids"][0], registry["root"])
-    text = dash.books_csv(run.books)
+    text = books_csv(run.books)
     back = pl.read_csv(text.encode(), try_parse_dates=True)
     assert back.columns == ["date", "asset", "side", "weight", "prediction", "rank"]
     assert back.height == run.books.height
     assert back["weight"].to_list() == pytest.approx(run.books["weight"].to_list())
     day = run.books["date"].max()
-    one = pl.read_csv(dash.books_csv(run.books, day).encode(), try_parse_dates=True)
+    one = pl.read_csv(books_csv(run.books, day).encode(), try_parse_dates=True)
     assert one["date"].unique().to_list() == [day]
 
 
@@ -200,8 +200,8 @@ def test_compare_metrics_diff_rename_delete(registry, tmp_path):
     assert list(table.columns) == ["metric", "tiny-a", "tiny-b"]
     ra, rb = load_run(a, registry["root"]), load_run(b, registry["root"])
     row = table[table["metric"] == "Sharpe ratio (long-short, annualised)"].iloc[0]
-    assert row["tiny-a"] == dash.format_value(ra.metrics["sharpe"], "num")
-    assert row["tiny-b"] == dash.format_value(rb.metrics["sharpe"], "num")
+    assert row["tiny-a"] == format_value(ra.metrics["sharpe"], "num")
+    assert row["tiny-b"] == format_value(rb.metrics["sharpe"], "num")
     diff = at.dataframe[1].value
     assert {"seed", "long_pct", "name"} <= set(diff["field"])
 
@@ -402,7 +402,7 @@ def test_walk_forward_run_on_every_page(registry):
     no_errors(at)
     cfg = config.replace(long_pct=0.10)
     _, _, metrics = rebook(result.predictions, cfg, models_meta(result.models))
-    assert metric(at, "Sharpe") == dash.format_value(metrics["sharpe"], "num")
+    assert metric(at, "Sharpe") == format_value(metrics["sharpe"], "num")
     cached = explain.load_cached(registry["root"] / result.run_id)
     assert cached is not None and cached.meta["n_models"] == len(result.models)
 

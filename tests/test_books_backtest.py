@@ -11,8 +11,8 @@ import pytest
 from scipy.stats import spearmanr
 
 from alpha_core.backtest import daily_returns
-from alpha_core.books import form_books, rank_predictions
-from alpha_core.report import daily_ic, ic_metrics, rmse
+from alpha_core.books import books_csv, form_books, rank_predictions, side_book
+from alpha_core.metrics import daily_ic, ic_metrics, rmse
 
 D1, D2, D3 = dt.date(2024, 1, 2), dt.date(2024, 1, 3), dt.date(2024, 1, 4)
 
@@ -51,6 +51,25 @@ def test_books_pick_top_and_bottom_quintile_with_equal_weights():
     assert d1.filter(pl.col("side") == "long")["weight"].to_list() == [0.5, 0.5]
     assert d1.filter(pl.col("side") == "short")["weight"].to_list() == [-0.5, -0.5]
     assert books.filter(pl.col("date") == D3).height == 4  # tomorrow's book exists
+
+
+def test_side_book_is_one_side_of_one_day_strongest_first():
+    books = form_books(rank_predictions(preds_frame()), 0.3, 0.3)
+    # D2 predictions are reversed: S8 0.9, S4 0.8, S2 0.7 long; S0 0.0, S9 0.1, S5 0.2 short
+    assert side_book(books, D2, "long")["asset"].to_list() == ["S8", "S4", "S2"]
+    assert side_book(books, D2, "short")["asset"].to_list() == ["S0", "S9", "S5"]
+    assert side_book(books, D2, "long").columns == books.columns
+    assert side_book(books, dt.date(2030, 1, 1), "long").height == 0
+    with pytest.raises(ValueError, match="side must be one of"):
+        side_book(books, D2, "flat")
+
+
+def test_books_csv_has_the_export_columns_for_one_day_or_all():
+    books = form_books(rank_predictions(preds_frame()), 0.2, 0.2)
+    lines = books_csv(books, D1).splitlines()
+    assert lines[0] == "date,asset,side,weight,prediction,rank"
+    assert len(lines) == 1 + 4 and all(line.startswith("2024-01-02,") for line in lines[1:])
+    assert len(books_csv(books).splitlines()) == 1 + books.height
 
 
 @pytest.mark.parametrize("n", [89, 50, 7, 10])

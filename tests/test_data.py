@@ -12,18 +12,20 @@ import polars as pl
 import pytest
 from conftest import SP500, make_panel, needs_sp500
 
+from alpha_core import data
 from alpha_core.data import (
-    CHECKS,
     PANEL_COLUMNS,
+    READERS,
     PanelError,
-    QualityReport,
+    SourceTable,
     assets_by_class,
-    check_quality,
     live_assets,
     load_panel,
     panel_fingerprint,
     read_metadata,
+    upload_types,
 )
+from alpha_core.quality import CHECKS, QualityReport, check_quality
 
 D1, D2, D3 = dt.date(2024, 1, 2), dt.date(2024, 1, 3), dt.date(2024, 1, 4)
 
@@ -209,6 +211,42 @@ def test_demo_source() -> None:
     df = load_panel("demo")
     assert df.equals(load_demo().panel)
     canonical_schema(df)
+
+
+# --------------------------------------------------------------------------- the readers table
+def test_a_format_registered_once_is_loaded_and_offered_for_upload(tmp_path, monkeypatch) -> None:
+    def tsv(path: Path) -> list[SourceTable]:
+        frame = pl.read_csv(path, separator="\t", infer_schema=False)
+        return [SourceTable(str(path), frame)]
+
+    monkeypatch.setitem(READERS, ".tsv", tsv)
+    src = write(tmp_path / "p.tsv", "date\tticker\tclose\n2024-01-03\tAAA\t2\n2024-01-02\tAAA\t1\n")
+    df = load_panel(src)
+    canonical_schema(df)
+    assert df.select("date", "asset", "close").rows() == [(D1, "AAA", 1.0), (D2, "AAA", 2.0)]
+    assert "tsv" in upload_types()
+    assert "unsupported extension" not in str(data.read_tables(src))
+
+
+def test_upload_types_are_the_file_formats_of_the_readers() -> None:
+    assert upload_types() == ["csv", "txt", "parquet", "pq", "zip"]
+    assert data.FOLDER in READERS  # folders are read but cannot be uploaded
+
+
+def test_data_page_uploader_accepts_the_readers_formats(tmp_path, monkeypatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("ALPHA_LAB_ARTIFACTS", str(tmp_path / "runs"))
+    monkeypatch.setenv("ALPHA_LAB_NO_FIRST_RUN", "1")
+    monkeypatch.setitem(READERS, ".tsv", READERS[".csv"])
+    root = Path(__file__).resolve().parents[1]
+    at = AppTest.from_file(str(root / "app.py"), default_timeout=120)
+    at.switch_page("pages/1_Data.py").run()
+    at.radio(key="data_kind").set_value("Upload a file").run()
+    assert not at.exception
+    prices = next(u for u in at.get("file_uploader") if u.proto.id.endswith("data_upload"))
+    assert [t.lstrip(".") for t in prices.proto.type] == upload_types()
+    assert "tsv" in upload_types()
 
 
 # --------------------------------------------------------------------------- structural errors

@@ -13,14 +13,9 @@ from conftest import make_panel
 from scipy.stats import rankdata, spearmanr
 
 from alpha_core import stats
+from alpha_core.metrics import compute_metrics, hit_rate, ic_decay, quantile_returns
 from alpha_core.predictions import forward_returns
-from alpha_core.report import (
-    compute_metrics,
-    hit_rate,
-    ic_decay,
-    performance_summary,
-    quantile_returns,
-)
+from alpha_core.report import performance_summary
 
 
 def random_preds(n_assets: int = 23, n_days: int = 40, seed: int = 3) -> pl.DataFrame:
@@ -62,6 +57,16 @@ def test_quantile_returns_against_a_direct_loop():
     metrics = compute_metrics(_daily(preds), preds, {})
     assert metrics["quantile_spread"] == pytest.approx(expected[4] - expected[0])
     assert metrics["q3_return"] == pytest.approx(expected[2])
+
+
+def test_prediction_statistics_are_the_same_bits_on_every_call_and_row_order():
+    """Averages over dates follow a fixed order, not polars' group order (which varies)."""
+    preds = random_preds(n_assets=60, n_days=300)
+    first_q, first_d = quantile_returns(preds), ic_decay(preds)
+    for seed in range(8):
+        shuffled = preds.sample(fraction=1.0, shuffle=True, seed=seed)
+        assert quantile_returns(shuffled).equals(first_q)
+        assert ic_decay(shuffled).equals(first_d)
 
 
 def test_ic_decay_against_a_direct_loop():

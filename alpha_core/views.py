@@ -1,9 +1,10 @@
-"""Frames the dashboard draws, computed from a run's tables: pure polars/numpy, no Streamlit.
+"""Chart- and table-ready frames of a run, computed from its tables: pure polars/numpy.
 
-Every chart and table in the app is one function here, so the numbers on screen can be tested
-against the engine without a browser. Series names match ``backtest.DAILY_COLUMNS``:
-``long`` (the long book), ``short`` (the P&L of the short book), ``long_short`` (their sum) and
-``benchmark`` (equal-weight mean label of every scored asset).
+Every chart and table the app draws is one function here (or, for metrics, in
+:mod:`alpha_core.report`), so the numbers on screen can be tested against the engine without a
+browser. Series names match ``backtest.DAILY_COLUMNS``: ``long`` (the long book), ``short``
+(the P&L of the short book), ``long_short`` (their sum) and ``benchmark`` (equal-weight mean
+label of every scored asset).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import numpy as np
 import polars as pl
 
 from alpha_core import stats
-from alpha_core.books import BOOK_COLUMNS
-from alpha_core.report import daily_ic, format_value
+from alpha_core.books import SIDES, side_book
+from alpha_core.metrics import daily_ic
 
 SERIES = ("long", "short", "long_short", "benchmark")
 SERIES_LABELS = {
@@ -35,70 +36,6 @@ def series_for(daily: pl.DataFrame) -> tuple[str, ...]:
     ):
         return (*SERIES[:3], "long_short_net", SERIES[3])
     return SERIES
-
-
-METRIC_ROWS: tuple[tuple[str, str, str], ...] = (
-    ("sharpe", "Sharpe ratio (long-short, annualised)", "num"),
-    ("sharpe_ci_low", "Sharpe 95% interval: low", "num"),
-    ("sharpe_ci_high", "Sharpe 95% interval: high", "num"),
-    ("sharpe_boot_ci_low", "Sharpe 95% bootstrap interval: low", "num"),
-    ("sharpe_boot_ci_high", "Sharpe 95% bootstrap interval: high", "num"),
-    ("psr", "Probabilistic Sharpe ratio (SR > 0)", "pct"),
-    ("dsr", "Deflated Sharpe ratio", "pct"),
-    ("min_trl", "Minimum track record length (days)", "num"),
-    ("sortino", "Sortino ratio", "num"),
-    ("calmar", "Calmar ratio", "num"),
-    ("total_return", "Total return", "pct"),
-    ("cagr", "CAGR", "pct"),
-    ("annual_volatility", "Annual volatility", "pct"),
-    ("max_drawdown", "Max drawdown", "pct"),
-    ("win_rate", "Win rate (days up)", "pct"),
-    ("hit_rate", "Hit rate (positions right)", "pct"),
-    ("sharpe_net", "Sharpe net of costs", "num"),
-    ("total_return_net", "Total return net of costs", "pct"),
-    ("max_drawdown_net", "Max drawdown net of costs", "pct"),
-    ("turnover_mean", "Mean daily turnover", "num"),
-    ("cost_annual", "Annual cost drag", "pct"),
-    ("alpha", "Alpha vs benchmark (annual)", "pct"),
-    ("beta", "Beta vs benchmark", "num"),
-    ("quantile_spread", "Top - bottom quintile daily return", "num4"),
-    ("long_sharpe", "Long-only Sharpe", "num"),
-    ("short_sharpe", "Short-only Sharpe", "num"),
-    ("benchmark_sharpe", "Benchmark Sharpe", "num"),
-    ("benchmark_total_return", "Benchmark total return", "pct"),
-    ("benchmark_max_drawdown", "Benchmark max drawdown", "pct"),
-    ("avg_long_positions", "Average long positions", "num"),
-    ("avg_short_positions", "Average short positions", "num"),
-    ("ic_mean", "Mean IC (Pearson)", "num4"),
-    ("ic_ir", "IC information ratio", "num"),
-    ("rank_ic_mean", "Mean rank IC (Spearman)", "num4"),
-    ("rank_ic_ir", "Rank IC information ratio", "num"),
-    ("train_rmse", "Train RMSE", "num4"),
-    ("test_rmse", "Test RMSE", "num4"),
-    ("n_train_rows", "Training rows", "int"),
-    ("n_folds", "Walk-forward folds", "int"),
-    ("n_test_days", "Test days", "int"),
-    ("test_start", "Test start", "text"),
-    ("test_end", "Test end", "text"),
-)
-"""(metrics key, label, format) in display order; keys are ``report.compute_metrics``'s."""
-
-
-def metrics_table(metrics: dict[str, Any]) -> pl.DataFrame:
-    """``metric, value`` (formatted text) for every known metric, then any unknown keys."""
-    rows = [(label, format_value(metrics.get(key), kind)) for key, label, kind in METRIC_ROWS]
-    known = {key for key, _, _ in METRIC_ROWS}
-    rows += [(key, format_value(v, "num4" if isinstance(v, float) else "text"))
-             for key, v in sorted(metrics.items()) if key not in known]  # fmt: skip
-    return pl.DataFrame(rows, schema=["metric", "value"], orient="row")
-
-
-def metrics_comparison(named: dict[str, dict[str, Any]]) -> pl.DataFrame:
-    """``metric`` plus one formatted column per run name (insertion order)."""
-    data: dict[str, list[str]] = {"metric": [label for _, label, _ in METRIC_ROWS]}
-    for name, metrics in named.items():
-        data[name] = [format_value(metrics.get(key), kind) for key, _, kind in METRIC_ROWS]
-    return pl.DataFrame(data)
 
 
 # ------------------------------------------------------------------ equity, drawdown, returns
@@ -175,18 +112,18 @@ def book_for_date(
     """``{"long": ..., "short": ...}`` for one date: asset, sector, prediction, rank, weight.
 
     ``sectors`` maps ``asset -> sector`` (see :func:`asset_sectors`); without it sector is null.
-    Long rows are sorted by rank descending, short rows by rank ascending.
+    Rows are in :func:`alpha_core.books.side_book` order (strongest name first).
     """
-    rows = books.filter(pl.col("date") == day)
-    if sectors is not None and sectors.height:
-        rows = rows.join(sectors, on="asset", how="left")
-    else:
-        rows = rows.with_columns(pl.lit(None, pl.Utf8).alias("sector"))
     cols = ["asset", "sector", "prediction", "rank", "weight"]
-    return {
-        "long": rows.filter(pl.col("side") == "long").sort("rank", descending=True).select(cols),
-        "short": rows.filter(pl.col("side") == "short").sort("rank").select(cols),
-    }
+    tables = {}
+    for side in SIDES:
+        rows = side_book(books, day, side)
+        if sectors is not None and sectors.height:
+            rows = rows.join(sectors, on="asset", how="left", maintain_order="left")
+        else:
+            rows = rows.with_columns(pl.lit(None, pl.Utf8).alias("sector"))
+        tables[side] = rows.select(cols)
+    return tables
 
 
 def asset_sectors(panel: pl.DataFrame) -> pl.DataFrame:
@@ -194,16 +131,6 @@ def asset_sectors(panel: pl.DataFrame) -> pl.DataFrame:
     if "sector" not in panel.columns:
         return pl.DataFrame(schema={"asset": pl.Utf8, "sector": pl.Utf8})
     return panel.group_by("asset").agg(pl.col("sector").drop_nulls().last()).sort("asset")
-
-
-EXPORT_COLUMNS = BOOK_COLUMNS
-"""Columns of every exported book CSV: date, asset, side, weight, prediction, rank."""
-
-
-def books_csv(books: pl.DataFrame, day: date | None = None) -> str:
-    """Books as CSV text with :data:`EXPORT_COLUMNS` (one date, or every date when ``None``)."""
-    rows = books if day is None else books.filter(pl.col("date") == day)
-    return rows.select(EXPORT_COLUMNS).write_csv()
 
 
 # ------------------------------------------------------------------------------------ configs

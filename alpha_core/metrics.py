@@ -1,0 +1,446 @@
+"""The metrics of a run: what each one is (:data:`METRICS`) and how it is computed.
+
+All return metrics are on the daily long-short series unless prefixed (``long_``,
+``short_``, ``benchmark_``). Keys without a suffix are gross (before costs); the same
+metric after costs carries ``_net`` (``sharpe_net``, ``total_return_net``, ...).
+Uncertainty travels with the Sharpe ratio: its 95% interval (analytic, with skew and
+kurtosis: ``sharpe_ci_low/high``; stationary bootstrap: ``sharpe_boot_ci_low/high``), the
+probabilistic Sharpe ratio against 0 (``psr``), the deflated Sharpe ratio given the
+config's ``n_trials`` (``dsr``) and the minimum track record length in days (``min_trl``).
+
+IC and quantile statistics always use the raw realised return (``label``, and the
+forward returns ``fwd_ret_<h>`` for the IC decay), never a transformed training label.
+
+A new metric is its computation in :func:`compute_metrics` plus one :class:`Metric` entry in
+:data:`METRICS`; the CLI's Performance Summary and the app's tables
+(:mod:`alpha_core.report`) read the registry and show it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from alpha_core import stats
+from alpha_core.features import LABEL
+from alpha_core.predictions import IC_HORIZONS, PREDICTION, fwd_col
+from alpha_core.transforms import percentile_rank
+
+QUANTILES = 5
+
+BOOT_ELEMENTS = 2_000_000
+"""Budget of resampled returns per bootstrap interval (keeps a rebook of 20 years fast)."""
+
+
+# ------------------------------------------------------------------------------- the registry
+@dataclass(frozen=True)
+class Metric:
+    """How one metric is named and shown; ``key`` is its key in :func:`compute_metrics`."""
+
+    key: str
+    label: str
+    """Display name; ``{other_key}`` is filled from the run's metrics (e.g. ``{n_trials}``)."""
+    kind: str = "num"
+    """Format of :func:`alpha_core.report.format_value`: pct, pct4, num, num4, int or text."""
+    group: str = "Long-short, gross"
+    """Section of the Performance Summary."""
+    claim: float | str | None = None
+    """The founding document's figure, measured on data we do not have: shown, never targeted."""
+    benchmark: str | None = None
+    """Key of the same figure for the equal-weight benchmark."""
+    summary: bool = False
+    """Shown in the CLI's Performance Summary (every metric is shown in the app's tables)."""
+    derive: Callable[[Mapping[str, Any]], Any] | None = None
+    """Computed at display time from the other metrics (not saved with the run)."""
+
+    def value(self, metrics: Mapping[str, Any]) -> Any:
+        """This metric's value in ``metrics`` (None when absent)."""
+        return self.derive(metrics) if self.derive is not None else metrics.get(self.key)
+
+    def title(self, metrics: Mapping[str, Any] | None = None) -> str:
+        """The label with ``{key}`` placeholders filled from ``metrics`` ("n" if unknown)."""
+        if "{" not in self.label:
+            return self.label
+        return self.label.format_map(_Filled(metrics or {}))
+
+
+class _Filled(dict):
+    def __init__(self, metrics: Mapping[str, Any]) -> None:
+        super().__init__({k: v for k, v in metrics.items() if v is not None})
+
+    def __missing__(self, key: str) -> str:
+        return "n"
+
+
+def _positions(m: Mapping[str, Any]) -> float | None:
+    long, short = m.get("avg_long_positions"), m.get("avg_short_positions")
+    return None if long is None else long + (short or 0)
+
+
+_GROSS, _NET, _BOOKS = "Long-short, gross", "Long-short, after costs", "Books and exposure"
+_BENCH, _PREDS, _RUN = "Equal-weight benchmark", "Predictions", "Model and data"
+
+_REGISTRY: tuple[Metric, ...] = (
+    Metric("sharpe", "Sharpe ratio (long-short, annualised)", claim=1.37,
+           benchmark="benchmark_sharpe", summary=True),
+    Metric("sharpe_ci_low", "Sharpe 95% interval: low", summary=True),
+    Metric("sharpe_ci_high", "Sharpe 95% interval: high", summary=True),
+    Metric("sharpe_boot_ci_low", "Sharpe 95% bootstrap interval: low", summary=True),
+    Metric("sharpe_boot_ci_high", "Sharpe 95% bootstrap interval: high", summary=True),
+    Metric("sharpe_boot_n", "Bootstrap resamples", "int"),
+    Metric("psr", "PSR vs 0 (probabilistic Sharpe ratio)", "pct", summary=True),
+    Metric("dsr", "DSR, {n_trials} trial(s) (deflated Sharpe ratio)", "pct", summary=True),
+    Metric("n_trials", "Trials counted by the DSR", "int"),
+    Metric("min_trl", "Minimum track record length (days)", summary=True),
+    Metric("total_return", "Total return", "pct", claim=0.17,
+           benchmark="benchmark_total_return", summary=True),
+    Metric("cagr", "CAGR", "pct", summary=True),
+    Metric("annual_return", "Annualised mean return", "pct"),
+    Metric("annual_volatility", "Annual volatility", "pct",
+           benchmark="benchmark_annual_volatility"),
+    Metric("max_drawdown", "Max drawdown", "pct", claim=-0.1836,
+           benchmark="benchmark_max_drawdown", summary=True),
+    Metric("win_rate", "Win rate (days up)", "pct", claim=0.50,
+           benchmark="benchmark_win_rate", summary=True),
+    Metric("sortino", "Sortino ratio"),
+    Metric("calmar", "Calmar ratio"),
+    Metric("alpha", "Alpha vs benchmark (annual)", "pct", summary=True),
+    Metric("beta", "Beta vs benchmark", summary=True),
+    Metric("sharpe_net", "Sharpe after costs (net)", group=_NET, summary=True),
+    Metric("sharpe_net_ci_low", "Sharpe after costs 95% interval: low", group=_NET,
+           summary=True),
+    Metric("sharpe_net_ci_high", "Sharpe after costs 95% interval: high", group=_NET,
+           summary=True),
+    Metric("sharpe_net_boot_ci_low", "Sharpe after costs 95% bootstrap interval: low",
+           group=_NET, summary=True),
+    Metric("sharpe_net_boot_ci_high", "Sharpe after costs 95% bootstrap interval: high",
+           group=_NET, summary=True),
+    Metric("psr_net", "PSR vs 0 (net)", "pct", group=_NET, summary=True),
+    Metric("dsr_net", "DSR, {n_trials} trial(s) (net)", "pct", group=_NET, summary=True),
+    Metric("min_trl_net", "Minimum track record length (days, net)", group=_NET, summary=True),
+    Metric("total_return_net", "Total return net of costs", "pct", group=_NET, summary=True),
+    Metric("cagr_net", "CAGR net of costs", "pct", group=_NET, summary=True),
+    Metric("annual_return_net", "Annualised mean return net of costs", "pct", group=_NET),
+    Metric("annual_volatility_net", "Annual volatility net of costs", "pct", group=_NET),
+    Metric("max_drawdown_net", "Max drawdown net of costs", "pct", group=_NET),
+    Metric("win_rate_net", "Win rate net of costs", "pct", group=_NET),
+    Metric("sortino_net", "Sortino ratio net of costs", group=_NET, summary=True),
+    Metric("calmar_net", "Calmar ratio net of costs", group=_NET, summary=True),
+    Metric("alpha_net", "Alpha vs benchmark net of costs (annual)", "pct", group=_NET),
+    Metric("beta_net", "Beta vs benchmark net of costs", group=_NET),
+    Metric("turnover_mean", "Mean daily turnover", group=_NET, summary=True),
+    Metric("turnover_annual", "Annual turnover", group=_NET),
+    Metric("cost_annual", "Annual cost drag", "pct", group=_NET, summary=True),
+    Metric("trade_cost_annual", "Annual trading cost", "pct", group=_NET),
+    Metric("borrow_cost_annual", "Annual borrow cost", "pct", group=_NET),
+    Metric("hit_rate", "Hit rate (positions right)", "pct", group=_BOOKS, summary=True),
+    Metric("positions_per_day", "Daily positions (long + short)", group=_BOOKS, claim="~28",
+           summary=True, derive=_positions),
+    Metric("avg_long_positions", "Average long positions", group=_BOOKS),
+    Metric("avg_short_positions", "Average short positions", group=_BOOKS),
+    Metric("long_sharpe", "Long-only Sharpe", group=_BOOKS, claim=1.40, summary=True),
+    Metric("short_sharpe", "Short-only Sharpe", group=_BOOKS, claim=-0.27, summary=True),
+    Metric("gross_long_mean", "Mean gross long", group=_BOOKS),
+    Metric("gross_short_mean", "Mean gross short", group=_BOOKS),
+    Metric("net_exposure_mean", "Mean net exposure", group=_BOOKS),
+    Metric("capped_days", "Days with a weight at a limit", "int", group=_BOOKS),
+    Metric("capped_days_share", "Share of days with a weight at a limit", "pct", group=_BOOKS),
+    Metric("capped_positions_mean", "Positions at a limit per day", group=_BOOKS),
+    Metric("limit_infeasible_days", "Days the limits could not hold the gross", "int",
+           group=_BOOKS),
+    Metric("benchmark_sharpe", "Benchmark Sharpe", group=_BENCH),
+    Metric("benchmark_total_return", "Benchmark total return", "pct", group=_BENCH),
+    Metric("benchmark_annual_volatility", "Benchmark annual volatility", "pct", group=_BENCH),
+    Metric("benchmark_max_drawdown", "Benchmark max drawdown", "pct", group=_BENCH),
+    Metric("benchmark_win_rate", "Benchmark win rate (days up)", "pct", group=_BENCH),
+    Metric("quantile_spread", "Top - bottom quintile daily return", "pct4", group=_PREDS,
+           summary=True),
+    *(Metric(f"q{q}_return", f"Quintile {q} mean daily return", "pct4", group=_PREDS)
+      for q in range(1, QUANTILES + 1)),
+    Metric("ic_mean", "Mean IC (Pearson)", "num4", group=_PREDS),
+    Metric("ic_ir", "IC information ratio", group=_PREDS),
+    Metric("rank_ic_mean", "Mean rank IC (Spearman)", "num4", group=_PREDS, summary=True),
+    Metric("rank_ic_ir", "Rank IC information ratio", group=_PREDS),
+    *(Metric(f"ic_decay_{h}", f"Mean rank IC vs {h}-day forward return", "num4", group=_PREDS)
+      for h in IC_HORIZONS),
+    Metric("train_rmse", "Train RMSE", "num4", group=_RUN, claim=0.0375, summary=True),
+    Metric("test_rmse", "Test RMSE", "num4", group=_RUN, claim=0.0177, summary=True),
+    Metric("n_train_rows", "Training rows", "int", group=_RUN, claim=385_394, summary=True),
+    Metric("n_folds", "Walk-forward folds", "int", group=_RUN),
+    Metric("n_test_days", "Test days", "int", group=_RUN, claim=126, summary=True),
+    Metric("test_start", "Test start", "text", group=_RUN),
+    Metric("test_end", "Test end", "text", group=_RUN),
+)  # fmt: skip
+
+METRICS: dict[str, Metric] = {m.key: m for m in _REGISTRY}
+"""Every metric by key, in display order: the one registry the CLI and the app read.
+
+A new metric is one entry in ``_REGISTRY`` (or ``METRICS[key] = Metric(...)`` at run time).
+"""
+
+
+# ------------------------------------------------------------------------------- computation
+def daily_ic(preds: pl.DataFrame) -> pl.DataFrame:
+    """Per-date Pearson IC and Spearman rank IC of prediction against realised label."""
+    valid = preds.filter(pl.col(LABEL).is_not_null())
+    return (
+        valid.group_by("date")
+        .agg(
+            pl.corr(PREDICTION, LABEL).alias("ic"),
+            pl.corr(PREDICTION, LABEL, method="spearman").alias("rank_ic"),
+            pl.len().alias("n_assets"),
+        )
+        .filter(pl.col("n_assets") >= 3)
+        .with_columns(pl.col("ic", "rank_ic").fill_nan(None))
+        .sort("date")
+    )
+
+
+def ic_summary(daily: pl.Series) -> tuple[float, float, int]:
+    """``(mean, information ratio, days)`` of a daily IC series (IR = mean / std, ddof 1)."""
+    values = daily.drop_nulls().to_numpy()
+    mean = float(values.mean()) if values.size else math.nan
+    std = float(values.std(ddof=1)) if values.size > 1 else math.nan
+    return mean, mean / std if std and std > 0 else math.nan, int(values.size)
+
+
+def ic_metrics(ic: pl.DataFrame) -> dict[str, float]:
+    """Mean IC / rank IC and their information ratios (mean / std of the daily series)."""
+    out: dict[str, float] = {}
+    for col in ("ic", "rank_ic"):
+        out[f"{col}_mean"], out[f"{col}_ir"], _ = ic_summary(ic[col])
+    return out
+
+
+def ic_decay(preds: pl.DataFrame, horizons: tuple[int, ...] = IC_HORIZONS) -> pl.DataFrame:
+    """``horizon, rank_ic_mean, rank_ic_ir, n_days``: mean daily rank IC of the prediction
+    against the forward h-day return; horizons whose column is absent are left out."""
+    rows = []
+    for h in horizons:
+        col = fwd_col(h)
+        if col not in preds.columns:
+            continue
+        daily = (
+            preds.filter(pl.col(col).is_not_null())
+            .sort("date", "asset")
+            .group_by("date")
+            .agg(pl.corr(PREDICTION, col, method="spearman").alias("ic"), pl.len().alias("n"))
+            .filter(pl.col("n") >= 3)
+            .with_columns(pl.col("ic").fill_nan(None))
+            .sort("date")  # a fixed order of summation: the same bits on every call
+        )
+        mean, ir, n_days = ic_summary(daily["ic"])
+        rows.append({"horizon": h, "rank_ic_mean": mean, "rank_ic_ir": ir, "n_days": n_days})
+    schema = {
+        "horizon": pl.Int64,
+        "rank_ic_mean": pl.Float64,
+        "rank_ic_ir": pl.Float64,
+        "n_days": pl.Int64,
+    }
+    return pl.DataFrame(rows, schema=schema)
+
+
+def quantile_returns(preds: pl.DataFrame, n: int = QUANTILES) -> pl.DataFrame:
+    """Mean realised return of each prediction quantile: ``quantile, mean_return, n_days``.
+
+    On each date the realised rows are split by the centred percentile of the prediction,
+    ``q = floor((r - 0.5) / m * n) + 1`` (r the average rank among the date's m rows), the
+    label is averaged within each quantile, then across dates (quantile 1 = lowest).
+    """
+    valid = preds.filter(pl.col(LABEL).is_not_null()).sort("date", "asset")
+    pct = percentile_rank(pl.col(PREDICTION), ["date"])
+    per_day = (
+        valid.with_columns((pct * n).floor().cast(pl.Int64).clip(0, n - 1).add(1).alias("quantile"))
+        .group_by("date", "quantile")
+        .agg(pl.col(LABEL).mean().alias("r"))
+    )
+    table = (
+        per_day.sort("quantile", "date")  # a fixed order of summation: the same bits every call
+        .group_by("quantile", maintain_order=True)
+        .agg(pl.col("r").mean().alias("mean_return"), pl.len().alias("n_days"))
+        .sort("quantile")
+    )
+    full = pl.DataFrame({"quantile": list(range(1, n + 1))}, schema={"quantile": pl.Int64})
+    return full.join(table, on="quantile", how="left").with_columns(
+        pl.col("n_days").fill_null(0).cast(pl.Int64)
+    )
+
+
+def rmse(preds: pl.DataFrame) -> float:
+    valid = preds.filter(pl.col(LABEL).is_not_null())
+    if valid.height == 0:
+        return math.nan
+    err = valid[PREDICTION].to_numpy() - valid[LABEL].to_numpy()
+    return float(np.sqrt(np.mean(err**2)))
+
+
+@dataclass(frozen=True)
+class PredictionStats:
+    """What the predictions alone say (no books, sizing or costs): compute once per run."""
+
+    metrics: dict[str, Any]
+    """Flat metrics: quintile returns and spread, IC decay, IC / rank IC and IR, test RMSE."""
+    quantiles: pl.DataFrame
+    """:func:`quantile_returns` of the predictions."""
+    ic_decay: pl.DataFrame
+    """:func:`ic_decay` of the predictions."""
+
+
+def prediction_stats(preds: pl.DataFrame) -> PredictionStats:
+    """IC, IC decay, quintile returns and test RMSE of the predictions (a pure function).
+
+    They do not depend on books, sizing or costs: a caller that rebooks the same
+    predictions many times computes them once and passes them to :func:`compute_metrics`.
+    """
+    quant = quantile_returns(preds)
+    q = dict(zip(quant["quantile"].to_list(), quant["mean_return"].to_list(), strict=True))
+    decay = ic_decay(preds)
+    horizons = decay["horizon"].to_list()
+    metrics: dict[str, Any] = {
+        **{f"q{k}_return": v for k, v in q.items()},
+        "quantile_spread": _spread(q.get(QUANTILES), q.get(1)),
+        **{
+            f"ic_decay_{h}": v
+            for h, v in zip(horizons, decay["rank_ic_mean"].to_list(), strict=True)
+        },
+        **ic_metrics(daily_ic(preds)),
+        "test_rmse": rmse(preds),
+    }
+    return PredictionStats(metrics=metrics, quantiles=quant, ic_decay=decay)
+
+
+def return_metrics(r: np.ndarray, prefix: str = "", suffix: str = "") -> dict[str, float]:
+    """Sharpe, total return, volatility, drawdown and win rate of one daily series."""
+    return {
+        f"{prefix}sharpe{suffix}": stats.sharpe_ratio(r),
+        f"{prefix}total_return{suffix}": stats.total_return(r),
+        f"{prefix}annual_volatility{suffix}": stats.annual_volatility(r),
+        f"{prefix}max_drawdown{suffix}": stats.max_drawdown(r),
+        f"{prefix}win_rate{suffix}": stats.win_rate(r),
+    }
+
+
+def risk_metrics(
+    r: np.ndarray, benchmark: np.ndarray, suffix: str, n_trials: int, seed: int, n_boot: int
+) -> dict[str, float]:
+    """Return/risk ratios and Sharpe inference of one daily series (keys end in ``suffix``)."""
+    lo, hi = stats.sharpe_ci_analytic(r)
+    blo, bhi = stats.sharpe_ci_bootstrap(r, n_boot=n_boot, seed=seed)
+    alpha, beta = stats.alpha_beta(r, benchmark)
+    return {
+        f"cagr{suffix}": stats.cagr(r),
+        f"annual_return{suffix}": stats.annualised_return(r),
+        f"sortino{suffix}": stats.sortino_ratio(r),
+        f"calmar{suffix}": stats.calmar_ratio(r),
+        f"sharpe{suffix}_ci_low": lo,
+        f"sharpe{suffix}_ci_high": hi,
+        f"sharpe{suffix}_boot_ci_low": blo,
+        f"sharpe{suffix}_boot_ci_high": bhi,
+        f"psr{suffix}": stats.probabilistic_sharpe_ratio(r),
+        f"dsr{suffix}": stats.deflated_sharpe_ratio(r, n_trials),
+        f"min_trl{suffix}": stats.min_track_record_length(r),
+        f"alpha{suffix}": alpha,
+        f"beta{suffix}": beta,
+    }
+
+
+def default_n_boot(n_days: int) -> int:
+    """1000 resamples up to ~8 years of days, fewer beyond (never under 300)."""
+    return int(min(1000, max(300, BOOT_ELEMENTS // max(n_days, 1))))
+
+
+def hit_rate(books: pl.DataFrame) -> float:
+    """Share of realised positions whose return has the sign of their weight."""
+    if LABEL not in books.columns:
+        return math.nan
+    realised = books.filter(pl.col(LABEL).is_not_null())
+    if realised.height == 0:
+        return math.nan
+    return float((realised["weight"] * realised[LABEL] > 0).mean())
+
+
+def compute_metrics(
+    daily: pl.DataFrame,
+    preds: pl.DataFrame,
+    model_meta: dict[str, Any],
+    *,
+    books: pl.DataFrame | None = None,
+    n_trials: int = 1,
+    seed: int = 0,
+    n_boot: int | None = None,
+    extra: dict[str, Any] | None = None,
+    pred_stats: PredictionStats | None = None,
+) -> dict[str, Any]:
+    """The run's metrics as one flat dict with snake_case keys (the CLI's ``--json``).
+
+    ``daily`` may carry the cost columns of :func:`alpha_core.backtest.add_costs`; without
+    them the net metrics equal the gross ones. ``books`` adds the positions' hit rate.
+    ``n_boot`` (stationary-bootstrap resamples of the Sharpe interval) defaults to
+    :func:`default_n_boot` of the series length; ``seed`` makes the interval reproducible.
+    ``pred_stats`` are :func:`prediction_stats` of ``preds`` when already computed.
+    """
+    ls = daily["long_short"].to_numpy()
+    n_boot = n_boot or default_n_boot(ls.size)
+    net = daily["long_short_net"].to_numpy() if "long_short_net" in daily.columns else ls
+    bench = daily["benchmark"].to_numpy()
+    pred_stats = pred_stats if pred_stats is not None else prediction_stats(preds)
+    metrics: dict[str, Any] = {
+        **return_metrics(ls),
+        **risk_metrics(ls, bench, "", n_trials, seed, n_boot),
+        **return_metrics(net, suffix="_net"),
+        **risk_metrics(net, bench, "_net", n_trials, seed, n_boot),
+        "n_trials": n_trials,
+        "sharpe_boot_n": n_boot,
+        "hit_rate": hit_rate(books) if books is not None else math.nan,
+        **_cost_metrics(daily),
+        **pred_stats.metrics,
+        **(extra or {}),
+        "long_sharpe": stats.sharpe_ratio(daily["long"].to_numpy()),
+        "short_sharpe": stats.sharpe_ratio(daily["short"].to_numpy()),
+        **return_metrics(daily["benchmark"].to_numpy(), prefix="benchmark_"),
+        "avg_long_positions": _mean(daily["n_long"]),
+        "avg_short_positions": _mean(daily["n_short"]),
+        "train_rmse": model_meta.get("train_rmse", math.nan),
+        "n_train_rows": int(model_meta.get("n_train_rows", 0)),
+        "n_test_days": daily.height,
+        "test_start": str(daily["date"].min()) if daily.height else None,
+        "test_end": str(daily["date"].max()) if daily.height else None,
+    }
+    return {k: _clean(v) for k, v in metrics.items()}
+
+
+def _spread(top: float | None, bottom: float | None) -> float:
+    return math.nan if top is None or bottom is None else top - bottom
+
+
+def _cost_metrics(daily: pl.DataFrame) -> dict[str, float]:
+    if "turnover" not in daily.columns or daily.height == 0:
+        return {}
+    return {
+        "turnover_mean": _mean(daily["turnover"]),
+        "turnover_annual": _mean(daily["turnover"]) * 252,
+        "cost_annual": _mean(daily["cost"]) * 252,
+        "trade_cost_annual": _mean(daily["trade_cost"]) * 252,
+        "borrow_cost_annual": _mean(daily["borrow_cost"]) * 252,
+        "gross_long_mean": _mean(daily["gross_long"]),
+        "gross_short_mean": _mean(daily["gross_short"]),
+        "net_exposure_mean": _mean(daily["gross_long"] - daily["gross_short"]),
+    }
+
+
+def _mean(series: pl.Series) -> float:
+    return float(series.mean()) if series.len() else math.nan  # type: ignore[arg-type]
+
+
+def _clean(value: Any) -> Any:
+    """Plain JSON-friendly scalars: numpy types to Python, non-finite floats to None."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
