@@ -9,13 +9,13 @@ import streamlit as st
 
 from alpha_core.data import PanelError, assets_by_class, live_assets
 from alpha_core.report import format_value
-from alpha_ui import charts, jobs, nav, state
+from alpha_ui import cache, charts, jobs, layout, session
 
-state.page("Home", ":material/home:")
+layout.page(__file__)
 st.title("Alpha Lab")
 st.caption("Daily cross-sectional alpha research: train, backtest, explain and export books.")
 
-first = state.maybe_start_first_run()
+first = session.maybe_start_first_run()
 
 
 @st.fragment(run_every=1.0)
@@ -39,14 +39,14 @@ if first is not None:
     _first_run_progress(first.id)
 
 left, right = st.columns([3, 2])
-src = state.source()
+src = session.source()
 with left:
     st.subheader("Dataset")
     st.markdown(f"**Source:** {src['label']}")
-    if state.is_demo(src):
+    if session.is_demo(src):
         st.caption("Simulated: fictional tickers and prices, not market data.")
     try:
-        panel = state.panel()
+        panel = session.panel()
     except PanelError as exc:
         st.error(f"The dataset cannot be loaded: {exc}")
         panel = None
@@ -62,7 +62,7 @@ with right:
         st.subheader("Assets by class")
         st.dataframe(assets_by_class(panel), hide_index=True, width="stretch")
         st.subheader("Data quality")
-        report = state.quality()
+        report = cache.quality(src["data"], src.get("metadata"))
         for line in report.summary_lines():
             st.markdown(f"- {line}")
         with st.expander(f"All findings ({report.issues.height:,})"):
@@ -70,13 +70,13 @@ with right:
 
 st.divider()
 st.subheader("Current run")
-run_id = state.current_run_id()
+run_id = session.current_run_id()
 if run_id is None:
     st.write("No run yet. Train one on the **Train** page.")
 else:
-    result = state.load(run_id)
+    result = cache.load(run_id)
     m = result.metrics
-    name = next((i.name for i in state.runs() if i.run_id == run_id), run_id)
+    name = next((i.name for i in cache.runs() if i.run_id == run_id), run_id)
     st.markdown(f"**{name}** - `{run_id}` - test {m.get('test_start')} .. {m.get('test_end')}")
     cols = st.columns(5)
     cols[0].metric("Sharpe (long-short)", format_value(m.get("sharpe"), "num"))
@@ -90,5 +90,5 @@ else:
     cols[4].metric("Benchmark Sharpe", format_value(m.get("benchmark_sharpe"), "num"))
 
 st.subheader("Where next")
-for entry in nav.PAGES[1:]:
+for entry in layout.pages()[1:]:
     st.page_link(entry.path, label=f"{entry.title}: {entry.blurb}", icon=entry.icon)

@@ -405,6 +405,24 @@ def shap_values(compiled: Compiled, x: np.ndarray) -> np.ndarray:
     return out
 
 
+_WARMING = threading.Event()
+
+
+def warm_up_in_background() -> None:
+    """Start compiling the kernels in a daemon thread, once per process (later calls: no-op).
+
+    The app calls this when a page is first drawn, so the first SHAP computation does not
+    pay numba's compile time (about 2 s).
+    """
+    if not HAVE_NUMBA or _WARMING.is_set():
+        return
+    with _KERNEL_LOCK:
+        if _WARMING.is_set():
+            return
+        _WARMING.set()
+    threading.Thread(target=warm_up, name="alpha-shap-jit", daemon=True).start()
+
+
 def warm_up() -> None:
     """Compile the kernel on a tiny input (about a second, once per process)."""
     if not HAVE_NUMBA:

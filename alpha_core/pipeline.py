@@ -141,6 +141,7 @@ def run_experiment(
         quantiles=pred_stats.quantiles,
         ic_decay=pred_stats.ic_decay,
         features=feats,
+        _pred_stats=pred_stats,
     )
 
 

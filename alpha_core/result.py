@@ -15,6 +15,7 @@ from typing import Any
 import polars as pl
 
 from alpha_core.config import RunConfig
+from alpha_core.metrics import PredictionStats, prediction_stats
 from alpha_core.model import TrainedModel
 
 
@@ -40,10 +41,19 @@ class RunResult:
     """Mean rank IC against forward 1..20-day returns."""
     features: pl.DataFrame | None = field(default=None, repr=False)
     """The raw feature frame of the run (with label); None for a run loaded from disk."""
+    _pred_stats: PredictionStats | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.models:
             self.models = [self.model]
+
+    @property
+    def pred_stats(self) -> PredictionStats:
+        """What the predictions alone say (IC, quantiles): computed once per result, since
+        it does not depend on books, sizing or costs."""
+        if self._pred_stats is None:
+            self._pred_stats = prediction_stats(self.predictions)
+        return self._pred_stats
 
     @property
     def model_meta(self) -> dict[str, Any]:

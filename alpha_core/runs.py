@@ -16,7 +16,8 @@ from typing import Any
 import polars as pl
 
 from alpha_core import explain as explain_stage
-from alpha_core.config import RunConfig
+from alpha_core.books import books_csv
+from alpha_core.config import RunConfig, validate_fields
 from alpha_core.data import load_panel
 from alpha_core.demo import DEMO_SOURCE_LABEL
 from alpha_core.features import build_features
@@ -109,14 +110,18 @@ class RunService:
         result carries, else they are built from the run's data source.
         """
         result = self.load(run) if isinstance(run, str) else run
-        folder = self.folder(result.run_id)
-        cached = explain_stage.load_cached(folder)
+        cached = self.cached_explanations(result.run_id)
         if cached is not None:
             return cached
         feats = feats if feats is not None else result.features
         if feats is None:
             feats = self.features(result.config)
+        folder = self.folder(result.run_id)
         return explain_stage.load_or_compute(folder, result.models, feats, result.config)
+
+    def cached_explanations(self, run_id: str) -> explain_stage.Explanations | None:
+        """The SHAP views cached in the run's folder, or None when not computed yet."""
+        return explain_stage.load_cached(self.folder(run_id))
 
     def features(self, config: RunConfig, panel: pl.DataFrame | None = None) -> pl.DataFrame:
         """The raw feature frame a run of ``config`` is trained and explained on."""
@@ -130,8 +135,10 @@ class RunService:
     def rebook(self, result: RunResult, **changes: Any) -> Rebooked:
         """Books, P&L and metrics of a run with changed book settings (e.g. percentiles)."""
         config = result.config.replace(**changes) if changes else result.config
-        config.validate_research()
-        books, daily, metrics = rebook(result.predictions, config, result.model_meta)
+        validate_fields(config)
+        books, daily, metrics = rebook(
+            result.predictions, config, result.model_meta, pred_stats=result.pred_stats
+        )
         return Rebooked(config, books, daily, metrics)
 
     # ------------------------------------------------------------------ exporting
@@ -143,8 +150,6 @@ class RunService:
     @staticmethod
     def books_csv(books: pl.DataFrame, day: date | None = None) -> str:
         """Books as CSV text (one date, or every date when ``day`` is None)."""
-        from alpha_core.dashboard import books_csv
-
         return books_csv(books, day)
 
     # ------------------------------------------------------------------ the registry

@@ -82,7 +82,7 @@ def _number(s: Setting, label: str, key: str, value: float | None, help: str | N
     return None if s.optional and out <= s.spec.lo else out  # type: ignore[operator]
 
 
-def control(s: Setting, value: Any, key: str, lo: date, hi: date) -> Any:
+def control(s: Setting, value: Any, key: str, lo: date = date.min, hi: date = date.max) -> Any:
     """Draw the setting's widget with ``value`` preselected; returns the chosen value.
 
     ``lo``/``hi`` are the data's first and last dates (the range of date settings).

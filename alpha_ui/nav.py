@@ -1,9 +1,20 @@
-"""The dashboard's pages, declared once: the sidebar, Home's links and the page tests read
-:data:`PAGES`. To add a page, add its script under ``pages/`` and one :class:`Page` here."""
+"""The dashboard's pages, declared once by their own scripts.
+
+Every ``pages/N_Name.py`` declares itself: the first line of its docstring is
+``"Title: what the page is for."`` and a module-level ``ICON = ":material/..."`` names its
+icon. :func:`discover` reads those two literals without running the script; the sidebar,
+Home's links and the page tests all use the result, so adding a page is adding its file.
+"""
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
+from pathlib import Path
+
+APP_ROOT = Path(__file__).resolve().parents[1]
+"""The folder holding ``app.py`` and ``pages/``."""
+DEFAULT_ICON = ":material/article:"
 
 
 @dataclass(frozen=True)
@@ -17,50 +28,44 @@ class Page:
 
 
 HOME = Page("app.py", "Home", ":material/home:")
-PAGES: tuple[Page, ...] = (
-    HOME,
-    Page(
-        "pages/1_Data.py",
-        "Data",
-        ":material/folder_open:",
-        "choose the demo universe or load your own",
-    ),
-    Page(
-        "pages/2_Train.py",
-        "Train",
-        ":material/model_training:",
-        "windows, model parameters, percentiles",
-    ),
-    Page(
-        "pages/3_Performance.py",
-        "Performance",
-        ":material/monitoring:",
-        "equity, drawdowns, IC",
-    ),
-    Page(
-        "pages/4_Explain.py",
-        "Explain",
-        ":material/search_insights:",
-        "SHAP importance and reasons",
-    ),
-    Page(
-        "pages/5_Books.py",
-        "Books",
-        ":material/menu_book:",
-        "daily long/short books and CSV export",
-    ),
-    Page(
-        "pages/6_Compare.py",
-        "Compare",
-        ":material/compare_arrows:",
-        "runs side by side, rename, delete",
-    ),
-)
 
 
-def page_named(title: str) -> Page:
-    """The page with this title (raises KeyError naming it)."""
-    for page in PAGES:
-        if page.title == title:
-            return page
-    raise KeyError(f"no page titled {title!r}")
+def discover(root: Path = APP_ROOT) -> tuple[Page, ...]:
+    """Home, then every script of ``root/pages`` in Streamlit's order (numeric prefix)."""
+    scripts = sorted((root / "pages").glob("*.py"), key=_order)
+    return (HOME, *(read_page(path, root) for path in scripts))
+
+
+def read_page(path: Path, root: Path = APP_ROOT) -> Page:
+    """A page's declaration: title and blurb from its docstring, icon from ``ICON``."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    first = (ast.get_docstring(tree) or "").strip().splitlines()
+    title, _, blurb = (first[0] if first else "").partition(":")
+    if not title or not blurb:
+        raise ValueError(f"{path}: the docstring must start with 'Title: what the page is for'")
+    return Page(
+        path.relative_to(root).as_posix(),
+        title.strip(),
+        _icon(tree) or DEFAULT_ICON,
+        blurb.strip().rstrip("."),
+    )
+
+
+def _icon(tree: ast.Module) -> str | None:
+    for node in tree.body:
+        if (
+            isinstance(node, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == "ICON" for t in node.targets)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        ):
+            return node.value.value
+    return None
+
+
+def _order(path: Path) -> tuple[int, str]:
+    prefix, _, rest = path.stem.partition("_")
+    return (int(prefix), rest) if prefix.isdigit() else (10**9, path.stem)
+
+
+PAGES: tuple[Page, ...] = discover()

@@ -5,11 +5,13 @@ from __future__ import annotations
 import streamlit as st
 
 from alpha_core.data import PanelError, load_panel, upload_types
-from alpha_ui import state
+from alpha_ui import cache, layout, session, uploads
 
-state.page("Data", ":material/folder_open:")
+ICON = ":material/folder_open:"
+
+layout.page(__file__)
 st.title("Data")
-current = state.source()
+current = session.source()
 st.markdown(f"**In use:** {current['label']}")
 if st.session_state.get("data_flash"):
     st.success(st.session_state.pop("data_flash"))
@@ -20,7 +22,7 @@ st.markdown(
     "A zip may hold per-ticker CSVs (Yahoo style, asset = file name) or one long CSV. "
     "The optional metadata file maps `asset` to `sector` and/or `asset_class`."
 )
-st.caption(f"Upload size limit: {state.MAX_UPLOAD_MB} MB per file.")
+st.caption(f"Upload size limit: {uploads.MAX_UPLOAD_MB} MB per file.")
 
 kind = st.radio(
     "Source",
@@ -50,7 +52,7 @@ elif kind.startswith("File"):
     meta_path = st.text_input("Metadata path (optional)", key="meta_path").strip() or None
 else:
     up = st.file_uploader(
-        f"Prices: CSV, Parquet or zip of CSVs (max {state.MAX_UPLOAD_MB} MB)",
+        f"Prices: CSV, Parquet or zip of CSVs (max {uploads.MAX_UPLOAD_MB} MB)",
         type=upload_types(),
         key="data_upload",
     )
@@ -58,20 +60,20 @@ else:
         "Metadata CSV (optional): asset, sector, asset_class", type=["csv"], key="meta_upload"
     )
     if up is not None:
-        data_path = str(state.save_upload(up.name, up.getvalue()))
+        data_path = str(uploads.save_upload(up.name, up.getvalue()))
         shown_name = f"{up.name} (uploaded)"
     if meta_up is not None:
-        meta_path = str(state.save_upload(meta_up.name, meta_up.getvalue()))
+        meta_path = str(uploads.save_upload(meta_up.name, meta_up.getvalue()))
 
 if st.button("Use this dataset", type="primary", disabled=data_path is None, key="use_data"):
     try:
         if data_path == "demo":
-            panel = state.load_source_panel("demo")
-            new = dict(state.DEMO_SOURCE)
+            panel = cache.load_source_panel("demo")
+            new = dict(session.DEMO_SOURCE)
         else:
             # Load uncached first so a broken file never enters the cache.
             panel = load_panel(data_path, metadata=meta_path)
-            panel = state.load_source_panel(data_path, meta_path)
+            panel = cache.load_source_panel(data_path, meta_path)
             label = shown_name or data_path.split("/")[-1]
             if meta_path:
                 label += f" + {meta_path.split('/')[-1]}"
@@ -89,7 +91,7 @@ if st.button("Use this dataset", type="primary", disabled=data_path is None, key
         st.rerun()
 
 try:
-    pnl = state.panel()
+    pnl = session.panel()
     st.subheader("Preview")
     st.dataframe(pnl.head(200), hide_index=True)
 except PanelError as exc:

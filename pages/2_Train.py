@@ -17,13 +17,15 @@ import streamlit as st
 from alpha_core.config import MODEL_PRESETS, ConfigError, RunConfig, defaults_for_data
 from alpha_core.data import PanelError
 from alpha_core.pipeline import check_windows
-from alpha_ui import config_form, jobs, state
+from alpha_ui import cache, config_form, jobs, layout, session
 
-state.page("Train", ":material/model_training:")
+ICON = ":material/model_training:"
+
+layout.page(__file__)
 st.title("Train a run")
-src = state.source()
+src = session.source()
 try:
-    panel = state.panel()
+    panel = session.panel()
 except PanelError as exc:
     st.error(f"The dataset cannot be loaded: {exc}. Choose another on the Data page.")
     st.stop()
@@ -36,13 +38,13 @@ def _base() -> RunConfig:
     """The current run's config on this dataset, else the engine's defaults for the data."""
     defaults = defaults_for_data(
         panel.get_column("date").unique().sort().to_list(),
-        demo=state.is_demo(src),
-        saved_runs=len(state.runs()),
+        demo=session.is_demo(src),
+        saved_runs=len(cache.runs()),
         base=RunConfig(data=src["data"], metadata=src.get("metadata")),
     )
-    run_id = state.current_run_id()
+    run_id = session.current_run_id()
     if run_id is not None:
-        cfg = state.load(run_id).config
+        cfg = cache.load(run_id).config
         if cfg.data == src["data"] and cfg.metadata == src.get("metadata"):
             return cfg.replace(name="", n_trials=defaults.n_trials)
     return defaults
@@ -54,15 +56,17 @@ def _progress(job_id: str) -> None:
     if job is None:
         return
     if job.active:
-        done, total = job.trees
-        text = f"{done} / {total} trees built" if total else job.message
-        st.progress(job.fraction, text=f"{text} ({job.message})")
+        event = job.progress
+        text = event.text()
+        if event.stage == "training" and event.total:
+            text = f"{event.step} / {event.total} trees built ({text})"
+        st.progress(job.fraction, text=text)
         st.caption("You can switch pages: training continues in the background.")
     else:
         st.rerun()
 
 
-job = jobs.get(st.session_state.get("job_id"))
+job = session.job()
 if job is not None and job.active:
     st.info(f"Training **{job.config.name or 'unnamed run'}** ...")
     _progress(job.id)
@@ -102,7 +106,7 @@ if submitted:
     except (ConfigError, TypeError, ValueError) as exc:
         st.error(f"Cannot train with these settings: {exc}")
     else:
-        state.start_training(config, src["label"])
+        session.start_training(config, src["label"])
         st.rerun()
 
 last = st.session_state.get("run_id")

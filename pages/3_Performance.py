@@ -5,11 +5,13 @@ from __future__ import annotations
 import streamlit as st
 
 from alpha_core import report, views
-from alpha_ui import charts, state
+from alpha_ui import charts, layout
 
-state.page("Performance", ":material/monitoring:")
+ICON = ":material/monitoring:"
+
+layout.page(__file__)
 st.title("Performance")
-run_id, result = state.require_run()
+run_id, result = layout.require_run()
 daily = result.daily
 st.caption(
     f"Run `{run_id}` - test {result.metrics.get('test_start')} .. {result.metrics.get('test_end')}"

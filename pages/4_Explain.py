@@ -7,14 +7,17 @@ import polars as pl
 import streamlit as st
 
 from alpha_core import explain
+from alpha_core.books import side_book
 from alpha_core.features import FEATURES_BY_NAME
-from alpha_ui import charts, state
+from alpha_ui import cache, charts, layout
 
-state.page("Explain", ":material/search_insights:")
+ICON = ":material/search_insights:"
+
+layout.page(__file__)
 st.title("Explain the model")
-run_id, result = state.require_run()
+run_id, result = layout.require_run()
 try:
-    exp = state.explanations(run_id)
+    exp = cache.explanations(run_id)
 except Exception as exc:  # e.g. the run's data file is gone
     st.error(f"SHAP values cannot be computed for this run: {type(exc).__name__}: {exc}")
     st.stop()
@@ -72,8 +75,7 @@ dates = books["date"].unique().sort().to_list()
 day = st.select_slider("Date", options=dates, value=dates[-1], key=f"explain_day_{run_id}")
 k = st.slider("Top contributions per asset", 1, 6, 3, key="explain_k")
 for side, col in zip(("long", "short"), st.columns(2), strict=True):
-    assets = books.filter((pl.col("date") == day) & (pl.col("side") == side))
-    assets = assets.sort("rank", descending=side == "long")["asset"].to_list()
+    assets = side_book(books, day, side)["asset"].to_list()
     with col:
         st.markdown(f"**{side.capitalize()} book on {day}** ({len(assets)} assets)")
         top = explain.top_contributions(exp.test, day, assets, k)

@@ -6,48 +6,34 @@ import streamlit as st
 
 from alpha_core import views
 from alpha_core.books import books_csv
-from alpha_core.metrics import METRICS, PredictionStats, prediction_stats
-from alpha_core.pipeline import models_meta, rebook
+from alpha_core.config import RunConfig, setting_for
+from alpha_core.metrics import METRICS
 from alpha_core.report import format_metric
-from alpha_ui import charts, state
+from alpha_ui import cache, charts, config_form, layout
 
-state.page("Books", ":material/menu_book:")
+ICON = ":material/menu_book:"
+
+layout.page(__file__)
 st.title("Daily books")
-run_id, result = state.require_run()
-
-
-@st.cache_resource(max_entries=4, show_spinner=False)
-def _pred_stats(run_id: str, root: str) -> PredictionStats:
-    """The run's prediction statistics: the same at every percentile, computed once."""
-    return prediction_stats(state.load(run_id).predictions)
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def _rebook(run_id: str, root: str, long_pct: float, short_pct: float):
-    res = state.load(run_id)
-    cfg = res.config.replace(long_pct=long_pct, short_pct=short_pct)
-    meta = models_meta(res.models or [res.model])
-    return rebook(res.predictions, cfg, meta, pred_stats=_pred_stats(run_id, root))
+run_id, result = layout.require_run()
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
 def _sectors(data: str, metadata: str | None):
-    from alpha_core.config import RunConfig
-
-    pnl = state.run_panel(RunConfig(data=data, metadata=metadata))
+    pnl = cache.run_panel(RunConfig(data=data, metadata=metadata))
     return None if pnl is None else views.asset_sectors(pnl)
 
 
-s1, s2 = st.columns(2)
-long_pct = s1.slider(
-    "Long percentile (top)", 1, 50, int(round(result.config.long_pct * 100)), format="%d%%",
-    key=f"books_long_{run_id}",
-) / 100  # fmt: skip
-short_pct = s2.slider(
-    "Short percentile (bottom)", 1, 50, int(round(result.config.short_pct * 100)), format="%d%%",
-    key=f"books_short_{run_id}",
-) / 100  # fmt: skip
-books, daily, metrics = _rebook(run_id, str(state.registry_root()), long_pct, short_pct)
+percentiles = {}
+for column, side in zip(st.columns(2), ("long", "short"), strict=True):
+    name = f"{side}_pct"
+    with column:  # the same control as the Train form's, drawn from the setting's declaration
+        percentiles[name] = config_form.control(
+            setting_for(RunConfig, name), getattr(result.config, name), f"books_{side}_{run_id}"
+        )
+long_pct, short_pct = percentiles["long_pct"], percentiles["short_pct"]
+rebooked = cache.rebook(run_id, **percentiles)
+books, daily, metrics = rebooked.books, rebooked.daily, rebooked.metrics
 st.caption(
     f"Run `{run_id}` trained with long {result.config.long_pct:.0%} / short "
     f"{result.config.short_pct:.0%}; shown: long {long_pct:.0%} / short {short_pct:.0%} "

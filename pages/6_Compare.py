@@ -6,12 +6,13 @@ import polars as pl
 import streamlit as st
 
 from alpha_core import report, views
-from alpha_core.registry import delete_run, rename_run
-from alpha_ui import charts, state
+from alpha_ui import cache, charts, layout, session
 
-state.page("Compare", ":material/compare_arrows:")
+ICON = ":material/compare_arrows:"
+
+layout.page(__file__)
 st.title("Compare runs")
-infos = state.runs()
+infos = cache.runs()
 if not infos:
     st.info("No run yet: train one on the Train page.")
     st.stop()
@@ -33,7 +34,7 @@ if len(picked) >= 1:
     )
     frames = []
     for r in picked:
-        daily = state.load(r).daily
+        daily = cache.load(r).daily
         eq = views.equity_frame(daily, series=("long_short",))
         frames.append(eq.select("date", pl.lit(names[r]).alias("run"), "equity"))
     st.altair_chart(charts.overlay_equity(pl.concat(frames)), width="stretch")
@@ -54,7 +55,7 @@ with c1:
     new_name = st.text_input("New name", value=by_id[target].name, key=f"rename_{target}")
     if st.button("Rename", key="rename_btn"):
         try:
-            rename_run(target, new_name, state.registry_root())
+            cache.service().rename(target, new_name)
         except ValueError as exc:
             st.error(str(exc))
         else:
@@ -63,8 +64,8 @@ with c1:
 with c2:
     confirm = st.checkbox(f"Yes, delete {labels[target]} permanently", key=f"confirm_{target}")
     if st.button("Delete run", type="primary", disabled=not confirm, key="delete_btn"):
-        delete_run(target, state.registry_root())
+        cache.service().delete(target)
         if st.session_state.get("run_id") == target:
-            state.set_current_run(None)
+            session.set_current_run(None)
         st.success("Deleted.")
         st.rerun()

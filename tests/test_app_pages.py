@@ -288,12 +288,12 @@ def test_training_survives_page_switch_and_becomes_current(registry):
 
 def test_first_start_trains_default_run(tmp_path, monkeypatch):
     """Empty registry: the Home page starts the default demo run and shows its progress."""
-    from alpha_ui import jobs, state
+    from alpha_ui import jobs, session
 
     monkeypatch.setenv("ALPHA_LAB_ARTIFACTS", str(tmp_path))
     monkeypatch.delenv("ALPHA_LAB_NO_FIRST_RUN", raising=False)
     monkeypatch.setattr(
-        state,
+        session,
         "first_run_config",
         lambda: tiny_config(name="default demo run", train_start=date(2024, 1, 2)),
     )
@@ -371,10 +371,10 @@ def test_data_page_loads_zip_of_ticker_csvs_with_metadata(registry, tmp_path):
 
 
 def test_upload_is_stored_content_addressed(registry):
-    from alpha_ui import state
+    from alpha_ui import uploads
 
-    first = state.save_upload("prices.csv", b"date,asset,close\n2024-01-02,A,1\n")
-    again = state.save_upload("prices.csv", b"date,asset,close\n2024-01-02,A,1\n")
+    first = uploads.save_upload("prices.csv", b"date,asset,close\n2024-01-02,A,1\n")
+    again = uploads.save_upload("prices.csv", b"date,asset,close\n2024-01-02,A,1\n")
     assert first == again and first.parent.name == ".uploads"
     assert first.read_bytes().startswith(b"date,asset")
     assert all(i.run_id != ".uploads" for i in list_runs(registry["root"]))

@@ -1,0 +1,70 @@
+"""The page preamble every page starts with: page config, sidebar, and the no-run guard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+from alpha_core import fastshap
+from alpha_core.result import RunResult
+from alpha_ui import cache, nav, session
+
+
+def _main_script_root() -> Path:
+    """The folder of the running app's main script (where ``pages/`` is)."""
+    ctx = get_script_run_ctx()
+    return Path(ctx.main_script_path).parent if ctx is not None else nav.APP_ROOT
+
+
+def pages() -> tuple[nav.Page, ...]:
+    """The running app's pages (:func:`alpha_ui.nav.discover` on its folder)."""
+    return nav.discover(_main_script_root())
+
+
+def page(script: str) -> nav.Page:
+    """Configure the page of ``script`` (a page passes ``__file__``) and draw the sidebar."""
+    root = _main_script_root()
+    pages = nav.discover(root)
+    this = next((p for p in pages if (root / p.path).resolve() == Path(script).resolve()), None)
+    this = this or nav.read_page(Path(script), root)
+    st.set_page_config(page_title=f"{this.title} - Alpha Lab", page_icon=this.icon, layout="wide")
+    fastshap.warm_up_in_background()
+    session.owner()
+    session.adopt_finished_job()
+    _sidebar(pages)
+    return this
+
+
+def _sidebar(pages: tuple[nav.Page, ...]) -> None:
+    for entry in pages:
+        st.sidebar.page_link(entry.path, label=entry.title, icon=entry.icon)
+    st.sidebar.divider()
+    st.sidebar.caption(f"Dataset: {session.source()['label']}")
+    infos = cache.runs()
+    if infos:
+        ids = [i.run_id for i in infos]
+        names = {i.run_id: f"{i.name} ({i.run_id[:15]})" for i in infos}
+        st.session_state["run_pick"] = session.current_run_id()
+        st.sidebar.selectbox(
+            "Current run",
+            ids,
+            format_func=lambda rid: names.get(rid, rid),
+            key="run_pick",
+            on_change=lambda: session.set_current_run(st.session_state["run_pick"]),
+        )
+    job = session.job()
+    if job is not None and job.active:
+        st.sidebar.info(f"Training in the background: {job.message} ({job.fraction:.0%})")
+    if st.session_state.get("last_finished"):
+        st.toast(f"Run {st.session_state.pop('last_finished')} finished and is now current.")
+
+
+def require_run() -> tuple[str, RunResult]:
+    """The current run id and run; without one, say so and stop the page."""
+    run_id = session.current_run_id()
+    if run_id is None:
+        st.info("No run yet: train one on the Train page.")
+        st.stop()
+    return run_id, cache.load(run_id)

@@ -1,0 +1,107 @@
+"""What one browser session has chosen: its dataset, its current run and its training job.
+
+Kept in ``st.session_state`` under plain (non-widget) keys:
+
+- ``source``: ``{"data": "demo" | <path>, "metadata": <path> | None, "label": <text>}``
+- ``run_id``: the current run (None: the newest run in the registry)
+- ``job_id``: this session's training job, adopted as the current run when it finishes
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Any
+
+import polars as pl
+import streamlit as st
+
+from alpha_core.config import RunConfig
+from alpha_core.runs import source_label
+from alpha_ui import cache, jobs
+
+DEMO_SOURCE = {"data": "demo", "metadata": None, "label": source_label("demo")}
+
+
+def owner() -> str:
+    if "owner" not in st.session_state:
+        st.session_state["owner"] = uuid.uuid4().hex[:12]
+    return st.session_state["owner"]
+
+
+def source() -> dict[str, Any]:
+    if "source" not in st.session_state:
+        st.session_state["source"] = dict(DEMO_SOURCE)
+    return st.session_state["source"]
+
+
+def is_demo(src: dict[str, Any] | str) -> bool:
+    data = src["data"] if isinstance(src, dict) else src
+    return data == "demo"
+
+
+def panel() -> pl.DataFrame:
+    """The session's dataset (cached); raises PanelError with the loader's message."""
+    src = source()
+    return cache.load_source_panel(src["data"], src.get("metadata"))
+
+
+def current_run_id() -> str | None:
+    """The session's run if it still exists, else the newest run (None: registry empty)."""
+    ids = [i.run_id for i in cache.runs()]
+    chosen = st.session_state.get("run_id")
+    if chosen in ids:
+        return chosen
+    st.session_state["run_id"] = ids[0] if ids else None
+    return st.session_state["run_id"]
+
+
+def set_current_run(run_id: str | None) -> None:
+    st.session_state["run_id"] = run_id
+
+
+def job() -> jobs.Job | None:
+    """This session's training job, if any."""
+    return jobs.get(st.session_state.get("job_id"))
+
+
+def adopt_finished_job() -> None:
+    """A finished training job of this session becomes the current run."""
+    finished = job()
+    if finished is None or finished.active:
+        return
+    if finished.status == "done" and finished.run_id:
+        set_current_run(finished.run_id)
+        st.session_state["last_finished"] = finished.run_id
+    else:
+        st.session_state["last_error"] = finished.error
+    st.session_state["job_id"] = None
+
+
+def start_training(config: RunConfig, data_label: str) -> jobs.Job:
+    """Start a training job for this session on the config's data source."""
+    pnl = cache.load_source_panel(config.data, config.metadata)
+    started = jobs.start(config, pnl, cache.registry_root(), owner(), data_label=data_label)
+    st.session_state["job_id"] = started.id
+    return started
+
+
+def first_run_config() -> RunConfig:
+    """The first-start run: the seed's configuration on the demo universe."""
+    return RunConfig(name="default demo run")
+
+
+def maybe_start_first_run() -> jobs.Job | None:
+    """With an empty registry, train the default demo run once per process and root."""
+    root = cache.registry_root()
+    existing = jobs.first_run_job(root)
+    if existing is not None:
+        return existing if existing.active else None
+    if os.environ.get("ALPHA_LAB_NO_FIRST_RUN") or cache.runs():
+        return None
+    if not jobs.claim_first_run(root):
+        return jobs.first_run_job(root)
+    pnl = cache.load_source_panel("demo")
+    first = jobs.start(first_run_config(), pnl, root, "first-run", data_label=DEMO_SOURCE["label"])
+    jobs.register_first_run(root, first)
+    return first
