@@ -23,6 +23,7 @@ stays dollar-neutral.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -165,20 +166,32 @@ def _rebalance_sides(w: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndar
     return w * scale[group]
 
 
+def _inverse_vol(book: pl.DataFrame) -> pl.Series:
+    if "vol_20" not in book.columns:
+        raise ValueError("inverse_vol sizing needs a vol_20 column in the predictions")
+    return 1.0 / book["vol_20"].cast(pl.Float64)
+
+
+Sizing = Callable[[pl.DataFrame], pl.Series | None]
+"""``sizing(book rows) -> raw positive base per row`` (None: equal weights)."""
+
+SIZINGS: dict[str, Sizing] = {
+    "equal": lambda book: None,
+    "rank": lambda book: (book[RANK] - 0.5).abs(),
+    "score": lambda book: (book[PREDICTION] - book["_median_pred"]).abs(),
+    "inverse_vol": _inverse_vol,
+}
+"""Weights within a side by name (the ``sizing`` setting). Adding an entry here adds the
+option to the run config, the CLI and the Train page."""
+
+
 def _base_weights(book: pl.DataFrame, sizing: str) -> np.ndarray:
     """Positive sizing base per book row; invalid values fall back to the side's median."""
-    if sizing == "equal":
-        return np.ones(book.height)
-    if sizing == "rank":
-        raw = (book[RANK] - 0.5).abs()
-    elif sizing == "score":
-        raw = (book[PREDICTION] - book["_median_pred"]).abs()
-    elif sizing == "inverse_vol":
-        if "vol_20" not in book.columns:
-            raise ValueError("inverse_vol sizing needs a vol_20 column in the predictions")
-        raw = 1.0 / book["vol_20"].cast(pl.Float64)
-    else:
+    if sizing not in SIZINGS:
         raise ValueError(f"unknown sizing {sizing!r}")
+    raw = SIZINGS[sizing](book)
+    if raw is None:
+        return np.ones(book.height)
     frame = book.select("date", "side").with_columns(
         pl.Series("_b", raw.cast(pl.Float64).to_numpy())
     )

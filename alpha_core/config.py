@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date
 from typing import Any
@@ -57,18 +58,31 @@ __all__ = [
     "validate_fields",
 ]
 
-LABEL_CONVENTIONS = ("close_to_close", "open_to_open")
-"""close_to_close: decide at close t, earn close t -> close t+1 (horizon 1 day).
-open_to_open: decide at close t, trade at the next open, earn open t+1 -> open t+2 (horizon 2)."""
 
-WALK_FORWARD_MODES = ("none", "monthly", "quarterly", "days")
-"""none: one model trained on [train_start, train_end]; monthly/quarterly: retrain before each
-calendar month/quarter of the test window; days: retrain every ``retrain_days`` trading days."""
-WINDOWS = ("expanding", "rolling")
-LABEL_TRANSFORMS = ("raw", "demean", "rank")
-FEATURE_TRANSFORMS = ("raw", "rank")
-SIZINGS = ("equal", "rank", "score", "inverse_vol")
-LIMIT_GROUPS = ("sector", "asset_class")
+def options_of(module: str, table: str) -> Callable[[], tuple[str, ...]]:
+    """The names of a registry table, read when asked (``choices`` of a setting).
+
+    An option value lives with its implementation (e.g. ``books.SIZINGS``), so adding an
+    entry there is all it takes to offer it in the config, the CLI and the Train page.
+    Imported lazily because those modules import this one.
+    """
+
+    def names() -> tuple[str, ...]:
+        found = getattr(importlib.import_module(module), table)
+        return tuple(found() if callable(found) else found)
+
+    names.__qualname__ = f"{module}.{table}"
+    return names
+
+
+LABEL_CONVENTIONS = options_of("alpha_core.features", "LABELS")
+WALK_FORWARD_MODES = options_of("alpha_core.walkforward", "SCHEDULES")
+WINDOWS = options_of("alpha_core.walkforward", "WINDOWS")
+LABEL_TRANSFORMS = options_of("alpha_core.transforms", "LABEL_TRANSFORMS")
+FEATURE_TRANSFORMS = options_of("alpha_core.transforms", "FEATURE_TRANSFORMS")
+SIZINGS = options_of("alpha_core.books", "SIZINGS")
+LIMIT_GROUPS = options_of("alpha_core.predictions", "GROUP_COLUMNS")
+MODEL_TYPES = options_of("alpha_core.model", "model_types")
 
 WINDOW_FIELDS = ("train_start", "train_end", "test_start", "test_end")
 
@@ -217,6 +231,14 @@ class RunConfig:
         (), label="Features", help="feature subset, comma separated (empty: every feature)"
     )
     model: ModelParams = field(default_factory=ModelParams)
+    model_type: str = setting(
+        "lightgbm",
+        label="Model type",
+        choices=MODEL_TYPES,
+        section="Model",
+        help="the model implementation (alpha_core.model registry); the model fields below "
+        "are LightGBM's",
+    )
     long_pct: float = setting(
         0.2,
         label="Long percentile (top)",
@@ -431,7 +453,7 @@ class RunConfig:
     @property
     def label_horizon(self) -> int:
         """Trading days from the decision close to the end of the label's return."""
-        return 1 if self.label == "close_to_close" else 2
+        return importlib.import_module("alpha_core.features").LABELS[self.label].horizon
 
     # ------------------------------------------------------------- serialisation
     def to_dict(self) -> dict[str, Any]:

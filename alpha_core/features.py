@@ -17,8 +17,6 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from alpha_core.config import LABEL_CONVENTIONS
-
 LABEL = "label"
 LABEL_END = "label_end"
 """Date of the bar at which the label's return is fully known (for purging)."""
@@ -126,8 +124,26 @@ FEATURES: tuple[Feature, ...] = (
 )
 
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
+"""The default feature set: the founding document's 12."""
 FEATURES_BY_NAME: dict[str, Feature] = {f.name: f for f in FEATURES}
+"""Every feature a run may select (``RunConfig.features``), by name."""
 CATEGORICAL_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURES if f.categorical)
+DATE_LEVEL_FEATURES = ("month", "day_of_week")
+"""Features that are the same for every asset on a date (never ranked across assets)."""
+
+
+def register_feature(feature: Feature) -> Feature:
+    """Make ``feature`` selectable by name (``--features``, the Train form, saved runs)."""
+    if feature.name in FEATURES_BY_NAME:
+        raise ValueError(f"a feature named {feature.name!r} is already registered")
+    FEATURES_BY_NAME[feature.name] = feature
+    return feature
+
+
+def is_categorical(name: str) -> bool:
+    """True for a registered categorical code (e.g. ``sector_id``)."""
+    feature = FEATURES_BY_NAME.get(name)
+    return feature is not None and feature.categorical
 
 
 def sector_codes(panel: pl.DataFrame) -> pl.DataFrame:
@@ -163,13 +179,36 @@ def forward_return(horizon: int, price: str = "close", lead: int = 0) -> pl.Expr
     return pl.col(price).shift(-(lead + horizon)) / pl.col(price).shift(-lead) - 1
 
 
+@dataclass(frozen=True)
+class LabelConvention:
+    """When the decision is traded and which return it earns."""
+
+    expr: Callable[[], pl.Expr]
+    horizon: int
+    """Bars from the decision close to the end of the label's return (the purge length)."""
+    definition: str
+
+
+LABELS: dict[str, LabelConvention] = {
+    "close_to_close": LabelConvention(
+        lambda: forward_return(1), 1, "decide at close t, earn close t -> close t+1"
+    ),
+    "open_to_open": LabelConvention(
+        lambda: forward_return(1, "open", lead=1),
+        2,
+        "decide at close t, trade at the next open, earn open t+1 -> open t+2",
+    ),
+}
+"""Label (execution) conventions by name (the ``label`` setting). Adding an entry here adds
+the option to the run config, the CLI and the Train page."""
+
+
 def label_expr(convention: str) -> tuple[pl.Expr, int]:
     """Label expression and its horizon in bars for an execution convention."""
-    if convention == "close_to_close":
-        return forward_return(1), 1
-    if convention == "open_to_open":
-        return forward_return(1, "open", lead=1), 2
-    raise ValueError(f"label convention must be one of {LABEL_CONVENTIONS}, got {convention!r}")
+    if convention not in LABELS:
+        raise ValueError(f"label convention must be one of {tuple(LABELS)}, got {convention!r}")
+    chosen = LABELS[convention]
+    return chosen.expr(), chosen.horizon
 
 
 def build_features(
@@ -227,7 +266,8 @@ def _select(names: tuple[str, ...] | None) -> list[Feature]:
         return list(FEATURES)
     unknown = [n for n in names if n not in FEATURES_BY_NAME]
     if unknown:
-        raise ValueError(f"unknown features: {', '.join(unknown)}; known: {FEATURE_NAMES}")
+        known = tuple(FEATURES_BY_NAME)
+        raise ValueError(f"unknown features: {', '.join(unknown)}; known: {known}")
     return [FEATURES_BY_NAME[n] for n in names]
 
 
@@ -248,5 +288,5 @@ def _finite(frame: pl.LazyFrame, columns: list[str]) -> pl.LazyFrame:
 
 def model_rows(frame: pl.DataFrame, features: tuple[str, ...]) -> pl.Expr:
     """Rows a model may see: every numeric feature present (warmup and bad bars drop out)."""
-    numeric = [f for f in features if f not in CATEGORICAL_FEATURES]
+    numeric = [f for f in features if not is_categorical(f)]
     return pl.all_horizontal(pl.col(c).is_not_null() for c in numeric)

@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 
 from alpha_core.config import ModelParams
-from alpha_core.features import CATEGORICAL_FEATURES, LABEL
+from alpha_core.features import LABEL, is_categorical
 
 # Any alpha_core import runs alpha_core/__init__.py first, which sets OMP_WAIT_POLICY
 # before LightGBM loads libgomp.
@@ -98,7 +98,7 @@ class LightGBMModel(TrainedModel):
             }
         x = feature_matrix(train, features)
         y = train[LABEL].to_numpy()
-        categorical = [f for f in features if f in CATEGORICAL_FEATURES]
+        categorical = [f for f in features if is_categorical(f)]
         dataset = lgb.Dataset(
             x,
             label=y,

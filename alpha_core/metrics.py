@@ -57,6 +57,9 @@ class Metric:
     """Shown in the CLI's Performance Summary (every metric is shown in the app's tables)."""
     derive: Callable[[Mapping[str, Any]], Any] | None = None
     """Computed at display time from the other metrics (not saved with the run)."""
+    compute: Callable[[pl.DataFrame, pl.DataFrame, pl.DataFrame | None], Any] | None = None
+    """``compute(daily, predictions, books)``: a metric computed with the run and saved in
+    its metrics.json (for metrics not already produced by :func:`compute_metrics`)."""
 
     def value(self, metrics: Mapping[str, Any]) -> Any:
         """This metric's value in ``metrics`` (None when absent)."""
@@ -411,6 +414,9 @@ def compute_metrics(
         "test_start": str(daily["date"].min()) if daily.height else None,
         "test_end": str(daily["date"].max()) if daily.height else None,
     }
+    for m in METRICS.values():
+        if m.compute is not None:
+            metrics[m.key] = m.compute(daily, preds, books)
     return {k: _clean(v) for k, v in metrics.items()}
 
 

@@ -8,6 +8,7 @@ reports structured :class:`~alpha_core.progress.Progress` events on the way.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -35,7 +36,16 @@ from alpha_core.registry import (
     save_run,
 )
 from alpha_core.result import RunResult
-from alpha_core.storage import write_atomic
+from alpha_core.storage import Writer, write_atomic
+
+Export = Callable[[RunResult], Writer]
+"""``export(result) -> writer`` of one file saved beside a run (see :data:`EXPORTS`)."""
+
+EXPORTS: dict[str, Export] = {
+    "predictions.csv": lambda result: result.predictions.write_csv,
+}
+"""Files every saved run gets besides the registry's tables, by file name. Adding an entry
+here adds the artifact to runs saved from the CLI and from the app alike."""
 
 
 def source_label(data: str) -> str:
@@ -92,8 +102,8 @@ class RunService:
         on_progress(Progress("saving", 1.0))
         meta = {"data": config.data, "data_label": data_label or source_label(config.data)}
         folder = save_run(result, self.root, meta)
-        for name, frame in self.exports(result).items():
-            write_atomic(folder / name, lambda path, frame=frame: frame.write_csv(path))
+        for name, export in EXPORTS.items():
+            write_atomic(folder / name, export(result))
         if explain:
             on_progress(Progress("explaining", 1.0))
             self.explain(result)
@@ -142,11 +152,6 @@ class RunService:
         return Rebooked(config, books, daily, metrics)
 
     # ------------------------------------------------------------------ exporting
-    @staticmethod
-    def exports(result: RunResult) -> dict[str, pl.DataFrame]:
-        """Files written beside a saved run for tools that read CSV (name -> table)."""
-        return {"predictions.csv": result.predictions}
-
     @staticmethod
     def books_csv(books: pl.DataFrame, day: date | None = None) -> str:
         """Books as CSV text (one date, or every date when ``day`` is None)."""

@@ -20,10 +20,12 @@ from collections.abc import Callable
 
 import polars as pl
 
-from alpha_core.features import CATEGORICAL_FEATURES, LABEL
+from alpha_core.features import DATE_LEVEL_FEATURES, LABEL, is_categorical
 
-RAW_FEATURES = ("month", "day_of_week", *CATEGORICAL_FEATURES)
-"""Features never transformed: calendar fields and categorical codes."""
+
+def keeps_raw(feature: str) -> bool:
+    """Features never transformed: calendar fields and categorical codes."""
+    return feature in DATE_LEVEL_FEATURES or is_categorical(feature)
 
 
 def percentile_rank(value: pl.Expr, over: list[str] | None = None) -> pl.Expr:
@@ -70,7 +72,7 @@ def transform_features(feats: pl.DataFrame, features: tuple[str, ...], how: str)
     fn = _lookup(FEATURE_TRANSFORMS, how, "feature transform")
     if fn is None:
         return feats
-    cols = [f for f in features if f not in RAW_FEATURES and f in feats.columns]
+    cols = [f for f in features if not keeps_raw(f) and f in feats.columns]
     return feats.with_columns(fn(pl.col(c)).alias(c) for c in cols)
 
 

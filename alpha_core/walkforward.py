@@ -87,6 +87,16 @@ SCHEDULES: dict[str, Schedule] = {
 the option to the run config, the CLI and the Train page."""
 
 
+TrainingWindow = Callable[[int, int, int], int]
+"""``window(first, last, window_days) -> first`` date index of a fold's training window."""
+
+WINDOWS: dict[str, TrainingWindow] = {
+    "expanding": lambda first, _last, _days: first,
+    "rolling": lambda first, last, days: max(first, last - days + 1),
+}
+"""Training windows by name (the ``window`` setting)."""
+
+
 def block_dates(test_dates: list[date], mode: str, retrain_days: int) -> list[list[date]]:
     """Consecutive blocks of the test window's trading dates for a retraining schedule."""
     if mode not in SCHEDULES:
@@ -115,8 +125,7 @@ def plan_folds(config: RunConfig, dates: list[date]) -> list[Fold]:
         if k == 0:
             last = min(last, max(i for i, d in enumerate(dates) if d <= config.train_end))
         first = next((i for i, d in enumerate(dates) if d >= config.train_start), 0)
-        if config.window == "rolling":
-            first = max(first, last - config.window_days + 1)
+        first = WINDOWS[config.window](first, last, config.window_days)
         if last < first:
             raise ConfigError(f"fold {k}: empty training window before {block[0]}")
         folds.append(Fold(k, dates[first], dates[last], purge_before, block[0], block[-1]))
@@ -175,7 +184,9 @@ def run_folds(
             fraction = base + span * i / (total * n_folds)
             on_progress(Progress("training", fraction, k, n_folds, i, n))
 
-        model = fit_model(train, names, config.model, config.seed, progress=progress)
+        model = fit_model(
+            train, names, config.model, config.seed, progress=progress, model_type=config.model_type
+        )
         model.meta.update(
             {
                 "fold": fold.index,

@@ -168,10 +168,10 @@ def test_form_bounds_are_validation_bounds_for_every_numeric_setting():
 
 
 def other_value(s: Setting) -> Any:
-    """A valid value of ``s`` other than its default."""
+    """A valid value of ``s`` other than its default (the default when it is the only one)."""
     options = s.options()
     if options is not None:
-        return next(o for o in options if o != s.default)
+        return next((o for o in options if o != s.default), s.default)
     if s.kind is bool:
         return not s.default
     if s.kind is date:
