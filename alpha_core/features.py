@@ -290,3 +290,13 @@ def model_rows(frame: pl.DataFrame, features: tuple[str, ...]) -> pl.Expr:
     """Rows a model may see: every numeric feature present (warmup and bad bars drop out)."""
     numeric = [f for f in features if not is_categorical(f)]
     return pl.all_horizontal(pl.col(c).is_not_null() for c in numeric)
+
+
+def feature_table() -> str:
+    """The Markdown table of every registered feature (docs/features.md shows it)."""
+    rows = [f"| `{f.name}` | {f.definition} |" for f in FEATURES_BY_NAME.values()]
+    return "\n".join(["| feature | definition |", "|---|---|", *rows])
+
+
+if __name__ == "__main__":  # python -m alpha_core.features > table: regenerate the docs table
+    print(feature_table())

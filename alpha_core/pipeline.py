@@ -32,9 +32,7 @@ __all__ = [
     "RunResult",
     "check_windows",
     "data_span",
-    "default_windows",
     "feature_names",
-    "models_meta",
     "rebook",
     "run_experiment",
     "shuffle_labels_within_date",
@@ -66,21 +64,6 @@ def check_windows(config: RunConfig, panel: pl.DataFrame) -> None:
         value = getattr(config, name)
         if not lo <= value <= hi:
             raise ConfigError(f"{name} {value} is outside the data's span {lo} .. {hi}")
-
-
-def default_windows(panel: pl.DataFrame, test_days: int = 126) -> dict[str, date]:
-    """Test on the last ``test_days`` trading dates, train on everything before them."""
-    dates = panel.get_column("date").unique().sort()
-    if dates.len() < test_days + 60:
-        raise ConfigError(
-            f"the data has {dates.len()} trading dates; give --train/--test dates explicitly"
-        )
-    return {
-        "train_start": dates[0],
-        "train_end": dates[-test_days - 2],
-        "test_start": dates[-test_days],
-        "test_end": dates[-1],
-    }
 
 
 def feature_names(config: RunConfig) -> tuple[str, ...]:
