@@ -16,8 +16,12 @@ from alpha_core.alpha158 import (
     ALPHA158,
     ALPHA158_BY_NAME,
     ALPHA158_NAMES,
+    DOCS,
+    TABLE_END,
+    TABLE_START,
     available_names,
     build_alpha158,
+    registry_markdown,
 )
 from alpha_core.rolling_kernels import rolling_arg_extreme, rolling_rank_pct, rolling_regression
 
@@ -238,6 +242,15 @@ def test_assets_do_not_bleed_into_each_other():
     for asset in panel["asset"].unique().sort():
         alone = build_alpha158(panel.filter(pl.col("asset") == asset))
         assert together.filter(pl.col("asset") == asset).equals(alone), asset
+
+
+def test_docs_table_is_generated_from_the_registry():
+    """docs/alpha158.md's table is the registry's: regenerate with python -m alpha_core.alpha158."""
+    text = (Path(__file__).resolve().parents[1] / DOCS).read_text()
+    table = text.split(TABLE_START, 1)[1].split(TABLE_END, 1)[0].strip()
+    assert table == registry_markdown()
+    assert table.count("\n") == 2 + len(ALPHA158) - 1
+    assert "| `CORD60` | correlation of close_t/close_t-1 and ln(volume_t/volume_t-1 + 1)" in table
 
 
 def test_definitions_are_reachable_by_name():
