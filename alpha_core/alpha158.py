@@ -14,11 +14,19 @@ calendar rows (Qlib pads an asset's missing days with NaN rows); a feature is nu
 window is full and whenever its window holds a missing value (Qlib's rolling operators use
 ``min_periods=1`` and skip NaNs); the output is float32 with non-finite values as null.
 
-Every value for (asset, t) depends only on that asset's bars up to t: rolling operators run
-per asset (``.over("asset")``), because polars' incremental kernels carry floating-point state
-along a column; the previous bar's value is null on an asset's first bar, so no other asset's
-price ever enters a window. Two operators polars lacks run as numba kernels over each asset's
-segment: the rolling regression (slope, R², residual) and the rolling arg-max/arg-min.
+Every value for (asset, t) depends only on that asset's bars up to t. The previous bar's value
+is null on an asset's first bar, so no other asset's price enters a window; a window that
+reaches into the previous asset lies inside the warmup and is masked. Sums and means use
+polars' weighted rolling sum, which adds up each window afresh; stds run per asset
+(``.over("asset")``), because an incremental kernel may carry floating-point state from one
+asset into the next; max, min and quantiles are exact functions of their window. The rolling
+regression (slope, R², residual), arg-max/arg-min (which polars lacks) and the percentile
+rank (polars' is unstable and several times slower) are numba kernels in
+:mod:`alpha_core.rolling_kernels` that restart at every asset.
+
+Features are built one window at a time over named rolling aggregates (``sum(_gain,5)``,
+``std(close,20)`` ...), so an aggregate shared by several features is computed once and
+only one window's aggregates are held in memory.
 """
 
 from __future__ import annotations

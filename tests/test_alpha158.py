@@ -109,6 +109,8 @@ def test_selection_keeps_order_and_rejects_unknown_names():
     assert all(some[c].dtype == pl.Float32 for c in some.columns[2:])
     with pytest.raises(ValueError, match="unknown Alpha158 features: NOPE"):
         build_alpha158(panel, ("KMID", "NOPE"))
+    empty = build_alpha158(panel.head(0))
+    assert empty.height == 0 and empty.columns == ["date", "asset", *ALPHA158_NAMES]
 
 
 def test_a_missing_close_nulls_exactly_the_windows_that_hold_it():
