@@ -128,8 +128,8 @@ def test_train_rebook_download_and_screenshots(server, browser, tmp_path):
     trees = page.get_by_label("Trees")
     trees.fill("20")
     page.get_by_label("Leaves per tree").fill("16")
-    page.get_by_label("Run name").fill("browser run")
-    page.get_by_role("button", name="Train").click()
+    page.locator("input[aria-label=\"Run name\"]").fill("browser run")  # has a help icon
+    page.get_by_role("button", name="Train", exact=True).click()
     try:  # the progress bar of trees built (a 20-tree run may finish before it is seen)
         page.get_by_text(re.compile(r"\d+ / 20 trees built")).first.wait_for(timeout=15_000)
         page.screenshot(path=str(SHOTS / "train_progress.png"))
