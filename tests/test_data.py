@@ -321,11 +321,14 @@ def test_each_check_counted_exactly() -> None:
         "missing_column": 0,
         "duplicate": 1,
         "missing_price": 2,
+        "non_finite": 0,
         "non_positive_price": 1,
         "ohlc_out_of_order": 1,
+        "negative_volume": 0,
         "zero_volume": 1,
         "missing_volume": 1,
         "extreme_move": 1,
+        "stray_bar": 0,
     }
     assert list(report.counts()) == list(CHECKS)
     issues = report.issues
