@@ -8,7 +8,8 @@ mean label of every scored asset that day.
 Costs (:func:`add_costs`): the book of date t is traded at close t, so its turnover
 ``sum_a |w_t,a - w_t-1,a|`` (a name entering from or exiting to zero counts in full; the
 first book is bought from cash) costs ``cost_bps / 1e4`` per unit and is charged to the
-return keyed by t; the short book pays ``borrow_bps / 1e4 / 252`` per day on its gross.
+return keyed by t; the short book pays ``borrow_bps / 1e4 / periods`` per bar on its gross
+(``periods``: bars a year of the run's calendar, 252 for daily equities).
 ``long_short`` stays the gross return; ``long_short_net = long_short - cost``.
 """
 
@@ -106,8 +107,10 @@ def add_costs(
     dates: pl.Series,
     cost_bps: float = 0.0,
     borrow_bps: float = 0.0,
+    periods: int = 252,
 ) -> pl.DataFrame:
-    """Daily P&L with turnover, trading and borrow costs and the net long-short return."""
+    """Daily P&L with turnover, trading and borrow costs and the net long-short return
+    (the annual borrow fee is charged ``1 / periods`` per bar)."""
     trades = turnover(books, dates)
     return (
         daily.join(trades, on="date", how="left")
@@ -117,7 +120,7 @@ def add_costs(
         )
         .with_columns(
             (pl.col("turnover") * cost_bps / 1e4).alias("trade_cost"),
-            (pl.col("gross_short") * borrow_bps / 1e4 / 252).alias("borrow_cost"),
+            (pl.col("gross_short") * borrow_bps / 1e4 / periods).alias("borrow_cost"),
         )
         .with_columns((pl.col("trade_cost") + pl.col("borrow_cost")).alias("cost"))
         .with_columns((pl.col("long_short") - pl.col("cost")).alias("long_short_net"))

@@ -83,6 +83,7 @@ FEATURE_TRANSFORMS = options_of("alpha_core.transforms", "FEATURE_TRANSFORMS")
 SIZINGS = options_of("alpha_core.books", "SIZINGS")
 LIMIT_GROUPS = options_of("alpha_core.predictions", "GROUP_COLUMNS")
 MODEL_TYPES = options_of("alpha_core.model", "model_types")
+BAD_BAR_POLICIES = options_of("alpha_core.contract", "BAD_BAR_POLICIES")
 
 WINDOW_FIELDS = ("train_start", "train_end", "test_start", "test_end")
 
@@ -424,6 +425,17 @@ class RunConfig:
         lo=1,
         section="Books",
         help="number of runs compared, for the deflated Sharpe ratio",
+    )
+
+    # ------------------------------------------------------------ data contract
+    on_bad_bars: str = setting(
+        "refuse",
+        label="Bad bars",
+        choices=BAD_BAR_POLICIES,
+        section="Windows",
+        help="bars with missing, infinite or non-positive prices, OHLC out of order, negative "
+        "volume or on stray dates: refuse (stop and name them), drop (train without them; "
+        "the run reports what it lost) or keep (train on them as they are)",
     )
 
     # ---------------------------------------------------------------- validation

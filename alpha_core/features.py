@@ -7,7 +7,9 @@ column that looks ahead, and it is never a model input.
 To add a feature, add one :class:`Feature` to ``FEATURES``: its name, a one-line definition
 (shown in the docs and the app) and a polars expression over the sorted panel. The
 expression may use ``lag(col, k)`` and ``rolling_*`` helpers below; the first ``warmup``
-bars of each asset are set to null automatically.
+bars of each asset are set to null automatically. ``needs`` names the panel columns it
+reads: a run on data without one of them leaves the feature out and says so
+(:mod:`alpha_core.contract`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ class Feature:
     expr: Callable[[], pl.Expr]
     warmup: int = 0
     categorical: bool = False
+    needs: tuple[str, ...] = ("close",)
+    """Panel columns the expression reads (``()`` for calendar and metadata features)."""
 
 
 def _lag(col: str, k: int) -> pl.Expr:
@@ -88,12 +92,14 @@ FEATURES: tuple[Feature, ...] = (
         "volume z-score: (volume_t - mean) / std of volume over bars t-19..t",
         lambda: _zscore("volume", 20),
         19,
+        needs=("volume",),
     ),
     Feature(
         "gap_pc",
         "overnight gap: open_t / close_t-1 - 1",
         lambda: pl.col("open") / _lag("close", 1) - 1,
         1,
+        needs=("open", "close"),
     ),
     Feature(
         "price_sma20_dev",
@@ -106,13 +112,15 @@ FEATURES: tuple[Feature, ...] = (
         "intraday range: (high_t - low_t) / close_t",
         lambda: (pl.col("high") - pl.col("low")) / pl.col("close"),
         0,
+        needs=("high", "low", "close"),
     ),
-    Feature("month", "calendar month of t (1-12)", lambda: pl.col("date").dt.month(), 0),
+    Feature("month", "calendar month of t (1-12)", lambda: pl.col("date").dt.month(), 0, needs=()),
     Feature(
         "day_of_week",
         "weekday of t (0 = Monday .. 4 = Friday)",
         lambda: pl.col("date").dt.weekday() - 1,
         0,
+        needs=(),
     ),
     Feature(
         "sector_id",
@@ -120,6 +128,7 @@ FEATURES: tuple[Feature, ...] = (
         lambda: pl.col("sector_id"),
         0,
         categorical=True,
+        needs=(),
     ),
 )
 

@@ -317,29 +317,38 @@ def prediction_stats(preds: pl.DataFrame) -> PredictionStats:
     return PredictionStats(metrics=metrics, quantiles=quant, ic_decay=decay)
 
 
-def return_metrics(r: np.ndarray, prefix: str = "", suffix: str = "") -> dict[str, float]:
-    """Sharpe, total return, volatility, drawdown and win rate of one daily series."""
+def return_metrics(
+    r: np.ndarray, prefix: str = "", suffix: str = "", periods: int = 252
+) -> dict[str, float]:
+    """Sharpe, total return, volatility, drawdown and win rate of one daily series
+    (``periods`` bars a year)."""
     return {
-        f"{prefix}sharpe{suffix}": stats.sharpe_ratio(r),
+        f"{prefix}sharpe{suffix}": stats.sharpe_ratio(r, periods),
         f"{prefix}total_return{suffix}": stats.total_return(r),
-        f"{prefix}annual_volatility{suffix}": stats.annual_volatility(r),
+        f"{prefix}annual_volatility{suffix}": stats.annual_volatility(r, periods),
         f"{prefix}max_drawdown{suffix}": stats.max_drawdown(r),
         f"{prefix}win_rate{suffix}": stats.win_rate(r),
     }
 
 
 def risk_metrics(
-    r: np.ndarray, benchmark: np.ndarray, suffix: str, n_trials: int, seed: int, n_boot: int
+    r: np.ndarray,
+    benchmark: np.ndarray,
+    suffix: str,
+    n_trials: int,
+    seed: int,
+    n_boot: int,
+    periods: int = 252,
 ) -> dict[str, float]:
     """Return/risk ratios and Sharpe inference of one daily series (keys end in ``suffix``)."""
-    lo, hi = stats.sharpe_ci_analytic(r)
-    blo, bhi = stats.sharpe_ci_bootstrap(r, n_boot=n_boot, seed=seed)
-    alpha, beta = stats.alpha_beta(r, benchmark)
+    lo, hi = stats.sharpe_ci_analytic(r, periods=periods)
+    blo, bhi = stats.sharpe_ci_bootstrap(r, n_boot=n_boot, seed=seed, periods=periods)
+    alpha, beta = stats.alpha_beta(r, benchmark, periods)
     return {
-        f"cagr{suffix}": stats.cagr(r),
-        f"annual_return{suffix}": stats.annualised_return(r),
-        f"sortino{suffix}": stats.sortino_ratio(r),
-        f"calmar{suffix}": stats.calmar_ratio(r),
+        f"cagr{suffix}": stats.cagr(r, periods),
+        f"annual_return{suffix}": stats.annualised_return(r, periods),
+        f"sortino{suffix}": stats.sortino_ratio(r, periods),
+        f"calmar{suffix}": stats.calmar_ratio(r, periods),
         f"sharpe{suffix}_ci_low": lo,
         f"sharpe{suffix}_ci_high": hi,
         f"sharpe{suffix}_boot_ci_low": blo,
@@ -378,6 +387,7 @@ def compute_metrics(
     n_boot: int | None = None,
     extra: dict[str, Any] | None = None,
     pred_stats: PredictionStats | None = None,
+    periods: int = 252,
 ) -> dict[str, Any]:
     """The run's metrics as one flat dict with snake_case keys (the CLI's ``--json``).
 
@@ -386,26 +396,39 @@ def compute_metrics(
     ``n_boot`` (stationary-bootstrap resamples of the Sharpe interval) defaults to
     :func:`default_n_boot` of the series length; ``seed`` makes the interval reproducible.
     ``pred_stats`` are :func:`prediction_stats` of ``preds`` when already computed.
+    ``periods`` is the number of bars a year of the run's calendar (every annualised figure).
+
+    Days on which the books hold no position at all are left out of the return statistics,
+    and a side's own figures (``long_sharpe``, ``short_sharpe``) use only the days that side
+    holds a position: an empty book is not a zero-return day. They are counted instead
+    (``days_without_positions``, ``days_without_long``, ``days_without_short``).
     """
-    ls = daily["long_short"].to_numpy()
+    held = _held(daily)
+    kept = daily.filter(held["any"]) if not held["any"].all() else daily
+    ls = kept["long_short"].to_numpy()
     n_boot = n_boot or default_n_boot(ls.size)
-    net = daily["long_short_net"].to_numpy() if "long_short_net" in daily.columns else ls
-    bench = daily["benchmark"].to_numpy()
+    net = kept["long_short_net"].to_numpy() if "long_short_net" in kept.columns else ls
+    bench = kept["benchmark"].to_numpy()
     pred_stats = pred_stats if pred_stats is not None else prediction_stats(preds)
     metrics: dict[str, Any] = {
-        **return_metrics(ls),
-        **risk_metrics(ls, bench, "", n_trials, seed, n_boot),
-        **return_metrics(net, suffix="_net"),
-        **risk_metrics(net, bench, "_net", n_trials, seed, n_boot),
+        **return_metrics(ls, periods=periods),
+        **risk_metrics(ls, bench, "", n_trials, seed, n_boot, periods),
+        **return_metrics(net, suffix="_net", periods=periods),
+        **risk_metrics(net, bench, "_net", n_trials, seed, n_boot, periods),
         "n_trials": n_trials,
         "sharpe_boot_n": n_boot,
         "hit_rate": hit_rate(books) if books is not None else math.nan,
-        **_cost_metrics(daily),
+        **_cost_metrics(daily, periods),
         **pred_stats.metrics,
         **(extra or {}),
-        "long_sharpe": stats.sharpe_ratio(daily["long"].to_numpy()),
-        "short_sharpe": stats.sharpe_ratio(daily["short"].to_numpy()),
-        **return_metrics(daily["benchmark"].to_numpy(), prefix="benchmark_"),
+        "long_sharpe": stats.sharpe_ratio(daily["long"].filter(held["long"]).to_numpy(), periods),
+        "short_sharpe": stats.sharpe_ratio(
+            daily["short"].filter(held["short"]).to_numpy(), periods
+        ),
+        "days_without_long": int((~held["long"]).sum()),
+        "days_without_short": int((~held["short"]).sum()),
+        "days_without_positions": int((~held["any"]).sum()),
+        **return_metrics(bench, prefix="benchmark_", periods=periods),
         "avg_long_positions": _mean(daily["n_long"]),
         "avg_short_positions": _mean(daily["n_short"]),
         "train_rmse": model_meta.get("train_rmse", math.nan),
@@ -424,15 +447,21 @@ def _spread(top: float | None, bottom: float | None) -> float:
     return math.nan if top is None or bottom is None else top - bottom
 
 
-def _cost_metrics(daily: pl.DataFrame) -> dict[str, float]:
+def _held(daily: pl.DataFrame) -> dict[str, pl.Series]:
+    """Masks of the days the long side, the short side and either side hold a position."""
+    long, short = daily["n_long"] > 0, daily["n_short"] > 0
+    return {"long": long, "short": short, "any": long | short}
+
+
+def _cost_metrics(daily: pl.DataFrame, periods: int = 252) -> dict[str, float]:
     if "turnover" not in daily.columns or daily.height == 0:
         return {}
     return {
         "turnover_mean": _mean(daily["turnover"]),
-        "turnover_annual": _mean(daily["turnover"]) * 252,
-        "cost_annual": _mean(daily["cost"]) * 252,
-        "trade_cost_annual": _mean(daily["trade_cost"]) * 252,
-        "borrow_cost_annual": _mean(daily["borrow_cost"]) * 252,
+        "turnover_annual": _mean(daily["turnover"]) * periods,
+        "cost_annual": _mean(daily["cost"]) * periods,
+        "trade_cost_annual": _mean(daily["trade_cost"]) * periods,
+        "borrow_cost_annual": _mean(daily["borrow_cost"]) * periods,
         "gross_long_mean": _mean(daily["gross_long"]),
         "gross_short_mean": _mean(daily["gross_short"]),
         "net_exposure_mean": _mean(daily["gross_long"] - daily["gross_short"]),

@@ -15,6 +15,7 @@ from typing import Any
 
 import polars as pl
 
+from alpha_core import contract as data_contract
 from alpha_core.backtest import add_costs, daily_returns
 from alpha_core.books import build_books
 from alpha_core.config import ConfigError, RunConfig
@@ -48,8 +49,14 @@ def check_windows(config: RunConfig, panel: pl.DataFrame) -> None:
     """Raise ConfigError unless the config is valid and its four dates lie inside the data.
 
     Raise PanelError when the panel cannot be run as is (duplicate bars would make
-    "the previous bar" ambiguous, so the engine refuses them rather than pick one).
+    "the previous bar" ambiguous, so the engine refuses them rather than pick one; bad bars
+    under ``on_bad_bars="refuse"`` and the rest of :func:`alpha_core.contract.apply_contract`).
     """
+    _check_windows(config, panel)
+    data_contract.apply_contract(config, panel, feature_names(config))
+
+
+def _check_windows(config: RunConfig, panel: pl.DataFrame) -> None:
     config.validate()
     duplicates = duplicate_bars(panel)
     if duplicates.height:
@@ -80,10 +87,13 @@ def run_experiment(
 
     ``feats`` may be passed when already built for the same panel and label convention.
     """
-    check_windows(config, panel)
+    _check_windows(config, panel)
+    source = panel
+    panel, contract = data_contract.apply_contract(config, panel, feature_names(config))
+    feats = None if panel.height != source.height else feats  # built on the dropped bars
     on_progress = on_progress or ignore
     timings: dict[str, float] = {}
-    names = feature_names(config)
+    names = data_contract.usable(feature_names(config), contract)
 
     t0 = time.perf_counter()
     if feats is None:
@@ -104,12 +114,18 @@ def run_experiment(
     preds = with_context(preds, panel, feats)
     timings["predictions"] = time.perf_counter() - t0
 
-    provenance = {"config": config.to_dict(), "data_fingerprint": panel_fingerprint(panel)}
+    terms = {**contract.to_meta(), **data_contract.test_losses(source, preds, config)}
+    provenance = {
+        "config": config.to_dict(),
+        "data_fingerprint": panel_fingerprint(source),
+        data_contract.CONTRACT_KEY: terms,
+    }
     for m in models:
         m.meta.update(provenance)
-    meta = models_meta(models)
+    meta = {**models_meta(models), data_contract.CONTRACT_KEY: terms}
     pred_stats = prediction_stats(preds)
     books, daily, metrics = rebook(preds, config, meta, timings=timings, pred_stats=pred_stats)
+    data_contract.refuse_empty_books(metrics, preds, config)
     on_progress(Progress("done", 1.0))
     return RunResult(
         config,
@@ -154,12 +170,18 @@ def rebook(
     t0 = time.perf_counter()
     books, limits = build_books(preds, config)
     timings["books"] = time.perf_counter() - t0
+    terms = model_meta.get(data_contract.CONTRACT_KEY)
+    periods = data_contract.periods_of(terms)
     t0 = time.perf_counter()
     daily = daily_returns(books, preds)
-    daily = add_costs(daily, books, preds["date"], config.cost_bps, config.borrow_bps)
+    daily = add_costs(daily, books, preds["date"], config.cost_bps, config.borrow_bps, periods)
     timings["backtest"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    extra = {**limits, "n_folds": int(model_meta.get("n_folds", 1))}
+    extra = {
+        **limits,
+        "n_folds": int(model_meta.get("n_folds", 1)),
+        **data_contract.metrics_of(terms),
+    }
     metrics = compute_metrics(
         daily,
         preds,
@@ -169,6 +191,7 @@ def rebook(
         seed=config.seed,
         extra=extra,
         pred_stats=pred_stats,
+        periods=periods,
     )
     timings["report"] = time.perf_counter() - t0
     return books, daily, metrics

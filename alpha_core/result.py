@@ -66,8 +66,10 @@ def models_meta(models: list[TrainedModel]) -> dict[str, Any]:
     if len(models) == 1:
         return {**models[0].meta, "n_folds": 1}
     rmses = [m.meta.get("train_rmse", math.nan) for m in models]
+    carried = {k: models[-1].meta[k] for k in ("data_contract",) if k in models[-1].meta}
     return {
         "train_rmse": sum(rmses) / len(rmses),
         "n_train_rows": models[-1].meta.get("n_train_rows", 0),
         "n_folds": len(models),
+        **carried,  # the run's calendar and data losses (alpha_core.contract), for rebooks
     }
