@@ -1,11 +1,19 @@
 """Daily books: cross-sectional percentile ranks of the predictions, long top / short bottom.
 
 Rank convention: within a date with n scored assets, ``rank = (r - 0.5) / n`` where r is the
-average 1-based rank of the prediction (ties share a rank). An asset is long when
-``rank >= 1 - long_pct`` and short when ``rank <= short_pct``; the two rules mirror each
-other, so equal percentiles give equal book sizes. The median asset (rank 0.5) is never in
-both books. With ``sector_neutral`` the rank is taken within the asset's group (sector or
-asset class) on that date, so every group contributes its own top and bottom.
+average 1-based rank of the prediction (ties share a rank; this is the ``rank`` column and
+the ``rank`` sizing). Membership uses the same formula on the *ordinal* position p of the
+prediction: an asset is long when ``(p - 0.5) / n >= 1 - long_pct`` and short when
+``(p - 0.5) / n <= short_pct``; the two rules mirror each other, so equal percentiles give
+equal book sizes, ``round(n * pct)`` names a side. The median asset is never in both books.
+With ``sector_neutral`` the rank is taken within the asset's group (sector or asset class)
+on that date, so every group contributes its own top and bottom.
+
+Ties (deterministic): among equal predictions the asset whose name sorts first takes the
+lower position. So tied names at the top enter the long book from the last name
+backwards, tied names at the bottom enter the short book from the first name on, and each
+side still holds the number of names its percentile implies instead of one side taking
+every tied name (or, with every prediction equal, neither side holding any).
 
 Sizing (:func:`build_books`): within a side, weights are proportional to a positive base
 (equal; ``|rank - 0.5|``; ``|prediction - the date's median prediction|``; ``1 / vol_20``
@@ -78,13 +86,16 @@ def form_books(
     short_pct: float,
     gross_long: float = 1.0,
     gross_short: float = 1.0,
+    within: str | None = None,
 ) -> pl.DataFrame:
-    """Equal-weight long and short books for every date of ranked predictions."""
+    """Equal-weight long and short books for every date (and ``within`` group) of ranked
+    predictions; ties are broken by asset name (see the module doc)."""
     eps = 1e-12
+    position = _ordinal_rank(ranked, ["date"] if within is None else ["date", within])
     side = (
-        pl.when((pl.col(RANK) >= 1 - long_pct - eps) & (pl.col(RANK) > 0.5))
+        pl.when((position >= 1 - long_pct - eps) & (position > 0.5))
         .then(pl.lit("long"))
-        .when((pl.col(RANK) <= short_pct + eps) & (pl.col(RANK) < 0.5))
+        .when((position <= short_pct + eps) & (position < 0.5))
         .then(pl.lit("short"))
     )
     book = ranked.with_columns(side.alias("side")).filter(pl.col("side").is_not_null())
@@ -98,6 +109,23 @@ def form_books(
         .select(*BOOK_COLUMNS, *extra)
         .sort("date", "side", RANK, descending=[False, False, True])
     )
+
+
+def _ordinal_rank(ranked: pl.DataFrame, keys: list[str]) -> pl.Series:
+    """``(p - 0.5) / n`` per row: p the 1-based position of the prediction within ``keys``,
+    equal predictions ordered by asset name (in the rows' order, whatever it is)."""
+    order = ranked.select(*keys, PREDICTION, "asset").with_row_index("_row")
+    positions = (
+        order.sort([*keys, "asset"])
+        .with_columns(
+            (
+                (pl.col(PREDICTION).rank("ordinal").over(keys) - 0.5)
+                / pl.col(PREDICTION).count().over(keys)
+            ).alias("_p")
+        )
+        .sort("_row")
+    )
+    return positions["_p"]
 
 
 def cap_weights(
@@ -221,7 +249,8 @@ def build_books(preds: pl.DataFrame, config: RunConfig) -> tuple[pl.DataFrame, d
     if config.sizing == "score":
         frame = frame.with_columns(pl.col(PREDICTION).median().over("date").alias("_median_pred"))
     ranked = rank_predictions(frame, within=group_col if config.sector_neutral else None)
-    books = form_books(ranked, config.long_pct, config.short_pct)
+    within = group_col if config.sector_neutral else None
+    books = form_books(ranked, config.long_pct, config.short_pct, within=within)
     base = _base_weights(books, config.sizing)
     books = books.drop("_median_pred", strict=False).select(pl.exclude("^fwd_ret_.*$"))
 

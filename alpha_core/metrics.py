@@ -156,6 +156,10 @@ _REGISTRY: tuple[Metric, ...] = (
     Metric("capped_positions_mean", "Positions at a limit per day", group=_BOOKS),
     Metric("limit_infeasible_days", "Days the limits could not hold the gross", "int",
            group=_BOOKS),
+    Metric("days_without_long", "Days with no long position", "int", group=_BOOKS),
+    Metric("days_without_short", "Days with no short position", "int", group=_BOOKS),
+    Metric("days_without_positions", "Days with no position (left out of the statistics)",
+           "int", group=_BOOKS),
     Metric("benchmark_sharpe", "Benchmark Sharpe", group=_BENCH),
     Metric("benchmark_total_return", "Benchmark total return", "pct", group=_BENCH),
     Metric("benchmark_annual_volatility", "Benchmark annual volatility", "pct", group=_BENCH),
@@ -178,6 +182,12 @@ _REGISTRY: tuple[Metric, ...] = (
     Metric("n_test_days", "Test days", "int", group=_RUN, claim=126, summary=True),
     Metric("test_start", "Test start", "text", group=_RUN),
     Metric("test_end", "Test end", "text", group=_RUN),
+    Metric("calendar", "Calendar (inferred from the data)", "text", group=_RUN),
+    Metric("periods_per_year", "Bars a year (annualisation)", "int", group=_RUN),
+    Metric("bad_bars_dropped", "Bad bars dropped (on_bad_bars = drop)", "int", group=_RUN),
+    Metric("test_rows_lost", "Test-window bars without a prediction", "int", group=_RUN),
+    Metric("test_dates_lost", "Test-window dates without a prediction", "int", group=_RUN),
+    Metric("features_dropped", "Features left out (column missing)", "text", group=_RUN),
 )  # fmt: skip
 
 METRICS: dict[str, Metric] = {m.key: m for m in _REGISTRY}

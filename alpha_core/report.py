@@ -127,4 +127,34 @@ def _notes(metrics: Mapping[str, Any]) -> list[str]:
             f"Limits could not hold the target gross on {metrics['limit_infeasible_days']} "
             "day(s): those sides are under-invested."
         )
+    return notes + data_notes(metrics)
+
+
+def data_notes(metrics: Mapping[str, Any]) -> list[str]:
+    """What the run's data contract did: its calendar, and every loss (bars dropped, test
+    bars and dates without a prediction, features left out, days a side held nothing)."""
+    notes = []
+    if metrics.get("calendar"):
+        notes.append(f"Calendar: {metrics['calendar']}, inferred from the data.")
+    if metrics.get("bad_bars_dropped"):
+        notes.append(f"Dropped {metrics['bad_bars_dropped']:,} bad bar(s) (on_bad_bars = drop).")
+    rows, dates = metrics.get("test_rows_lost") or 0, metrics.get("test_dates_lost") or 0
+    if rows or dates:
+        notes.append(
+            f"Test window: {rows:,} bar(s) and {dates:,} date(s) got no prediction "
+            "(dropped bars, feature warm-up or missing values)."
+        )
+    if metrics.get("features_dropped") not in (None, "", "none"):
+        notes.append(f"Features left out: {metrics['features_dropped']}.")
+    sides = [
+        f"{metrics[key]} day(s) {what}"
+        for key, what in (
+            ("days_without_long", "without a long position"),
+            ("days_without_short", "without a short position"),
+            ("days_without_positions", "without any position (left out of the statistics)"),
+        )
+        if metrics.get(key)
+    ]
+    if sides:
+        notes.append("Books: " + "; ".join(sides) + ".")
     return notes
