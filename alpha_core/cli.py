@@ -213,7 +213,7 @@ def cmd_run(args: argparse.Namespace, config_cls: type[RunConfig] = RunConfig) -
             result = service.train_and_save(
                 config, panel, explain=not args.no_explain, on_progress=progress
             )
-    except ConfigError as exc:  # e.g. a fold without training rows; nothing was written
+    except (ConfigError, PanelError) as exc:  # e.g. no training rows; nothing was written
         return _fail(str(exc))
     infeasible = result.metrics.get("limit_infeasible_days") or 0
     if infeasible:

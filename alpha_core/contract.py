@@ -37,6 +37,7 @@ from alpha_core.quality import (
     CalendarError,
     bad_bars,
     check_quality,
+    describe,
     infer_calendar,
 )
 
@@ -115,11 +116,11 @@ def apply_contract(
 def refusal(found: pl.DataFrame) -> str:
     """The refuse policy's message: count, reasons, the first bar, how to proceed."""
     counts = found.group_by("check").len().sort("len", "check", descending=[True, False])
-    reasons = ", ".join(f"{n} {check.replace('_', ' ')}" for check, n in counts.iter_rows())
-    asset, day, check, detail = found.row(0)
+    reasons = ", ".join(describe(check, n) for check, n in counts.iter_rows())
+    asset, day, _check, detail = found.row(0)
     return (
         f"the data has {found.height} bad bar{'s' if found.height != 1 else ''} ({reasons}); "
-        f"the first is {asset} {day} ({check.replace('_', ' ')}: {detail}). "
+        f"the first is {asset} {day} ({detail}). "
         "Fix the data, or set on_bad_bars to drop (--on-bad-bars drop) to train without them "
         "(the run then reports what it lost), or to keep (--on-bad-bars keep)"
     )

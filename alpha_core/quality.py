@@ -80,6 +80,11 @@ _LABELS = {
 _ISSUE_SCHEMA = {"check": pl.Utf8, "asset": pl.Utf8, "date": pl.Date, "detail": pl.Utf8}
 
 
+def describe(check: str, n: int) -> str:
+    """``n`` findings of ``check`` in words, e.g. "12 rows with OHLC out of order"."""
+    return f"{n} {_LABELS[check][n != 1]}"
+
+
 @dataclass(frozen=True)
 class QualityReport:
     """Findings of :func:`check_quality`, one row each: check, asset, date, detail.
@@ -105,7 +110,7 @@ class QualityReport:
         for check, n in self.counts().items():
             if not n:
                 continue
-            line = f"{n} {_LABELS[check][n != 1]}"
+            line = describe(check, n)
             if check == "extreme_move":
                 line += f" (|close / previous close - 1| > {self.extreme_move:g})"
             rows = self.issues.filter(pl.col("check") == check)

@@ -31,7 +31,7 @@ import numpy as np
 import polars as pl
 
 from alpha_core.config import ConfigError, RunConfig
-from alpha_core.features import LABEL, LABEL_END
+from alpha_core.features import FEATURES_BY_NAME, LABEL, LABEL_END, is_categorical
 from alpha_core.model import TrainedModel, fit_model, training_rows
 from alpha_core.predictions import predict_window
 from alpha_core.progress import OnProgress, Progress
@@ -150,6 +150,29 @@ def fold_training_rows(
     return transform_label(train, config.label_transform)
 
 
+def why_no_rows(feats: pl.DataFrame, fold: Fold, names: tuple[str, ...]) -> str:
+    """What emptied a fold's training window: no bars, no label, or the feature (and the
+    column it needs) that is missing on every bar of the window."""
+    window = feats.filter(pl.col("date").is_between(fold.train_start, fold.train_end))
+    if window.height == 0:
+        return "the data has no bars in that window"
+    labelled = window.filter(pl.col(LABEL).is_not_null(), pl.col(LABEL_END) < fold.purge_before)
+    if labelled.height == 0:
+        return f"no bar of the window has a label that ends before {fold.purge_before}"
+    numeric = [n for n in names if not is_categorical(n)]
+    present = labelled.select(pl.col(n).is_not_null().sum() for n in numeric).row(0)
+    counts = sorted(zip(present, numeric, strict=True))
+    empty = [n for c, n in counts if c == 0]
+    if empty:
+        needs = {n: getattr(FEATURES_BY_NAME.get(n), "needs", ()) for n in empty}
+        named = [f"{n} (needs {', '.join(needs[n])})" if needs[n] else n for n in empty]
+        return f"feature {', '.join(named)} is missing on every bar of the window"
+    return (
+        f"no bar has every feature at once; the sparsest is {counts[0][1]} "
+        f"({counts[0][0]} of {labelled.height} labelled bars)"
+    )
+
+
 def run_folds(
     config: RunConfig,
     feats: pl.DataFrame,
@@ -177,6 +200,7 @@ def run_folds(
         if train.height == 0:
             raise ConfigError(
                 f"fold {fold.index}: no training rows in {fold.train_start} .. {fold.train_end}"
+                f": {why_no_rows(feats, fold, names)}"
             )
         base = start + span * fold.index / n_folds
 
