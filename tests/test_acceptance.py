@@ -65,6 +65,16 @@ def test_model_reaches_half_the_oracle_and_shuffled_control_learns_nothing(demo,
     assert abs(control.metrics["rank_ic_mean"]) < 0.01
 
 
+@needs_sp500
+def test_cli_refuses_sp500_bad_bars_by_default(tmp_path, capsys):
+    code = main(["run", "--data", str(SP500), "--artifacts", str(tmp_path), "--no-save"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "23 bad bars (12 rows with OHLC out of order, 11 rows with missing prices)" in err
+    assert "--on-bad-bars drop" in err
+    assert not any(tmp_path.iterdir())
+
+
 @pytest.mark.slow
 @needs_sp500
 def test_cli_runs_on_real_sp500(tmp_path, capsys):
@@ -81,6 +91,8 @@ def test_cli_runs_on_real_sp500(tmp_path, capsys):
             "2016-07-01",
             "--test-end",
             "2018-01-31",
+            "--on-bad-bars",
+            "drop",
             "--json",
             "--artifacts",
             str(tmp_path),
@@ -90,6 +102,11 @@ def test_cli_runs_on_real_sp500(tmp_path, capsys):
     metrics = json.loads(capsys.readouterr().out)
     assert metrics["n_test_days"] > 350
     assert metrics["n_train_rows"] > 300_000
+    # the file's 11 missing opens and 12 OHLC-out-of-order bars are dropped and reported;
+    # its 4 zero-volume bars are findings only (kept)
+    assert metrics["bad_bars_dropped"] == 23
+    assert metrics["test_dates_lost"] == 0
+    assert metrics["calendar"] == "daily bars, weekdays (252 a year)"
     run_folder = tmp_path / metrics["run_id"]
     assert (run_folder / "model.txt").exists()
     assert (run_folder / "predictions.csv").exists()
