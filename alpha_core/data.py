@@ -359,9 +359,11 @@ def _check_number_text(s: pl.Series, name: str) -> None:
         return
     thousands = bad.filter(bad.str.contains(_THOUSANDS))
     shown = (thousands if thousands.len() else bad).sort().head(3).to_list()
-    count = int(text.is_in(thousands if thousands.len() else bad).sum())
-    what = "numbers with thousands separators" if thousands.len() else "values that are not numbers"
-    hint = "; remove the separators" if thousands.len() else ""
+    count = int(text.is_in((thousands if thousands.len() else bad).to_list()).sum())
+    if thousands.len():
+        what, hint = "number(s) with thousands separators", "; remove the separators"
+    else:
+        what, hint = "value(s) that are not numbers", ""
     raise PanelError(f"{name}: column {s.name!r} has {count} {what} (e.g. {shown}){hint}")
 
 
@@ -388,8 +390,8 @@ def _parse_dates(s: pl.Series, name: str) -> pl.Series:
     if implausible.any():
         examples = s.filter(implausible).unique(maintain_order=True).head(3).to_list()
         raise PanelError(
-            f"{name}: {int(implausible.sum())} dates in column {s.name!r} have an implausible "
-            f"year (e.g. {examples}; expected {FIRST_YEAR} .. {last_year})"
+            f"{name}: {int(implausible.sum())} date(s) in column {s.name!r} with an "
+            f"implausible year (e.g. {examples}; expected {FIRST_YEAR} .. {last_year})"
         )
     return out.alias("date")
 
