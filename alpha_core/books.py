@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from alpha_core.config import RunConfig
+from alpha_core.config import ConfigError, RunConfig
 from alpha_core.predictions import PREDICTION
 from alpha_core.transforms import percentile_rank
 
@@ -231,6 +231,14 @@ def _base_weights(book: pl.DataFrame, sizing: str) -> np.ndarray:
     return filled["_b"].to_numpy()
 
 
+def _has_groups(preds: pl.DataFrame, column: str) -> bool:
+    """True when ``column`` exists and holds a group other than null or "unknown"."""
+    if column not in preds.columns:
+        return False
+    known = preds[column].cast(pl.Utf8).drop_nulls()
+    return bool((known != "unknown").any())
+
+
 def build_books(preds: pl.DataFrame, config: RunConfig) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Books with the config's ranking, sizing and limits, and a summary of binding limits.
 
@@ -239,9 +247,11 @@ def build_books(preds: pl.DataFrame, config: RunConfig) -> tuple[pl.DataFrame, d
     """
     group_col = config.limit_group
     need_group = config.sector_neutral or config.max_sector_weight is not None
-    if need_group and group_col not in preds.columns:
-        raise ValueError(
-            f"sector_neutral / max_sector_weight need a {group_col!r} column in the predictions"
+    if need_group and not _has_groups(preds, group_col):
+        raise ConfigError(
+            f"sector_neutral / max_sector_weight need a {group_col!r} column in the predictions "
+            "with known values (this data has none: they cannot take effect)",
+            field="sector_neutral" if config.sector_neutral else "max_sector_weight",
         )
     frame = preds
     if need_group:

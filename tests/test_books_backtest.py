@@ -135,3 +135,100 @@ def test_rmse_ignores_unrealised_rows():
     real = preds.filter(pl.col("label").is_not_null())
     expected = np.sqrt(np.mean((real["prediction"].to_numpy() - real["label"].to_numpy()) ** 2))
     assert rmse(preds) == pytest.approx(expected)
+
+
+# --------------------------------------------------------------------------- ties
+def one_day(predictions: list[float]) -> pl.DataFrame:
+    n = len(predictions)
+    return pl.DataFrame(
+        {"date": [D1] * n, "asset": [f"S{i}" for i in range(n)], "prediction": predictions}
+    )
+
+
+def book_sides(books: pl.DataFrame) -> tuple[list[str], list[str]]:
+    long = books.filter(pl.col("side") == "long")["asset"].sort().to_list()
+    short = books.filter(pl.col("side") == "short")["asset"].sort().to_list()
+    return long, short
+
+
+def test_tied_top_names_fill_the_long_book_by_the_stated_rule():
+    # five names tie at the top: their average rank (0.75) is below the 0.8 cut, so the
+    # long book used to be empty; now it holds 2 (= 20% of 10): the last names of the tie
+    preds = one_day([1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.4, 0.3, 0.2, 0.1])
+    long, short = book_sides(form_books(rank_predictions(preds), 0.2, 0.2))
+    assert long == ["S3", "S4"]
+    assert short == ["S8", "S9"]
+
+
+def test_all_equal_predictions_still_fill_both_sides_deterministically():
+    preds = one_day([0.0] * 10)
+    books = form_books(rank_predictions(preds), 0.3, 0.2)
+    long, short = book_sides(books)
+    assert long == ["S7", "S8", "S9"] and short == ["S0", "S1"]
+    assert books["rank"].to_list() == [0.5] * 5  # the rank column stays the average rank
+    shuffled = preds.sample(fraction=1.0, shuffle=True, seed=1)
+    assert book_sides(form_books(rank_predictions(shuffled), 0.3, 0.2)) == (long, short)
+
+
+def test_ties_straddling_the_short_cut_split_by_name():
+    # S0..S3 tie at the bottom; 20% of 10 is 2 short names: the first two names
+    preds = one_day([0.1, 0.1, 0.1, 0.1, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
+    long, short = book_sides(form_books(rank_predictions(preds), 0.2, 0.2))
+    assert short == ["S0", "S1"] and long == ["S8", "S9"]
+
+
+# --------------------------------------------------------------------------- empty sides
+def test_days_without_positions_are_counted_not_averaged_in():
+    from alpha_core import stats
+    from alpha_core.metrics import compute_metrics
+
+    rng = np.random.default_rng(4)
+    days = [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(30)]
+    ls = rng.normal(0.001, 0.01, 30)
+    n_long = np.full(30, 3)
+    n_short = np.full(30, 3)
+    n_long[[4, 9]] = 0  # two days without longs ...
+    n_short[[9, 20]] = 0  # ... and day 9 without any position
+    long = np.where(n_long > 0, ls / 2, 0.0)
+    short = np.where(n_short > 0, ls / 2, 0.0)
+    daily = pl.DataFrame(
+        {
+            "date": days,
+            "long": long,
+            "short": short,
+            "long_short": long + short,
+            "benchmark": rng.normal(0, 0.01, 30),
+            "n_long": n_long,
+            "n_short": n_short,
+        }
+    )
+    preds = pl.DataFrame(
+        {"date": days, "asset": "A", "prediction": 0.0, "label": 0.0},
+        schema_overrides={"label": pl.Float64},
+    )
+    m = compute_metrics(daily, preds, {})
+    held = np.array([i != 9 for i in range(30)])
+    r = (long + short)[held]
+    assert m["sharpe"] == pytest.approx(r.mean() / r.std(ddof=1) * math.sqrt(252))
+    assert m["long_sharpe"] == pytest.approx(stats.sharpe_ratio(long[n_long > 0]))
+    assert m["short_sharpe"] == pytest.approx(stats.sharpe_ratio(short[n_short > 0]))
+    assert (m["days_without_long"], m["days_without_short"]) == (2, 2)
+    assert m["days_without_positions"] == 1
+    assert m["n_test_days"] == 30
+
+
+# --------------------------------------------------------------------------- calendar
+def test_annualisation_uses_the_runs_periods():
+    from alpha_core.backtest import add_costs
+    from alpha_core.metrics import compute_metrics
+
+    preds = preds_frame()
+    books = form_books(rank_predictions(preds), 0.2, 0.2)
+    daily = add_costs(daily_returns(books, preds), books, preds["date"], 10.0, 365.0, 52)
+    assert daily["borrow_cost"].to_list() == pytest.approx([1.0 * 365e-4 / 52] * 2)
+    m = compute_metrics(daily, preds, {}, periods=52)
+    ls = daily["long_short"].to_numpy()
+    assert m["sharpe"] == pytest.approx(ls.mean() / ls.std(ddof=1) * math.sqrt(52))
+    assert m["annual_volatility"] == pytest.approx(ls.std(ddof=1) * math.sqrt(52))
+    assert m["cost_annual"] == pytest.approx(daily["cost"].mean() * 52)
+    assert m["cagr"] == pytest.approx(np.prod(1 + ls) ** (52 / 2) - 1)
