@@ -212,7 +212,15 @@ def _missing_columns(empty: list[str]) -> pl.DataFrame:
 
 def duplicate_bars(panel: pl.DataFrame) -> pl.DataFrame:
     """``asset, date, len`` for every (asset, date) held by more than one row."""
+    if _strictly_increasing(panel):  # a canonical panel: sorted, so no key repeats
+        return pl.DataFrame(schema={"asset": pl.Utf8, "date": pl.Date, "len": pl.UInt32})
     return panel.group_by("asset", "date", maintain_order=True).len().filter(pl.col("len") > 1)
+
+
+def _strictly_increasing(panel: pl.DataFrame) -> bool:
+    asset, day = pl.col("asset"), pl.col("date")
+    step = (asset > asset.shift(1)) | ((asset == asset.shift(1)) & (day > day.shift(1)))
+    return bool(panel.select(step.slice(1).fill_null(False).all()).item())
 
 
 def _duplicates(df: pl.DataFrame) -> pl.DataFrame:
@@ -293,7 +301,7 @@ def stray_bars(panel: pl.DataFrame, share: float = STRAY_SHARE) -> pl.DataFrame:
     weekday calendar (:func:`infer_calendar`). Such dates would otherwise become test days
     whose book holds one or two names, or none.
     """
-    dates = panel.select("date", "asset").unique()
+    dates = panel.select("date", "asset")  # duplicated bars are refused on their own
     per_date = dates.group_by("date").agg(pl.len().alias("n"))
     spans = dates.group_by("asset").agg(pl.col("date").min().alias("lo"), pl.col("date").max())
     starts = spans.group_by("lo").len().rename({"lo": "date", "len": "_in"})
