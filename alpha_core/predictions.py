@@ -13,6 +13,7 @@ from datetime import date
 
 import polars as pl
 
+from alpha_core.config import ConfigError
 from alpha_core.features import LABEL, forward_return, model_rows
 from alpha_core.model import TrainedModel
 
@@ -33,9 +34,12 @@ def predict_window(
     model: TrainedModel, feats: pl.DataFrame, start: date, end: date
 ) -> pl.DataFrame:
     """``date, asset, prediction, label`` for every bar in [start, end] with its features."""
-    rows = feats.filter(pl.col("date").is_between(start, end), model_rows(feats, model.features))
+    window = feats.filter(pl.col("date").is_between(start, end))
+    rows = window.filter(model_rows(window, model.features))
     if rows.height == 0:
-        raise ValueError(f"no bars with features in the test window {start} .. {end}")
+        empty = [f for f in model.features if f in window.columns and window[f].is_null().all()]
+        why = f": {', '.join(empty)} missing on every bar of it" if empty else ""
+        raise ConfigError(f"no bars with features in the test window {start} .. {end}{why}")
     return (
         rows.select("date", "asset", LABEL)
         .with_columns(pl.Series(PREDICTION, model.predict(rows)))

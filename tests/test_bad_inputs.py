@@ -249,6 +249,12 @@ CASES: tuple[Case, ...] = (
          frame(lambda: clean().with_columns(pl.lit(0.0).alias("volume"))),
          r"no training rows in .*feature vol_z_20 \(needs volume\) is missing on every bar",
          finding=("zero_volume", 8 * N_DAYS)),
+    Case("volume_gone_in_test_window",
+         frame(lambda: clean().with_columns(
+             pl.when(pl.col("date") >= DATES[80]).then(None).otherwise(pl.col("volume"))
+             .alias("volume"))),
+         r"no bars with features in the test window .*: vol_z_20 missing on every bar of it",
+         finding=("missing_volume", 8 * 40)),
     # ------------------------------------------------------------ runs that report losses
     Case("negative_close_dropped", frame(lambda: put(clean(), "close", -3.0)),
          flags=("--on-bad-bars", "drop"),
