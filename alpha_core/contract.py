@@ -16,8 +16,11 @@ through :func:`alpha_core.pipeline.run_experiment`):
   group column) are refused.
 
 After training, :func:`test_losses` measures what the test window lost (bars and dates with
-no prediction) and :func:`refuse_empty_books` refuses a run whose books are empty on one
-side or whose Sharpe ratio is undefined, so such a run is never saved as a normal one.
+no prediction). No loss is silent, however small: every run's metrics carry
+``test_rows_lost`` and ``test_dates_lost`` and the CLI summary prints them when not zero
+(:func:`alpha_core.report.data_notes`). :func:`refuse_empty_books` refuses a run whose books
+are empty on one side or whose Sharpe ratio is undefined, so such a run is never saved as a
+normal one.
 """
 
 from __future__ import annotations
