@@ -217,3 +217,24 @@ def test_ambiguous_day_month_reads_the_daily_order(tmp_path: Path):
     src = tmp_path / "dm.csv"
     src.write_text("date,asset,close\n02/01/2024,A,1\n03/01/2024,A,2\n06/01/2024,A,3\n")
     assert load_panel(src)["date"].to_list() == [D1, D2, dt.date(2024, 1, 6)]
+
+
+def test_a_rebook_keeps_the_runs_calendar_single_and_walk_forward(tmp_path: Path):
+    from alpha_core.config import ModelParams
+    from alpha_core.pipeline import run_experiment
+    from alpha_core.runs import RunService
+
+    weekly = [dt.date(2015, 1, 2) + dt.timedelta(weeks=k) for k in range(120)]
+    panel = make_panel(n_assets=8, n_days=120, seed=5)
+    days = dict(zip(business_days(dt.date(2020, 1, 1), 120), weekly, strict=True))
+    panel = panel.with_columns(pl.col("date").replace_strict(days))
+    tiny = ModelParams(n_estimators=5, num_leaves=4, min_data_in_leaf=5)
+    base = run_config(panel, model=tiny)
+    service = RunService(tmp_path)
+    for config in (base, base.replace(walk_forward="days", retrain_days=20)):
+        result = run_experiment(config, panel)
+        assert result.metrics["calendar"] == "weekly bars (52 a year)"
+        rebooked = service.rebook(result, long_pct=0.3)
+        assert rebooked.metrics["periods_per_year"] == 52
+        r = rebooked.daily["long_short"].to_numpy()
+        assert rebooked.metrics["sharpe"] == pytest.approx(r.mean() / r.std(ddof=1) * 52**0.5)
