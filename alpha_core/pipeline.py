@@ -98,8 +98,7 @@ def run_experiment(
     t0 = time.perf_counter()
     if feats is None:
         on_progress(Progress("features", 0.0))
-        extra = tuple(c for c in CONTEXT_FEATURES if c not in names)
-        feats = build_features(panel, label=config.label, features=names + extra)
+        feats = _build_features(config, panel, names)
     else:
         feats = _with_context_features(feats, panel)
     model_feats = transform_features(feats, names, config.feature_transform)
@@ -142,6 +141,19 @@ def run_experiment(
         features=feats,
         _pred_stats=pred_stats,
     )
+
+
+def run_features(config: RunConfig, panel: pl.DataFrame) -> pl.DataFrame:
+    """The raw feature frame a run of ``config`` trains and is explained on: the data
+    contract applied first (bad bars dropped as the run dropped them), then the usable
+    features plus the decision context."""
+    panel, contract = data_contract.apply_contract(config, panel, feature_names(config))
+    return _build_features(config, panel, data_contract.usable(feature_names(config), contract))
+
+
+def _build_features(config: RunConfig, panel: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
+    extra = tuple(c for c in CONTEXT_FEATURES if c not in names)
+    return build_features(panel, label=config.label, features=names + extra)
 
 
 def _with_context_features(feats: pl.DataFrame, panel: pl.DataFrame) -> pl.DataFrame:

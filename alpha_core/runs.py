@@ -21,9 +21,7 @@ from alpha_core.books import books_csv
 from alpha_core.config import RunConfig, validate_fields
 from alpha_core.data import load_panel
 from alpha_core.demo import DEMO_SOURCE_LABEL
-from alpha_core.features import build_features
-from alpha_core.pipeline import feature_names, rebook, run_experiment
-from alpha_core.predictions import CONTEXT_FEATURES
+from alpha_core.pipeline import rebook, run_experiment, run_features
 from alpha_core.progress import OnProgress, Progress, ignore
 from alpha_core.registry import (
     RunInfo,
@@ -137,9 +135,7 @@ class RunService:
         """The raw feature frame a run of ``config`` is trained and explained on."""
         if panel is None:
             panel = load_panel(config.data, metadata=config.metadata)
-        names = feature_names(config)
-        extra = tuple(c for c in CONTEXT_FEATURES if c not in names)
-        return build_features(panel, label=config.label, features=names + extra)
+        return run_features(config, panel)
 
     # ------------------------------------------------------------------ rebooking
     def rebook(self, result: RunResult, **changes: Any) -> Rebooked:
