@@ -240,22 +240,7 @@ def _run_info(path: Path) -> RunInfo:
         raise _Problem("not a run folder (its name is not a run id)")
     objects = {name: _json_object(path / name) for name in RUN_JSON}
     meta = objects[META]
-    if "files" in meta:
-        files = meta["files"]
-        if not isinstance(files, dict):
-            raise _Problem(f"{META} lists no files")
-        for name, entry in files.items():
-            try:
-                size = (path / name).stat().st_size
-            except OSError:
-                raise _Problem(f"{name} is missing") from None
-            saved = entry.get("bytes") if isinstance(entry, dict) else None
-            if saved != size:
-                raise _Problem(f"{name} has {size:,} bytes, not the {saved} saved")
-    else:  # saved before manifests existed
-        for name in (*(f"{t}.parquet" for t in TABLES), "model.json"):
-            if not (path / name).is_file():
-                raise _Problem(f"{name} is missing")
+    _check_files(path, meta)
     return RunInfo(
         run_id=path.name,
         name=str(meta.get("name") or path.name),
@@ -264,6 +249,28 @@ def _run_info(path: Path) -> RunInfo:
         metrics=objects["metrics.json"],
         config=objects["config.json"],
     )
+
+
+def _check_files(path: Path, meta: dict[str, Any]) -> dict[str, Any]:
+    """Every file of the manifest in ``meta`` present with its size (by ``stat``); returns
+    the manifest. A run saved before manifests existed must hold its tables and model."""
+    if "files" not in meta:
+        for name in (*(f"{t}.parquet" for t in TABLES), "model.json"):
+            if not (path / name).is_file():
+                raise _Problem(f"{name} is missing")
+        return {}
+    files = meta["files"]
+    if not isinstance(files, dict):
+        raise _Problem(f"{META} lists no files")
+    for name, entry in files.items():
+        try:
+            size = (path / name).stat().st_size
+        except OSError:
+            raise _Problem(f"{name} is missing") from None
+        saved = entry.get("bytes") if isinstance(entry, dict) else None
+        if saved != size:
+            raise _Problem(f"{name} has {size:,} bytes, not the {saved} saved")
+    return files
 
 
 def _json_object(path: Path) -> dict[str, Any]:
@@ -281,31 +288,31 @@ def _json_object(path: Path) -> dict[str, Any]:
 def load_run(run_id: str, root: Path | None = None) -> RunResult:
     """Read a saved run back (JSON, Parquet and model text only).
 
-    Every file in the run's manifest is checked against its checksum before it is parsed,
-    and every model file against its sidecar's. Raises RunNotFoundError when the run does
+    Every file in the run's manifest must be present with its size, each file read is
+    checked against its checksum before it is parsed, and every model file against its
+    sidecar's. Raises RunNotFoundError when the run does
     not exist (or was deleted meanwhile) and :class:`DamagedRunError` naming the file when
     it cannot be read.
     """
     path = run_dir(run_id, root)
     try:
         return _read_run(run_id, path)
-    except (RunNotFoundError, DamagedRunError):
-        raise
-    except FileNotFoundError as exc:
-        if not path.exists():
-            raise RunNotFoundError(f"run {run_id!r} no longer exists (deleted)") from None
-        raise DamagedRunError(run_id, f"a file is missing ({exc})") from None
     except (Exception, pl.exceptions.PanicException) as exc:  # noqa: BLE001 - any reader failure
-        if not path.exists():
+        if not path.exists():  # renamed aside by a concurrent delete
             raise RunNotFoundError(f"run {run_id!r} no longer exists (deleted)") from None
+        if isinstance(exc, DamagedRunError):
+            raise
+        if isinstance(exc, FileNotFoundError):
+            raise DamagedRunError(run_id, f"a file is missing ({exc})") from None
         raise DamagedRunError(run_id, _first_line(exc)) from None
 
 
 def _read_run(run_id: str, path: Path) -> RunResult:
-    meta = json.loads((path / META).read_bytes())
-    files = meta.get("files") or {}
-    if not isinstance(files, dict):
-        raise DamagedRunError(run_id, f"{META} lists no files")
+    try:
+        meta = _json_object(path / META)
+        files = _check_files(path, meta)
+    except _Problem as problem:
+        raise DamagedRunError(run_id, str(problem)) from None
 
     def data(name: str) -> bytes:
         raw = (path / name).read_bytes()
