@@ -26,7 +26,7 @@ def _first_run_progress(job_id: str) -> None:
         return
     if job.active:
         st.progress(
-            job.fraction, text=f"First start: training the default demo run - {job.message}"
+            job.fraction, text=f"First start: training the default demo run - {plain(job.message)}"
         )
     else:
         st.rerun()

@@ -28,8 +28,8 @@ st.caption(
     f"{meta['test_rows']:,} test-window rows ({meta['seconds_test']:.2f} s when computed; cached "
     "in the run folder). "
     f"Global view: a uniform random sample of {meta['sample_rows']:,} of the "
-    f"{meta['sample_population']:,} training rows (seed {meta['sample_seed']}); its mean |SHAP| "
-    "carries a standard error (finite-population corrected), shown as +- 1.96 se."
+    f"{meta['sample_population']:,} training rows (seed {plain(meta['sample_seed'])}); "
+    "its mean |SHAP| carries a standard error (finite-population corrected), shown as +- 1.96 se."
 )
 
 imp = explain.importance_table(exp.test, result.model, exp.sample, meta["sample_population"])
