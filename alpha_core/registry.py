@@ -8,7 +8,7 @@ and the caller's extra files (the run service's exports, ``predictions.csv``). `
 also holds the manifest (``files``): the size and sha256 of every other file of the save.
 
 **When a run is visible.** Everything above is written into a hidden temporary folder
-(``.tmp-<run_id>.<pid>.<random>``), ``meta.json`` last, and the folder is renamed to
+(``.tmp-<run_id>.<host>-<pid>.<random>``), ``meta.json`` last, and the folder is renamed to
 ``<run_id>`` only then: a run either appears whole or not at all. Files added later (the
 SHAP cache ``shap_*``) are each written atomically and are not in the manifest: they are a
 cache, and a missing or damaged SHAP cache is recomputed, never trusted. A rename rewrites

@@ -13,9 +13,11 @@ killed half-way leaves only hidden ``.tmp-``/``.trash-`` folders named after it,
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
+import socket
 import tempfile
 import time
 import uuid
@@ -54,17 +56,26 @@ def write_json(path: Path, payload: Any) -> Path:
 
 
 TEMP_PREFIX = ".tmp-"
-"""Hidden folders being written by :func:`atomic_dir`: ``.tmp-<name>.<pid>.<random>``."""
+"""Hidden folders being written by :func:`atomic_dir`: ``.tmp-<name>.<owner>.<random>``."""
 TRASH_PREFIX = ".trash-"
-"""Hidden folders being removed by :func:`remove_dir`: ``.trash-<name>.<pid>.<random>``."""
+"""Hidden folders being removed by :func:`remove_dir`: ``.trash-<name>.<owner>.<random>``."""
+_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+"""Names the machine in ``<owner>`` (``<host>-<pid>``): a process id means something only
+on the machine (and process namespace) that made it, e.g. with a registry shared by two
+containers."""
 STALE_AFTER_SECONDS = 6 * 3600.0
 """A temporary or trash folder older than this is removed even if its owner looks alive
 (a process id may have been reused)."""
 
 
+def owner_tag(pid: int | None = None) -> str:
+    """``<host>-<pid>``: this process (or ``pid`` on this machine) as named in leftovers."""
+    return f"{_HOST}-{pid if pid is not None else os.getpid()}"
+
+
 def _owned_name(prefix: str, name: str) -> str:
-    """``<prefix><name>.<pid>.``: the owner is part of the name (see :func:`owner_pid`)."""
-    return f"{prefix}{name}.{os.getpid()}."
+    """``<prefix><name>.<owner>.``: the owner is part of the name (see :func:`owner_pid`)."""
+    return f"{prefix}{name}.{owner_tag()}."
 
 
 @contextmanager
@@ -102,9 +113,11 @@ def remove_dir(path: Path) -> None:
 
 
 def owner_pid(name: str) -> int | None:
-    """The process id in a temporary or trash folder's name, or None if it carries none."""
+    """The process id in a temporary or trash folder's name when that process ran on this
+    machine, else None (its owner cannot be checked from here)."""
     parts = name.rsplit(".", 2)
-    return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
+    host, _, pid = parts[1].partition("-") if len(parts) == 3 else ("", "", "")
+    return int(pid) if host == _HOST and pid.isdigit() else None
 
 
 def _alive(pid: int) -> bool:
@@ -123,8 +136,8 @@ def clean_orphans(root: Path, max_age: float = STALE_AFTER_SECONDS) -> list[Path
     """Remove the leftovers of interrupted saves and deletions directly under ``root``.
 
     A ``.tmp-`` folder (an unfinished :func:`atomic_dir`) is removed when its owning process
-    is gone or it is older than ``max_age`` seconds; a ``.trash-`` folder (an unfinished
-    :func:`remove_dir`) always, since it was already renamed out of sight; a hidden
+    (on this machine) is gone or it is older than ``max_age`` seconds; a ``.trash-`` folder
+    (an unfinished :func:`remove_dir`) always, since it was already renamed out of sight; a hidden
     ``.<name>.<random>.tmp`` file (an unfinished :func:`write_atomic`) once older than
     ``max_age``. Returns what was removed.
     """

@@ -31,7 +31,7 @@ from alpha_core.registry import (
     scan_runs,
 )
 from alpha_core.runs import RunService
-from alpha_core.storage import atomic_dir, clean_orphans, remove_dir
+from alpha_core.storage import atomic_dir, clean_orphans, owner_tag, remove_dir
 
 TINY = ModelParams(n_estimators=5, num_leaves=4, max_depth=3)
 
@@ -106,7 +106,7 @@ def test_two_saves_of_one_name_never_share_a_temp_folder(tmp_path):
     with pytest.raises(FileExistsError, match="already exists"), atomic_dir(final) as first:  # noqa: SIM117
         with atomic_dir(final) as second:  # must end (commit) before `first`
             assert first != second
-            assert first.name.startswith(f".tmp-same.{os.getpid()}.")
+            assert first.name.startswith(f".tmp-same.{owner_tag()}.")
             (first / "a").write_text("first")
             (second / "b").write_text("second")
             # the second save is in place; the first must not merge into or replace it
@@ -245,12 +245,13 @@ def test_leftovers_of_killed_saves_and_deletes_are_cleaned(tmp_path):
     dead = 2**22 + 12345  # above the default pid_max: never a live process
     with pytest.raises(ProcessLookupError):
         os.kill(dead, 0)
-    stale_tmp = tmp_path / f".tmp-run-a.{dead}.x1"
-    live_tmp = tmp_path / f".tmp-run-b.{os.getpid()}.x2"
-    old_tmp = tmp_path / f".tmp-run-c.{os.getpid()}.x3"
-    trash = tmp_path / f".trash-run-d.{os.getpid()}.x4"
+    stale_tmp = tmp_path / f".tmp-run-a.{owner_tag(dead)}.x1"
+    live_tmp = tmp_path / f".tmp-run-b.{owner_tag()}.x2"
+    old_tmp = tmp_path / f".tmp-run-c.{owner_tag()}.x3"
+    elsewhere = tmp_path / f".tmp-run-e.0badc0de-{dead}.x5"  # another machine's live save?
+    trash = tmp_path / f".trash-run-d.{owner_tag()}.x4"
     stale_file = tmp_path / ".meta.json.abc.tmp"
-    for folder in (stale_tmp, live_tmp, old_tmp, trash):
+    for folder in (stale_tmp, live_tmp, old_tmp, trash, elsewhere):
         folder.mkdir()
         (folder / "model.txt").write_text("partial")
     stale_file.write_text("partial")
@@ -260,8 +261,10 @@ def test_leftovers_of_killed_saves_and_deletes_are_cleaned(tmp_path):
     (tmp_path / ".uploads").mkdir()  # other hidden folders are not touched
     listing = scan_runs(tmp_path)  # listing cleans
     assert listing.runs == [] and listing.damaged == []
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([".uploads", live_tmp.name])
-    assert clean_orphans(tmp_path, max_age=0) == [live_tmp]  # too old even if alive
+    kept = sorted(p.name for p in tmp_path.iterdir())
+    assert kept == sorted([".uploads", live_tmp.name, elsewhere.name])
+    removed = clean_orphans(tmp_path, max_age=0)  # too old even if its owner looks alive
+    assert sorted(removed) == sorted([live_tmp, elsewhere])
 
 
 def test_delete_renames_aside_before_removing(tmp_path, monkeypatch, template):
@@ -277,7 +280,7 @@ def test_delete_renames_aside_before_removing(tmp_path, monkeypatch, template):
     remove_dir(folder)
     assert len(seen) == 1
     name, run_still_there, aside_is_whole = seen[0]
-    assert name.startswith(f".trash-going.{os.getpid()}.")
+    assert name.startswith(f".trash-going.{owner_tag()}.")
     assert not run_still_there and aside_is_whole
     assert list(tmp_path.iterdir()) == []
 
