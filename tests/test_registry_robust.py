@@ -308,6 +308,9 @@ def test_listing_and_loading_while_another_thread_deletes(template, tmp_path):
     worker.start()
     seen_runs = loaded = gone = 0
     try:
+        deadline = time.time() + 60  # an empty folder lists in microseconds: start with runs
+        while len(list_runs(tmp_path)) < 3 and not errors and time.time() < deadline:
+            time.sleep(0.01)
         for i in range(1000):
             listing = scan_runs(tmp_path)
             assert listing.damaged == [], listing.damaged
@@ -322,7 +325,7 @@ def test_listing_and_loading_while_another_thread_deletes(template, tmp_path):
         stop.set()
         worker.join()
     assert not errors, errors
-    assert seen_runs > 0 and loaded + gone > 0
+    assert seen_runs > 0 and loaded + gone > 0, (seen_runs, loaded, gone)
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
     assert leftovers == [], leftovers
 
