@@ -10,6 +10,7 @@ import streamlit as st
 from alpha_core.data import PanelError, assets_by_class, live_assets
 from alpha_core.report import format_value
 from alpha_ui import cache, charts, jobs, layout, session
+from alpha_ui.text import plain
 
 layout.page(__file__)
 st.title("Alpha Lab")
@@ -25,7 +26,7 @@ def _first_run_progress(job_id: str) -> None:
         return
     if job.active:
         st.progress(
-            job.fraction, text=f"First start: training the default demo run - {job.message}"
+            job.fraction, text=f"First start: training the default demo run - {plain(job.message)}"
         )
     else:
         st.rerun()
@@ -42,13 +43,13 @@ left, right = st.columns([3, 2])
 src = session.source()
 with left:
     st.subheader("Dataset")
-    st.markdown(f"**Source:** {src['label']}")
+    st.markdown(f"**Source:** {plain(src['label'])}")
     if session.is_demo(src):
         st.caption("Simulated: fictional tickers and prices, not market data.")
     try:
         panel = session.panel()
     except PanelError as exc:
-        st.error(f"The dataset cannot be loaded: {exc}")
+        st.error(f"The dataset cannot be loaded: {plain(exc)}")
         panel = None
     if panel is not None:
         lo, hi = panel["date"].min(), panel["date"].max()
@@ -64,20 +65,23 @@ with right:
         st.subheader("Data quality")
         report = cache.quality(src["data"], src.get("metadata"))
         for line in report.summary_lines():
-            st.markdown(f"- {line}")
+            st.markdown(f"- {plain(line)}")
         with st.expander(f"All findings ({report.issues.height:,})"):
             st.dataframe(report.issues.head(2000), hide_index=True, width="stretch")
 
 st.divider()
 st.subheader("Current run")
 run_id = session.current_run_id()
+result = None if run_id is None else layout.load_or_explain(run_id)
 if run_id is None:
     st.write("No run yet. Train one on the **Train** page.")
-else:
-    result = cache.load(run_id)
+elif result is not None:
     m = result.metrics
     name = next((i.name for i in cache.runs() if i.run_id == run_id), run_id)
-    st.markdown(f"**{name}** - `{run_id}` - test {m.get('test_start')} .. {m.get('test_end')}")
+    st.markdown(
+        f"**{plain(name)}** - `{run_id}` - test {plain(m.get('test_start'))} .. "
+        f"{plain(m.get('test_end'))}"
+    )
     cols = st.columns(5)
     cols[0].metric("Sharpe (long-short)", format_value(m.get("sharpe"), "num"))
     cols[0].caption(

@@ -39,7 +39,7 @@ from alpha_core.config import (
 from alpha_core.data import PanelError, load_panel
 from alpha_core.pipeline import check_windows
 from alpha_core.progress import Progress, ignore
-from alpha_core.registry import default_root, list_runs
+from alpha_core.registry import default_root, list_runs, scan_runs
 from alpha_core.report import performance_summary
 from alpha_core.runs import RunService, source_label
 from alpha_core.walkforward import plan_folds
@@ -254,10 +254,13 @@ def _print_progress(event: Progress) -> None:
 
 
 def cmd_runs(_args: argparse.Namespace) -> int:
-    for info in list_runs():
+    listing = scan_runs()
+    for info in listing.runs:
         sharpe = info.metrics.get("sharpe")
-        shown = "n/a" if sharpe is None else f"{sharpe:.2f}"
+        shown = f"{sharpe:.2f}" if isinstance(sharpe, int | float) else "n/a"
         print(f"{info.run_id}  {info.name:<30} sharpe={shown}")
+    for bad in listing.damaged:  # listed, never raised: one damaged folder hides nothing
+        print(f"{bad.run_id!r}  DAMAGED: {bad.problem}")
     return 0
 
 

@@ -35,10 +35,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
+import os
 import re
+import stat
+import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -174,16 +177,21 @@ def _parquet_file(path: Path) -> list[SourceTable]:
     try:
         df = pl.read_parquet(path)
     except Exception as exc:
-        raise PanelError(f"{path}: cannot parse Parquet file ({exc})") from exc
+        raise PanelError(f"{path}: cannot parse Parquet file ({_reason(exc)})") from None
     return [SourceTable(str(path), _non_empty(df, str(path)))]
 
 
 def _zip_file(path: Path) -> list[SourceTable]:
-    """Every CSV in a zip: per-ticker files (asset = file stem) or one long CSV."""
-    return [
-        SourceTable(f"{path}:{member}", _read_csv(data, f"{path}:{member}"), stem)
-        for member, stem, data in _zip_members(path)
-    ]
+    """Every CSV in a zip: per-ticker files (asset = file stem) or one long CSV.
+
+    Members are read one at a time, each streamed to a temporary file and parsed from it.
+    """
+    tables = []
+    with closing(_zip_members(path)) as members:  # closes the zip and its scratch folder
+        for member, stem, file in members:
+            name = f"{path}:{member}"
+            tables.append(SourceTable(name, _read_csv(file, name), stem))
+    return tables
 
 
 def _csv_folder(path: Path) -> list[SourceTable]:
@@ -191,6 +199,14 @@ def _csv_folder(path: Path) -> list[SourceTable]:
     files = sorted(p for p in path.iterdir() if p.suffix.lower() == ".csv")
     if not files:
         raise PanelError(f"{path}: folder contains no CSV files")
+    max_members = read_limits().max_members
+    if len(files) > max_members:
+        raise PanelError(
+            f"{path}: folder holds {len(files):,} CSV files, more than the limit of "
+            f"{max_members:,} ({MAX_MEMBERS_ENV})"
+        )
+    for p in files:
+        _require_regular(p)
     return [SourceTable(str(p), _read_csv(p, str(p)), p.stem) for p in files]
 
 
@@ -214,7 +230,10 @@ def upload_types() -> list[str]:
 
 
 def read_tables(path: str | Path) -> list[SourceTable]:
-    """The tables of a source path, read by the :data:`READERS` entry of its format."""
+    """The tables of a source path, read by the :data:`READERS` entry of its format.
+
+    Only folders and regular files are read; any failure is one :class:`PanelError` line.
+    """
     path = Path(path)
     if not path.exists():
         raise PanelError(f"file not found: {path}")
@@ -223,37 +242,159 @@ def read_tables(path: str | Path) -> list[SourceTable]:
     if reader is None:
         known = ", ".join(k for k in READERS if k != FOLDER)
         raise PanelError(f"{path}: unsupported extension {key!r} (use {known} or a folder)")
-    return reader(path)
-
-
-def _zip_members(path: Path) -> list[tuple[str, str, bytes]]:
-    """(member name, file stem, bytes) for every CSV in the zip."""
+    if key != FOLDER:
+        _require_regular(path)
     try:
-        with zipfile.ZipFile(path) as zf:
-            members = [
-                m
-                for m in zf.namelist()
-                if m.lower().endswith(".csv")
-                and not m.startswith("__MACOSX/")
-                and not Path(m).name.startswith(".")
-            ]
-            out = [(m, Path(m).stem, zf.read(m)) for m in sorted(members)]
-    except zipfile.BadZipFile as exc:
-        raise PanelError(f"{path}: not a readable zip file ({exc})") from exc
-    if not out:
-        raise PanelError(f"{path}: zip contains no CSV files")
-    return out
+        return reader(path)
+    except OSError as exc:  # permissions, a file vanishing, a full scratch disk ...
+        raise PanelError(f"{path}: cannot be read ({exc.strerror or _reason(exc)})") from None
 
 
-def _read_csv(source: Path | bytes, name: str) -> pl.DataFrame:
-    data = io.BytesIO(source) if isinstance(source, bytes) else source
+# --------------------------------------------------------------------------- bounded reading
+# Only regular files are opened (never a named pipe, device or socket, which would block or
+# never end); a zip's entry count and uncompressed size are checked against read_limits()
+# from its central directory before anything is inflated, and each member is streamed to a
+# temporary file in chunks rather than inflated into memory. Every reading failure is one
+# PanelError line naming the file.
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """Bounds on what one source may make the loader read (see :func:`read_limits`)."""
+
+    max_unzipped_bytes: int
+    """Total uncompressed size of the CSV members of a zip."""
+    max_members: int
+    """Entries of a zip's central directory; CSV files of a folder."""
+
+
+MAX_UNZIPPED_MB_ENV = "ALPHA_LAB_MAX_UNZIPPED_MB"
+MAX_MEMBERS_ENV = "ALPHA_LAB_MAX_ZIP_MEMBERS"
+DEFAULT_MAX_UNZIPPED_MB = 1024
+DEFAULT_MAX_MEMBERS = 10_000
+_CHUNK = 1 << 20
+
+
+def read_limits() -> ReadLimits:
+    """1024 MB unzipped and 10,000 members, unless ``ALPHA_LAB_MAX_UNZIPPED_MB`` or
+    ``ALPHA_LAB_MAX_ZIP_MEMBERS`` (positive integers) say otherwise."""
+
+    def env_int(name: str, default: int) -> int:
+        text = os.environ.get(name, "").strip()
+        return int(text) if text.isdigit() and int(text) > 0 else default
+
+    return ReadLimits(
+        env_int(MAX_UNZIPPED_MB_ENV, DEFAULT_MAX_UNZIPPED_MB) * 2**20,
+        env_int(MAX_MEMBERS_ENV, DEFAULT_MAX_MEMBERS),
+    )
+
+
+def _require_regular(path: Path) -> None:
+    """Refuse anything but a regular file (symlinks followed): a pipe or device never ends."""
     try:
-        df = pl.read_csv(data, infer_schema=False, truncate_ragged_lines=True)
-    except pl.exceptions.NoDataError as exc:
-        raise PanelError(f"{name}: file is empty") from exc
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise PanelError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(mode):
+        raise PanelError(f"{path}: not a regular file (pipes, devices and sockets are not read)")
+
+
+def _is_csv_member(info: zipfile.ZipInfo) -> bool:
+    name = info.filename
+    mode = info.external_attr >> 16
+    return (
+        name.lower().endswith(".csv")
+        and not info.is_dir()
+        and not name.startswith("__MACOSX/")
+        and not Path(name).name.startswith(".")
+        and stat.S_IFMT(mode) in (0, stat.S_IFREG)  # no symlink or device entries
+    )
+
+
+def _too_many(path: Path, entries: int, limits: ReadLimits) -> PanelError:
+    return PanelError(
+        f"{path}: zip holds {entries:,} entries, more than the limit of "
+        f"{limits.max_members:,} ({MAX_MEMBERS_ENV})"
+    )
+
+
+def _check_directory_size(path: Path, limits: ReadLimits) -> None:
+    """Refuse a zip whose end record announces too many entries, before parsing them all."""
+    try:
+        with path.open("rb") as fp:
+            end = zipfile._EndRecData(fp)  # type: ignore[attr-defined]
+        entries = end[zipfile._ECD_ENTRIES_TOTAL] if end else None  # type: ignore[attr-defined]
+    except (AttributeError, IndexError, OSError):  # ZipFile's own parsing decides
+        return
+    if end is None:
+        raise PanelError(f"{path}: not a readable zip file (no end of central directory)")
+    if entries is not None and entries > limits.max_members:
+        raise _too_many(path, entries, limits)
+
+
+def _zip_members(path: Path) -> Iterator[tuple[str, str, Path]]:
+    """(member name, file stem, temporary file) for every CSV in the zip, one at a time.
+
+    The limits are checked on the central directory first; each member is then inflated in
+    chunks into a temporary file (overwritten by the next member) and never beyond the size
+    its directory entry declares.
+    """
+    limits = read_limits()
+    _check_directory_size(path, limits)
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as exc:
+        raise PanelError(f"{path}: not a readable zip file ({_reason(exc)})") from None
+    with zf, tempfile.TemporaryDirectory(prefix="alpha-lab-zip-") as scratch:
+        infos = zf.infolist()
+        if len(infos) > limits.max_members:
+            raise _too_many(path, len(infos), limits)
+        members = sorted((i for i in infos if _is_csv_member(i)), key=lambda i: i.filename)
+        if not members:
+            raise PanelError(f"{path}: zip contains no CSV files")
+        total = sum(i.file_size for i in members)
+        if total > limits.max_unzipped_bytes:
+            raise PanelError(
+                f"{path}: zip inflates to {total / 2**20:,.0f} MB, more than the limit of "
+                f"{limits.max_unzipped_bytes / 2**20:,.0f} MB ({MAX_UNZIPPED_MB_ENV})"
+            )
+        target = Path(scratch) / "member.csv"
+        for info in members:
+            _inflate(zf, info, target, f"{path}:{info.filename}")
+            yield info.filename, Path(info.filename).stem, target
+
+
+def _inflate(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, name: str) -> None:
+    """Stream one member into ``target`` in chunks, at most its declared size."""
+    written = 0
+    try:
+        with zf.open(info) as src, target.open("wb") as dst:
+            while chunk := src.read(_CHUNK):
+                written += len(chunk)
+                if written > info.file_size:  # zipfile stops there itself; belt and braces
+                    raise PanelError(f"{name}: member is larger than its directory entry says")
+                dst.write(chunk)
+    except PanelError:
+        raise
+    except Exception as exc:  # bad CRC, encryption, unsupported compression, disk full ...
+        raise PanelError(f"{name}: cannot read this zip member ({_reason(exc)})") from None
+
+
+def _read_csv(source: Path, name: str) -> pl.DataFrame:
+    try:
+        df = pl.read_csv(source, infer_schema=False, truncate_ragged_lines=True)
+    except pl.exceptions.NoDataError:
+        raise PanelError(f"{name}: file is empty") from None
     except Exception as exc:
-        raise PanelError(f"{name}: cannot parse CSV file ({exc})") from exc
+        raise PanelError(f"{name}: cannot parse CSV file ({_reason(exc)})") from None
     return _non_empty(df, name)
+
+
+def _reason(exc: BaseException) -> str:
+    """A library exception as one short line (its first line, at most 200 characters)."""
+    lines = str(exc).strip().splitlines()
+    line = lines[0].strip() if lines else type(exc).__name__
+    return line if len(line) <= 200 else line[:197] + "..."
 
 
 def _non_empty(df: pl.DataFrame, name: str) -> pl.DataFrame:

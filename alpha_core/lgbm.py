@@ -2,7 +2,10 @@
 
 Training is deterministic for a seed (and a thread count); an optional validation tail
 (the last dates of the training window, purged by the label horizon) drives early stopping.
-A model is saved as LightGBM's own text format (``<stem>.txt``) beside the JSON sidecar.
+A model is saved as LightGBM's own text format (``<stem>.txt``) beside the JSON sidecar,
+which records the text's sha256; loading checks that checksum and the text's structure
+(:func:`check_model_text`) before LightGBM parses it, since LightGBM aborts the whole process
+on some malformed model files.
 Contributions are exact path-dependent TreeSHAP, computed by :mod:`alpha_core.fastshap`
 from tables compiled once per model and kept on it, or by LightGBM's ``pred_contrib`` for
 trees fastshap does not handle.
@@ -10,6 +13,7 @@ trees fastshap does not handle.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -27,8 +31,10 @@ from alpha_core.features import LABEL, is_categorical
 # before LightGBM loads libgomp.
 from alpha_core.model import (
     FitProgress,
+    ModelFileError,
     TrainedModel,
     feature_matrix,
+    read_model_file,
     read_sidecar,
     register_model_type,
     split_validation_tail,
@@ -212,23 +218,120 @@ class LightGBMModel(TrainedModel):
 
     # ------------------------------------------------------------------------- persistence
     def save(self, directory: Path, stem: str) -> None:
-        """Write ``<stem>.txt`` (LightGBM text) and ``<stem>.json`` (features and metadata)."""
+        """Write ``<stem>.txt`` (LightGBM text), then ``<stem>.json`` (features, metadata and
+        the text's checksum)."""
         write_atomic(directory / f"{stem}.txt", lambda p: self.booster.save_model(str(p)))
-        write_sidecar(self, directory, stem)
+        write_sidecar(self, directory, stem, files=(f"{stem}.txt",))
 
     @classmethod
     def load(cls, directory: Path, stem: str) -> LightGBMModel:
-        """Read a saved model; the booster's feature list must match the sidecar's."""
-        text = directory / f"{stem}.txt"
-        if not text.exists():
-            raise FileNotFoundError(f"model file missing: {text}")
+        """Read a saved model; the booster's feature list must match the sidecar's.
+
+        The text reaches LightGBM only after its checksum (when the sidecar has one) and
+        its structure are checked; either failing is a :class:`ModelFileError`.
+        """
+        name = f"{stem}.txt"
         features, meta = read_sidecar(directory, stem)
-        booster = lgb.Booster(model_file=str(text))
+        data = read_model_file(directory, stem, name)
+        try:
+            text = data.decode("utf-8")
+            check_model_text(text, features)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise ModelFileError(
+                f"{directory / name}: not a valid LightGBM model ({exc})"
+            ) from None
+        try:
+            booster = lgb.Booster(model_str=text)
+        except lgb.basic.LightGBMError as exc:
+            raise ModelFileError(f"{directory / name}: LightGBM cannot read it ({exc})") from None
         if tuple(booster.feature_name()) != features:
-            raise ValueError(
-                f"{directory / f'{stem}.json'}: feature list does not match the booster in {text}"
+            raise ModelFileError(
+                f"{directory / f'{stem}.json'}: feature list does not match the booster in "
+                f"{directory / name}"
             )
         return cls(booster, features, meta)
+
+
+_HEADER_KEYS = ("version", "num_class", "max_feature_idx", "feature_names", "tree_sizes")
+_TREE_ARRAYS = ("split_feature", "threshold", "decision_type", "left_child", "right_child")
+
+
+def check_model_text(text: str, features: tuple[str, ...]) -> None:
+    """Check the structure of LightGBM model text; ValueError naming the first defect.
+
+    Checked: the header (its keys, ``feature_names`` equal to ``features``), that every tree
+    sits where ``tree_sizes`` puts it and is followed by ``end of trees``, and in every tree
+    the array lengths, child indices and split features LightGBM would index with.
+    """
+    if not text.startswith("tree\n"):
+        raise ValueError("it does not start with 'tree'")
+    header_end = text.find("\n\n")
+    header = _key_values(text[:header_end] if header_end > 0 else "")
+    missing = [k for k in _HEADER_KEYS if k not in header]
+    if missing:
+        raise ValueError(f"its header lacks {', '.join(missing)}")
+    if tuple(header["feature_names"].split()) != features:
+        raise ValueError("its feature names differ from the sidecar's")
+    n_features = _int(header["max_feature_idx"], "max_feature_idx") + 1
+    sizes = [_int(v, "tree_sizes") for v in header["tree_sizes"].split()]
+    pos = text.find("Tree=0\n", header_end)
+    if sizes and pos < 0:
+        raise ValueError("it holds no trees")
+    for index, size in enumerate(sizes):
+        block = text[pos : pos + size] if size > 0 else ""
+        if not block.startswith(f"Tree={index}\n") or len(block) != size:
+            raise ValueError(f"tree {index} is not where tree_sizes puts it (truncated?)")
+        _check_tree(index, _key_values(block), n_features)
+        pos += size
+    if not text[pos if sizes else header_end :].lstrip().startswith("end of trees"):
+        raise ValueError("'end of trees' is missing (truncated?)")
+
+
+def _check_tree(index: int, tree: dict[str, str], n_features: int) -> None:
+    n_leaves = _int(tree.get("num_leaves", ""), f"tree {index} num_leaves")
+    if n_leaves < 1:
+        raise ValueError(f"tree {index} has {n_leaves} leaves")
+    if len(_floats(tree, "leaf_value", index)) != n_leaves:
+        raise ValueError(f"tree {index}: leaf_value does not hold {n_leaves} values")
+    if n_leaves == 1:
+        return
+    arrays = {key: _floats(tree, key, index) for key in _TREE_ARRAYS}
+    for key, values in arrays.items():
+        if len(values) != n_leaves - 1:
+            raise ValueError(f"tree {index}: {key} does not hold {n_leaves - 1} values")
+    for key in ("left_child", "right_child"):
+        if any(c != int(c) or not -n_leaves <= c < n_leaves - 1 for c in arrays[key]):
+            raise ValueError(f"tree {index}: {key} points outside the tree")
+    if any(f != int(f) or not 0 <= f < n_features for f in arrays["split_feature"]):
+        raise ValueError(f"tree {index}: split_feature names a feature that does not exist")
+    if _int(tree.get("num_cat", "0"), f"tree {index} num_cat") > 0:
+        bounds = _floats(tree, "cat_boundaries", index)
+        cats = _floats(tree, "cat_threshold", index)
+        if not bounds or bounds[0] != 0 or bounds != sorted(bounds) or bounds[-1] != len(cats):
+            raise ValueError(f"tree {index}: categorical splits are inconsistent")
+
+
+_LINE = re.compile(r"^([a-z_]+)=(.*)$", re.MULTILINE)
+
+
+def _key_values(block: str) -> dict[str, str]:
+    return {m.group(1): m.group(2) for m in _LINE.finditer(block)}
+
+
+def _int(value: str, what: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{what} is not an integer: {value[:40]!r}") from None
+
+
+def _floats(tree: dict[str, str], key: str, index: int) -> list[float]:
+    if key not in tree:
+        raise ValueError(f"tree {index} lacks {key}")
+    try:
+        return [float(v) for v in tree[key].split()]
+    except ValueError:
+        raise ValueError(f"tree {index}: {key} holds a value that is not a number") from None
 
 
 def _training_scores(booster: lgb.Booster, n_rows: int) -> np.ndarray | None:

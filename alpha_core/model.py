@@ -11,15 +11,22 @@ On disk a model is ``<stem>.json``, the sidecar (``model_type``, ``features`` an
 model's ``meta``: parameters, training window, data fingerprint), plus whatever files its type
 writes beside it (LightGBM: ``<stem>.txt``). Nothing is pickled. A sidecar without
 ``model_type`` is a LightGBM model saved before the contract existed.
+
+The sidecar also records the size and sha256 of each file its type wrote (``files``), and
+:func:`read_model_file` checks them before a file's bytes reach the model library: a model
+file altered or damaged after its save is a :class:`ModelFileError` for that run, never a
+crash of the process (LightGBM aborts on some malformed model text). Sidecars written before
+checksums existed have no ``files``; their models are loaded after the type's own checks.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import inspect
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -36,6 +43,13 @@ FitProgress = Callable[[int, int], None]
 
 DEFAULT_MODEL_TYPE = "lightgbm"
 """The model type of a run that names none, and of a sidecar without ``model_type``."""
+
+
+class ModelFileError(ValueError):
+    """A saved model that cannot be trusted: a file missing, altered, truncated or malformed.
+
+    The message names the file and what is wrong with it.
+    """
 
 
 class TrainedModel(ABC):
@@ -170,11 +184,14 @@ def save_model(model: TrainedModel, directory: Path, stem: str = "model") -> Non
 
 
 def load_model(directory: Path, stem: str = "model") -> TrainedModel:
-    """Read a model saved by :func:`save_model`, whatever its type (from the sidecar)."""
-    path = sidecar_path(Path(directory), stem)
-    if not path.exists():
-        raise FileNotFoundError(f"model file missing: {path}")
-    model_type = json.loads(path.read_text()).get("model_type", DEFAULT_MODEL_TYPE)
+    """Read a model saved by :func:`save_model`, whatever its type (from the sidecar).
+
+    Raises FileNotFoundError naming a missing file and :class:`ModelFileError` for a damaged
+    one; the type's ``load`` raises the latter too for files that fail its own checks.
+    """
+    model_type = _read_json(sidecar_path(Path(directory), stem)).get(
+        "model_type", DEFAULT_MODEL_TYPE
+    )
     return model_class(model_type).load(Path(directory), stem)
 
 
@@ -183,20 +200,77 @@ def sidecar_path(directory: Path, stem: str) -> Path:
     return directory / f"{stem}.json"
 
 
-def write_sidecar(model: TrainedModel, directory: Path, stem: str) -> Path:
-    """``<stem>.json``: the model's type, features and meta (pretty JSON, atomic)."""
-    payload = {"model_type": model.model_type, "features": list(model.features), **model.meta}
+def write_sidecar(
+    model: TrainedModel, directory: Path, stem: str, files: Sequence[str] = ()
+) -> Path:
+    """``<stem>.json``: the model's type, features and meta (pretty JSON, atomic).
+
+    ``files``: names (in ``directory``) of the files the type wrote, already in place; their
+    size and sha256 are recorded under ``files`` and checked by :func:`read_model_file`.
+    """
+    payload: dict[str, Any] = {
+        "model_type": model.model_type,
+        "features": list(model.features),
+        **model.meta,
+    }
+    if files:
+        payload["files"] = {name: _fingerprint(Path(directory) / name) for name in files}
     return write_json(sidecar_path(directory, stem), payload)
 
 
 def read_sidecar(directory: Path, stem: str) -> tuple[tuple[str, ...], dict[str, Any]]:
-    """``(features, meta)`` from ``<stem>.json``; raises FileNotFoundError naming it."""
+    """``(features, meta)`` from ``<stem>.json``; raises FileNotFoundError naming it, and
+    :class:`ModelFileError` when it is not a sidecar."""
     path = sidecar_path(directory, stem)
-    if not path.exists():
-        raise FileNotFoundError(f"model file missing: {path}")
-    meta = json.loads(path.read_text())
+    meta = _read_json(path)
     meta.pop("model_type", None)
-    return tuple(meta.pop("features")), meta
+    meta.pop("files", None)
+    features = meta.pop("features", None)
+    if not isinstance(features, list) or not all(isinstance(f, str) for f in features):
+        raise ModelFileError(f"{path}: no feature list (not a model sidecar)")
+    return tuple(features), meta
+
+
+def read_model_file(directory: Path, stem: str, name: str) -> bytes:
+    """The bytes of the model file ``name`` in ``directory``, checked against its sidecar.
+
+    Raises FileNotFoundError when it is missing and :class:`ModelFileError` when its size
+    or sha256 differs from what the sidecar recorded at save. A sidecar without a record of
+    the file (saved before checksums existed) lets the bytes through unchecked.
+    """
+    path = Path(directory) / name
+    if not path.is_file():
+        raise FileNotFoundError(f"model file missing: {path}")
+    data = path.read_bytes()
+    recorded = _read_json(sidecar_path(Path(directory), stem)).get("files") or {}
+    expected = recorded.get(name) if isinstance(recorded, dict) else None
+    if isinstance(expected, dict):
+        if expected.get("bytes") != len(data):
+            raise ModelFileError(
+                f"{path}: {len(data):,} bytes where {expected.get('bytes')} were saved "
+                "(truncated or altered)"
+            )
+        if expected.get("sha256") != hashlib.sha256(data).hexdigest():
+            raise ModelFileError(f"{path}: checksum mismatch (altered or damaged since saved)")
+    return data
+
+
+def _fingerprint(path: Path) -> dict[str, Any]:
+    data = path.read_bytes()
+    return {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    """A sidecar's JSON object; FileNotFoundError naming a missing one, ModelFileError else."""
+    if not path.is_file():
+        raise FileNotFoundError(f"model file missing: {path}")
+    try:
+        payload = json.loads(path.read_bytes())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ModelFileError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(payload, dict):
+        raise ModelFileError(f"{path}: not a JSON object (not a model sidecar)")
+    return payload
 
 
 # ----------------------------------------------------------------------------- training rows

@@ -4,6 +4,10 @@ The CLI and the app call a :class:`RunService`; it calls the stages. Whichever f
 trains a run, :meth:`RunService.train_and_save` writes the same artifacts (the registry's
 tables and models, ``predictions.csv`` and, unless asked not to, the SHAP cache), and
 reports structured :class:`~alpha_core.progress.Progress` events on the way.
+
+The exports (:data:`EXPORTS`) are written with the registry's files, before the run becomes
+visible; the SHAP cache, a recomputable cache, is added afterwards (see
+:mod:`alpha_core.registry` for the rule).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from alpha_core.demo import DEMO_SOURCE_LABEL
 from alpha_core.pipeline import rebook, run_experiment, run_features
 from alpha_core.progress import OnProgress, Progress, ignore
 from alpha_core.registry import (
+    Listing,
     RunInfo,
     default_root,
     delete_run,
@@ -32,9 +37,10 @@ from alpha_core.registry import (
     rename_run,
     run_dir,
     save_run,
+    scan_runs,
 )
 from alpha_core.result import RunResult
-from alpha_core.storage import Writer, write_atomic
+from alpha_core.storage import Writer
 
 Export = Callable[[RunResult], Writer]
 """``export(result) -> writer`` of one file saved beside a run (see :data:`EXPORTS`)."""
@@ -99,9 +105,8 @@ class RunService:
         result = self.train(config, panel, feats=feats, on_progress=on_progress)
         on_progress(Progress("saving", 1.0))
         meta = {"data": config.data, "data_label": data_label or source_label(config.data)}
-        folder = save_run(result, self.root, meta)
-        for name, export in EXPORTS.items():
-            write_atomic(folder / name, export(result))
+        exports = {name: export(result) for name, export in EXPORTS.items()}
+        save_run(result, self.root, meta, extra_files=exports)
         if explain:
             on_progress(Progress("explaining", 1.0))
             self.explain(result)
@@ -158,7 +163,12 @@ class RunService:
         return load_run(run_id, self.root)
 
     def list(self) -> list[RunInfo]:
+        """Readable runs, newest first."""
         return list_runs(self.root)
+
+    def scan(self) -> Listing:
+        """Readable runs and damaged folders (:func:`alpha_core.registry.scan_runs`)."""
+        return scan_runs(self.root)
 
     def folder(self, run_id: str) -> Path:
         return run_dir(run_id, self.root)

@@ -4,14 +4,23 @@ Every file the engine or the app persists (a run's tables and models, the SHAP c
 demo cache, an upload, a renamed run's metadata) is first written to a hidden temporary
 name beside its target and then moved into place with ``os.replace``, which is atomic on
 one filesystem. A failure leaves the old file (or nothing) and removes the temporary one.
+
+Folders follow the same rule: :func:`atomic_dir` builds one under a unique hidden name and
+renames it into place; :func:`remove_dir` renames one aside before deleting it. A process
+killed half-way leaves only hidden ``.tmp-``/``.trash-`` folders named after it, which
+:func:`clean_orphans` removes once their owner is gone.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
+import socket
 import tempfile
+import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,17 +55,114 @@ def write_json(path: Path, payload: Any) -> Path:
     return write_atomic(path, json.dumps(payload, indent=2, sort_keys=True, default=str))
 
 
+TEMP_PREFIX = ".tmp-"
+"""Hidden folders being written by :func:`atomic_dir`: ``.tmp-<name>.<owner>.<random>``."""
+TRASH_PREFIX = ".trash-"
+"""Hidden folders being removed by :func:`remove_dir`: ``.trash-<name>.<owner>.<random>``."""
+_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+"""Names the machine in ``<owner>`` (``<host>-<pid>``): a process id means something only
+on the machine (and process namespace) that made it, e.g. with a registry shared by two
+containers."""
+STALE_AFTER_SECONDS = 6 * 3600.0
+"""A temporary or trash folder older than this is removed even if its owner looks alive
+(a process id may have been reused)."""
+
+
+def owner_tag(pid: int | None = None) -> str:
+    """``<host>-<pid>``: this process (or ``pid`` on this machine) as named in leftovers."""
+    return f"{_HOST}-{pid if pid is not None else os.getpid()}"
+
+
+def _owned_name(prefix: str, name: str) -> str:
+    """``<prefix><name>.<owner>.``: the owner is part of the name (see :func:`owner_pid`)."""
+    return f"{prefix}{name}.{owner_tag()}."
+
+
 @contextmanager
 def atomic_dir(final: Path) -> Iterator[Path]:
-    """Yield a hidden temporary folder that becomes ``final`` only if the block succeeds."""
+    """Yield a hidden temporary folder that becomes ``final`` only if the block succeeds.
+
+    The folder's name is unique (process id plus a random part), so two saves, even of the
+    same name in the same microsecond, never share it; an interrupted save leaves a folder
+    that :func:`clean_orphans` removes later. ``final`` must not exist yet.
+    """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.parent / f".tmp-{final.name}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
+    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=_owned_name(TEMP_PREFIX, final.name)))
     try:
         yield tmp
-        os.replace(tmp, final)
+        if final.exists():
+            raise FileExistsError(f"{final} already exists")
+        os.rename(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def remove_dir(path: Path) -> None:
+    """Remove a folder atomically for its readers: rename it aside, then delete it.
+
+    Readers see the folder whole or not at all; a removal interrupted after the rename
+    leaves a hidden ``.trash-`` folder that :func:`clean_orphans` finishes. Raises
+    FileNotFoundError when ``path`` is absent (e.g. removed concurrently).
+    """
+    path = Path(path)
+    aside = path.parent / f"{_owned_name(TRASH_PREFIX, path.name)}{uuid.uuid4().hex[:12]}"
+    os.rename(path, aside)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def owner_pid(name: str) -> int | None:
+    """The process id in a temporary or trash folder's name when that process ran on this
+    machine, else None (its owner cannot be checked from here)."""
+    parts = name.rsplit(".", 2)
+    host, _, pid = parts[1].partition("-") if len(parts) == 3 else ("", "", "")
+    return int(pid) if host == _HOST and pid.isdigit() else None
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by another user
+        return True
+    return True
+
+
+def clean_orphans(root: Path, max_age: float = STALE_AFTER_SECONDS) -> list[Path]:
+    """Remove the leftovers of interrupted saves and deletions directly under ``root``.
+
+    A ``.tmp-`` folder (an unfinished :func:`atomic_dir`) is removed when its owning process
+    (on this machine) is gone or it is older than ``max_age`` seconds; a ``.trash-`` folder
+    (an unfinished :func:`remove_dir`) always, since it was already renamed out of sight; a hidden
+    ``.<name>.<random>.tmp`` file (an unfinished :func:`write_atomic`) once older than
+    ``max_age``. Returns what was removed.
+    """
+    removed: list[Path] = []
+    try:
+        entries = list(Path(root).iterdir())
+    except OSError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        name = entry.name
+        temp_file = name.startswith(".") and name.endswith(".tmp")
+        if not (temp_file or name.startswith((TEMP_PREFIX, TRASH_PREFIX))):
+            continue
+        if not name.startswith(TRASH_PREFIX):
+            try:
+                age = now - entry.lstat().st_mtime
+            except OSError:
+                continue
+            pid = None if temp_file else owner_pid(name)
+            if age < max_age and (temp_file or pid is None or _alive(pid)):
+                continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed

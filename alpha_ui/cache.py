@@ -2,7 +2,8 @@
 
 Panels are keyed on their source (path + modification time and size), runs on their id and
 config file, so switching pages neither reloads nor recomputes. Everything the pages do with
-runs goes through the run service (:func:`service`).
+runs goes through the run service (:func:`service`). A run that cannot be read raises
+:data:`RUN_ERRORS` (damaged, or deleted meanwhile); failures are never cached.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from alpha_core.config import RunConfig
 from alpha_core.data import PanelError, load_panel
 from alpha_core.explain import Explanations
 from alpha_core.quality import QualityReport, check_quality
-from alpha_core.registry import RunInfo, default_root
+from alpha_core.registry import DamagedRun, Listing, RunInfo, default_root
 from alpha_core.result import RunResult
 from alpha_core.runs import Rebooked, RunService
 
@@ -83,8 +84,24 @@ def load(run_id: str) -> RunResult:
     return _run(str(svc.root), run_id, _stamp(str(svc.folder(run_id) / "config.json")))
 
 
+RUN_ERRORS = (ValueError, OSError)
+"""What :func:`load` raises for a run it cannot show: ``registry.DamagedRunError`` (a
+ValueError naming the file) or ``registry.RunNotFoundError`` (an OSError)."""
+
+
+def scan() -> Listing:
+    """The registry's readable runs and damaged folders (read afresh: listing is cheap)."""
+    return service().scan()
+
+
 def runs() -> list[RunInfo]:
-    return service().list()
+    """Readable runs, newest first."""
+    return scan().runs
+
+
+def damaged() -> list[DamagedRun]:
+    """Folders of the registry that are not readable runs, with their problem."""
+    return scan().damaged
 
 
 @st.cache_resource(max_entries=4, show_spinner="Computing SHAP explanations ...")

@@ -8,8 +8,10 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from alpha_core import fastshap
+from alpha_core.registry import DamagedRun
 from alpha_core.result import RunResult
 from alpha_ui import cache, nav, session
+from alpha_ui.text import plain
 
 
 def _main_script_root() -> Path:
@@ -41,8 +43,9 @@ def _sidebar(pages: tuple[nav.Page, ...]) -> None:
     for entry in pages:
         st.sidebar.page_link(entry.path, label=entry.title, icon=entry.icon)
     st.sidebar.divider()
-    st.sidebar.caption(f"Dataset: {session.source()['label']}")
-    infos = cache.runs()
+    st.sidebar.caption(f"Dataset: {plain(session.source()['label'])}")
+    listing = cache.scan()
+    infos = listing.runs
     if infos:
         ids = [i.run_id for i in infos]
         names = {i.run_id: f"{i.name} ({i.run_id[:15]})" for i in infos}
@@ -54,17 +57,44 @@ def _sidebar(pages: tuple[nav.Page, ...]) -> None:
             key="run_pick",
             on_change=lambda: session.set_current_run(st.session_state["run_pick"]),
         )
+    if listing.damaged:
+        st.sidebar.warning(damaged_note(listing.damaged))
     job = session.job()
     if job is not None and job.active:
-        st.sidebar.info(f"Training in the background: {job.message} ({job.fraction:.0%})")
+        st.sidebar.info(f"Training in the background: {plain(job.message)} ({job.fraction:.0%})")
     if st.session_state.get("last_finished"):
-        st.toast(f"Run {st.session_state.pop('last_finished')} finished and is now current.")
+        st.toast(f"Run {plain(st.session_state.pop('last_finished'))} finished and is now current.")
+
+
+def damaged_note(damaged: list[DamagedRun]) -> str:
+    """One line naming the damaged run folders the registry skipped, and why."""
+    shown = "; ".join(f"{plain(d.run_id)}: {plain(d.problem)}" for d in damaged[:5])
+    more = f" and {len(damaged) - 5} more" if len(damaged) > 5 else ""
+    return (
+        f"{len(damaged)} damaged run folder(s) skipped ({shown}{more}). "
+        "They can be deleted on the Compare page."
+    )
+
+
+def load_or_explain(run_id: str) -> RunResult | None:
+    """The run, or None after an error saying why it cannot be shown (damaged, deleted)."""
+    try:
+        return cache.load(run_id)
+    except cache.RUN_ERRORS as exc:
+        st.error(
+            f"This run cannot be shown: {plain(exc)}. Pick another run in the sidebar, "
+            "or delete it on the Compare page."
+        )
+        return None
 
 
 def require_run() -> tuple[str, RunResult]:
-    """The current run id and run; without one, say so and stop the page."""
+    """The current run id and run; without one (or if it is damaged), say so and stop."""
     run_id = session.current_run_id()
     if run_id is None:
         st.info("No run yet: train one on the Train page.")
         st.stop()
-    return run_id, cache.load(run_id)
+    result = load_or_explain(run_id)
+    if result is None:
+        st.stop()
+    return run_id, result

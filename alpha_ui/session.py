@@ -9,6 +9,7 @@ Kept in ``st.session_state`` under plain (non-widget) keys:
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from typing import Any
@@ -17,9 +18,11 @@ import polars as pl
 import streamlit as st
 
 from alpha_core.config import RunConfig
+from alpha_core.data import PanelError
 from alpha_core.runs import source_label
 from alpha_ui import cache, jobs
 
+LOG = logging.getLogger(__name__)
 DEMO_SOURCE = {"data": "demo", "metadata": None, "label": source_label("demo")}
 
 
@@ -41,9 +44,21 @@ def is_demo(src: dict[str, Any] | str) -> bool:
 
 
 def panel() -> pl.DataFrame:
-    """The session's dataset (cached); raises PanelError with the loader's message."""
+    """The session's dataset (cached); raises PanelError with the loader's message.
+
+    A failure the loader did not anticipate is logged and becomes a one-line PanelError too,
+    so no page shows a library exception.
+    """
     src = source()
-    return cache.load_source_panel(src["data"], src.get("metadata"))
+    try:
+        return cache.load_source_panel(src["data"], src.get("metadata"))
+    except PanelError:
+        raise
+    except Exception as exc:
+        LOG.exception("loading %r failed", src["data"])
+        raise PanelError(
+            f"{src['data']}: cannot be read ({type(exc).__name__}; see the server log)"
+        ) from None
 
 
 def current_run_id() -> str | None:

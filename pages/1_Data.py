@@ -1,20 +1,29 @@
-"""Data: choose the demo universe, a file path, or upload a file (with optional metadata)."""
+"""Data: choose the demo universe, a file path, or upload a file (with optional metadata).
+
+Every loader failure is shown as one line naming the problem (never a traceback); the
+server-path field obeys ``ALPHA_LAB_DATA_ROOTS`` (alpha_ui.uploads.check_server_path).
+"""
 
 from __future__ import annotations
+
+import logging
 
 import streamlit as st
 
 from alpha_core.data import PanelError, load_panel, upload_types
 from alpha_ui import cache, layout, session, uploads
+from alpha_ui.text import plain
+
+LOG = logging.getLogger(__name__)
 
 ICON = ":material/folder_open:"
 
 layout.page(__file__)
 st.title("Data")
 current = session.source()
-st.markdown(f"**In use:** {current['label']}")
+st.markdown(f"**In use:** {plain(current['label'])}")
 if st.session_state.get("data_flash"):
-    st.success(st.session_state.pop("data_flash"))
+    st.success(plain(st.session_state.pop("data_flash")))
 
 st.markdown(
     "Long format: one row per asset and date with columns `date`, `asset` (or `ticker`/`symbol`), "
@@ -23,6 +32,12 @@ st.markdown(
     "The optional metadata file maps `asset` to `sector` and/or `asset_class`."
 )
 st.caption(f"Upload size limit: {uploads.MAX_UPLOAD_MB} MB per file.")
+if uploads.data_roots():
+    st.caption(
+        "Server paths are limited to: "
+        + ", ".join(plain(root) for root in uploads.data_roots())
+        + f" (`{uploads.DATA_ROOTS_ENV}`)."
+    )
 
 kind = st.radio(
     "Source",
@@ -60,10 +75,10 @@ else:
         "Metadata CSV (optional): asset, sector, asset_class", type=["csv"], key="meta_upload"
     )
     if up is not None:
-        data_path = str(uploads.save_upload(up.name, up.getvalue()))
+        data_path = str(uploads.save_upload(up.name, up))
         shown_name = f"{up.name} (uploaded)"
     if meta_up is not None:
-        meta_path = str(uploads.save_upload(meta_up.name, meta_up.getvalue()))
+        meta_path = str(uploads.save_upload(meta_up.name, meta_up))
 
 if st.button("Use this dataset", type="primary", disabled=data_path is None, key="use_data"):
     try:
@@ -71,6 +86,10 @@ if st.button("Use this dataset", type="primary", disabled=data_path is None, key
             panel = cache.load_source_panel("demo")
             new = dict(session.DEMO_SOURCE)
         else:
+            if kind.startswith("File"):
+                uploads.check_server_path(data_path)
+                if meta_path:
+                    uploads.check_server_path(meta_path)
             # Load uncached first so a broken file never enters the cache.
             panel = load_panel(data_path, metadata=meta_path)
             panel = cache.load_source_panel(data_path, meta_path)
@@ -79,9 +98,13 @@ if st.button("Use this dataset", type="primary", disabled=data_path is None, key
                 label += f" + {meta_path.split('/')[-1]}"
             new = {"data": data_path, "metadata": meta_path, "label": label}
     except PanelError as exc:
-        st.error(f"This file cannot be used: {exc}")
-    except Exception as exc:  # anything else the loader did not anticipate
-        st.error(f"This file cannot be used: {type(exc).__name__}: {exc}")
+        st.error(f"This file cannot be used: {plain(exc)}")
+    except Exception as exc:  # anything else the loader did not anticipate: logged, not shown
+        LOG.exception("loading %r failed", data_path)
+        st.error(
+            f"This file cannot be used: it could not be read as a price table "
+            f"({plain(type(exc).__name__)}; the server log has the details)."
+        )
     else:
         st.session_state["source"] = new
         st.session_state["data_flash"] = (
@@ -95,4 +118,4 @@ try:
     st.subheader("Preview")
     st.dataframe(pnl.head(200), hide_index=True)
 except PanelError as exc:
-    st.error(f"The dataset in use cannot be loaded: {exc}")
+    st.error(f"The dataset in use cannot be loaded: {plain(exc)}")

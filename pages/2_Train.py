@@ -18,6 +18,7 @@ from alpha_core.config import MODEL_PRESETS, ConfigError, RunConfig, defaults_fo
 from alpha_core.data import PanelError
 from alpha_core.pipeline import check_windows
 from alpha_ui import cache, config_form, jobs, layout, session
+from alpha_ui.text import plain
 
 ICON = ":material/model_training:"
 
@@ -27,11 +28,11 @@ src = session.source()
 try:
     panel = session.panel()
 except PanelError as exc:
-    st.error(f"The dataset cannot be loaded: {exc}. Choose another on the Data page.")
+    st.error(f"The dataset cannot be loaded: {plain(exc)}. Choose another on the Data page.")
     st.stop()
 
 lo, hi = panel["date"].min(), panel["date"].max()
-st.markdown(f"**Dataset:** {src['label']} - {lo} .. {hi}")
+st.markdown(f"**Dataset:** {plain(src['label'])} - {lo} .. {hi}")
 
 
 def _base() -> RunConfig:
@@ -43,10 +44,12 @@ def _base() -> RunConfig:
         base=RunConfig(data=src["data"], metadata=src.get("metadata")),
     )
     run_id = session.current_run_id()
-    if run_id is not None:
-        cfg = cache.load(run_id).config
-        if cfg.data == src["data"] and cfg.metadata == src.get("metadata"):
-            return cfg.replace(name="", n_trials=defaults.n_trials)
+    try:
+        cfg = None if run_id is None else cache.load(run_id).config
+    except cache.RUN_ERRORS:  # a damaged current run: start from the defaults
+        cfg = None
+    if cfg is not None and cfg.data == src["data"] and cfg.metadata == src.get("metadata"):
+        return cfg.replace(name="", n_trials=defaults.n_trials)
     return defaults
 
 
@@ -60,7 +63,7 @@ def _progress(job_id: str) -> None:
         text = event.text()
         if event.stage == "training" and event.total:
             text = f"{event.step} / {event.total} trees built ({text})"
-        st.progress(job.fraction, text=text)
+        st.progress(job.fraction, text=plain(text))
         st.caption("You can switch pages: training continues in the background.")
     else:
         st.rerun()
@@ -68,10 +71,10 @@ def _progress(job_id: str) -> None:
 
 job = session.job()
 if job is not None and job.active:
-    st.info(f"Training **{job.config.name or 'unnamed run'}** ...")
+    st.info(f"Training **{plain(job.config.name or 'unnamed run')}** ...")
     _progress(job.id)
 if st.session_state.get("last_error"):
-    st.error(f"The last training run failed: {st.session_state.pop('last_error')}")
+    st.error(f"The last training run failed: {plain(st.session_state.pop('last_error'))}")
 
 PRESETS = {f"{name} ({p.summary})": p.params for name, p in MODEL_PRESETS.items()}
 
@@ -104,7 +107,7 @@ if submitted:
         config = RunConfig.from_dict(raw)
         check_windows(config, panel)
     except (ConfigError, TypeError, ValueError) as exc:
-        st.error(f"Cannot train with these settings: {exc}")
+        st.error(f"Cannot train with these settings: {plain(exc)}")
     else:
         session.start_training(config, src["label"])
         st.rerun()

@@ -6,6 +6,7 @@ import streamlit as st
 
 from alpha_core import report, views
 from alpha_ui import charts, layout
+from alpha_ui.text import plain
 
 ICON = ":material/monitoring:"
 
@@ -14,7 +15,8 @@ st.title("Performance")
 run_id, result = layout.require_run()
 daily = result.daily
 st.caption(
-    f"Run `{run_id}` - test {result.metrics.get('test_start')} .. {result.metrics.get('test_end')}"
+    f"Run `{run_id}` - test {plain(result.metrics.get('test_start'))} .. "
+    f"{plain(result.metrics.get('test_end'))}"
     f" - long {result.config.long_pct:.0%} / short {result.config.short_pct:.0%}"
     f" - costs {getattr(result.config, 'cost_bps', 0):g} bps per unit turnover"
 )

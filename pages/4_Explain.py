@@ -10,6 +10,7 @@ from alpha_core import explain
 from alpha_core.books import side_book
 from alpha_core.features import FEATURES_BY_NAME
 from alpha_ui import cache, charts, layout
+from alpha_ui.text import plain
 
 ICON = ":material/search_insights:"
 
@@ -19,16 +20,16 @@ run_id, result = layout.require_run()
 try:
     exp = cache.explanations(run_id)
 except Exception as exc:  # e.g. the run's data file is gone
-    st.error(f"SHAP values cannot be computed for this run: {type(exc).__name__}: {exc}")
+    st.error(f"SHAP values cannot be computed for this run: {plain(exc)}")
     st.stop()
 meta = exp.meta
 st.caption(
-    f"Run `{run_id}`. Exact SHAP values ({meta['method']}) on all "
+    f"Run `{run_id}`. Exact SHAP values ({plain(meta['method'])}) on all "
     f"{meta['test_rows']:,} test-window rows ({meta['seconds_test']:.2f} s when computed; cached "
     "in the run folder). "
     f"Global view: a uniform random sample of {meta['sample_rows']:,} of the "
-    f"{meta['sample_population']:,} training rows (seed {meta['sample_seed']}); its mean |SHAP| "
-    "carries a standard error (finite-population corrected), shown as +- 1.96 se."
+    f"{meta['sample_population']:,} training rows (seed {plain(meta['sample_seed'])}); "
+    "its mean |SHAP| carries a standard error (finite-population corrected), shown as +- 1.96 se."
 )
 
 imp = explain.importance_table(exp.test, result.model, exp.sample, meta["sample_population"])

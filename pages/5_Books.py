@@ -1,4 +1,9 @@
-"""Books: the daily long and short books; percentile sliders rebook without retraining."""
+"""Books: the daily long and short books; percentile sliders rebook without retraining.
+
+The download buttons do not rerun the page when clicked (``on_click="ignore"``): a rerun
+replaces the page's files, and a download still in flight when it finishes is cancelled
+(seen on a loaded CI machine).
+"""
 
 from __future__ import annotations
 
@@ -81,6 +86,7 @@ d1.download_button(
     file_name=f"book_{run_id}_{day}_{tag}.csv",
     mime="text/csv",
     key="dl_day",
+    on_click="ignore",  # no rerun: the file served is the one this run made (see below)
 )
 d2.download_button(
     "Download every daily book in the test window (CSV)",
@@ -88,4 +94,5 @@ d2.download_button(
     file_name=f"books_{run_id}_{tag}.csv",
     mime="text/csv",
     key="dl_all",
+    on_click="ignore",
 )

@@ -4,6 +4,9 @@ Starts ``streamlit run app.py`` on a free port with an empty temporary registry,
 small run from the Train page, checks the Books page reacts to the long-percentile slider,
 downloads the all-books CSV and compares it with the engine, and saves a 1280x800 screenshot
 of every page under ``artifacts/screenshots/``.
+
+Every wait is on a condition (an element, a text the engine predicts, charts drawn, a
+finished script run), never a fixed sleep, so the test holds on a loaded CI machine.
 """
 
 from __future__ import annotations
@@ -100,7 +103,16 @@ def wait_idle(page, timeout: float = 60_000) -> None:
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout
     )
-    page.wait_for_timeout(500)
+
+
+CHARTS_DRAWN = """() => [...document.querySelectorAll('.vega-embed')]
+    .every(e => e.querySelector('canvas, svg'))"""
+
+
+def wait_drawn(page, timeout: float = 60_000) -> None:
+    """Wait until every chart on the page is drawn and the browser has painted a frame."""
+    page.wait_for_function(CHARTS_DRAWN, timeout=timeout)
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
 
 
 def open_page(page, url: str, path: str, marker: str) -> None:
@@ -115,6 +127,8 @@ def book_count(page, side: str) -> int:
 
 
 def test_train_rebook_download_and_screenshots(server, browser, tmp_path):
+    from playwright.sync_api import expect
+
     from alpha_core.pipeline import models_meta, rebook
     from alpha_core.registry import list_runs, load_run
 
@@ -128,7 +142,7 @@ def test_train_rebook_download_and_screenshots(server, browser, tmp_path):
     trees = page.get_by_label("Trees")
     trees.fill("20")
     page.get_by_label("Leaves per tree").fill("16")
-    page.locator("input[aria-label=\"Run name\"]").fill("browser run")  # has a help icon
+    page.locator('input[aria-label="Run name"]').fill("browser run")  # has a help icon
     page.get_by_role("button", name="Train", exact=True).click()
     try:  # the progress bar of trees built (a 20-tree run may finish before it is seen)
         page.get_by_text(re.compile(r"\d+ / 20 trees built")).first.wait_for(timeout=15_000)
@@ -149,6 +163,10 @@ def test_train_rebook_download_and_screenshots(server, browser, tmp_path):
     page.get_by_text(f"Current run: {run.run_id}").first.wait_for(timeout=60_000)
 
     # Books: move the long percentile slider and see the book change
+    cfg = run.config.replace(long_pct=0.10)
+    books, _, _ = rebook(run.predictions, cfg, models_meta(run.models))
+    last = books["date"].max()
+    expected = books.filter((pl.col("date") == last) & (pl.col("side") == "long")).height
     open_page(page, url, "Books", "Daily books")
     before = book_count(page, "Long")
     assert before > 0
@@ -156,9 +174,9 @@ def test_train_rebook_download_and_screenshots(server, browser, tmp_path):
     slider.focus()
     for _ in range(10):
         page.keyboard.press("ArrowLeft")
-    page.wait_for_timeout(1500)
+    page.get_by_text("shown: long 10%").first.wait_for(timeout=60_000)
+    page.get_by_text(f"Long book ({expected})", exact=True).first.wait_for(timeout=60_000)
     wait_idle(page)
-    page.get_by_text("shown: long 10%").first.wait_for(timeout=30_000)
     after = book_count(page, "Long")
     assert after < before, (before, after)
 
@@ -168,15 +186,12 @@ def test_train_rebook_download_and_screenshots(server, browser, tmp_path):
     path = tmp_path / "books.csv"
     info.value.save_as(path)
     got = pl.read_csv(path, try_parse_dates=True)
-    cfg = run.config.replace(long_pct=0.10)
-    books, _, _ = rebook(run.predictions, cfg, models_meta(run.models))
     assert got.columns == ["date", "asset", "side", "weight", "prediction", "rank"]
     assert got.height == books.height
     assert got["asset"].to_list() == books["asset"].to_list()
     assert got["side"].to_list() == books["side"].to_list()
     assert got["weight"].to_list() == pytest.approx(books["weight"].to_list(), rel=1e-9)
-    last = books["date"].max()
-    assert after == books.filter((pl.col("date") == last) & (pl.col("side") == "long")).height
+    assert after == expected
 
     # A second (tiny) run so the Compare page has two runs to compare
     from alpha_core.config import ModelParams
@@ -201,12 +216,12 @@ def test_train_rebook_download_and_screenshots(server, browser, tmp_path):
     }
     for name, path_ in PAGES:
         open_page(page, url, path_, markers[name])
-        page.wait_for_timeout(1500)  # let the charts draw
+        wait_drawn(page)
         page.screenshot(path=str(SHOTS / f"{name}.png"))
         for k in range(1, 4):  # Streamlit scrolls inside its main container, not the page
             page.mouse.move(800, 450)
             page.mouse.wheel(0, 700)
-            page.wait_for_timeout(700)
+            wait_drawn(page)
             page.screenshot(path=str(SHOTS / f"{name}_scroll{k}.png"))
         assert not page.get_by_text("Traceback").count()
         assert not page.locator('[data-testid="stException"]').count()
@@ -217,8 +232,10 @@ def test_train_rebook_download_and_screenshots(server, browser, tmp_path):
     open_page(page, url, "Data", "Upload size limit")
     page.get_by_text("Upload a file").first.click()
     page.locator('input[type="file"]').first.set_input_files(str(small))
-    page.wait_for_timeout(2000)
-    page.get_by_role("button", name="Use this dataset").click()
+    page.get_by_text("upload.csv").first.wait_for(timeout=60_000)  # listed by the uploader
+    use = page.get_by_role("button", name="Use this dataset")
+    expect(use).to_be_enabled(timeout=60_000)  # enabled once the upload is stored
+    use.click()
     page.get_by_text(f"Loaded {part['asset'].n_unique()} assets").first.wait_for(timeout=60_000)
     page.get_by_text("In use: upload.csv (uploaded)").first.wait_for(timeout=10_000)
     assert list((registry / ".uploads").glob("*_upload.csv"))
