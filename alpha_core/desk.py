@@ -40,9 +40,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from alpha_core.books import BOOK_COLUMNS, build_books
+from alpha_core.books import build_books
 from alpha_core.config import RunConfig
-from alpha_core.data import panel_fingerprint
+from alpha_core.data import load_panel, panel_fingerprint
+from alpha_core.demo import load_demo, parse_demo_source
 from alpha_core.features import FEATURES_BY_NAME, build_features, model_rows, sector_codes
 from alpha_core.model import TrainedModel, load_model, sidecar_path
 from alpha_core.predictions import CONTEXT_FEATURES, PREDICTION, decision_context
@@ -78,6 +79,7 @@ class SavedModel:
     """One saved model of a run: where it lives, its checksum and the dates it is good for."""
 
     run_id: str
+    run_folder: Path
     folder: Path
     stem: str
     model: TrainedModel = field(repr=False)
@@ -123,6 +125,7 @@ def saved_models(folder: Path, run_id: str) -> list[SavedModel]:
         out.append(
             SavedModel(
                 run_id,
+                folder,
                 directory,
                 stem,
                 model,
@@ -153,6 +156,27 @@ def model_in_force(models: list[SavedModel], as_of: date) -> SavedModel:
     return chosen
 
 
+def run_universe(run_folder: Path, as_of: date) -> list[str] | None:
+    """Assets the run scored on its last prediction date up to ``as_of`` (None: unknown)."""
+    path = run_folder / "predictions.parquet"
+    if not path.exists():
+        return None
+    preds = pl.scan_parquet(path).select("date", "asset").filter(pl.col("date") <= as_of)
+    last = preds.select(pl.col("date").max()).collect().item()
+    if last is None:
+        return None
+    return preds.filter(pl.col("date") == last).collect()["asset"].to_list()
+
+
+def load_source(source: str, metadata: str | None = None) -> pl.DataFrame:
+    """A panel from ``source``: anything :func:`alpha_core.data.load_panel` reads, or the
+    demo continued past its end (``demo:YYYY-MM-DD[:shift=YYYY-MM-DD]``)."""
+    continued = parse_demo_source(source)
+    if continued is None:
+        return load_panel(source, metadata=metadata)
+    return load_demo(end=continued[0], shift=continued[1]).panel
+
+
 # ----------------------------------------------------------------------------- the lookback
 def lookback_bars(names: tuple[str, ...]) -> int:
     """Bars of each asset's own history the features need at the decision date."""
@@ -165,14 +189,25 @@ def lookback_bars(names: tuple[str, ...]) -> int:
 
 
 def decision_slice(panel: pl.DataFrame, as_of: date, bars: int) -> pl.DataFrame:
-    """Each asset's last ``bars`` bars up to ``as_of`` (assets without a bar then excluded)."""
-    upto = panel.filter(pl.col("date") <= as_of)
-    position = pl.int_range(pl.len(), 0, -1).over("asset")  # bars, counted back from the last
-    live = upto.group_by("asset").agg(pl.col("date").max() == as_of).filter(pl.col("date"))
+    """Each asset's last ``bars`` bars up to ``as_of``, for the assets with a bar on it.
+
+    Read from the panel's last ``2 * bars`` trading dates, and from further back only for the
+    assets with gaps or a short history there (so no full-history sort on the daily path).
+    """
+    live = panel.filter(pl.col("date") == as_of)["asset"].implode()
+    dates = panel.select(pl.col("date").filter(pl.col("date") <= as_of).unique().sort())["date"]
+    start = dates[max(0, dates.len() - 2 * bars)]
+    recent = panel.filter(pl.col("date").is_between(start, as_of), pl.col("asset").is_in(live))
+    counts = recent.group_by("asset").len()
+    short = counts.filter(pl.col("len") < bars)["asset"].implode()
+    older = panel.filter(
+        pl.col("date") < start, pl.col("date") <= as_of, pl.col("asset").is_in(short)
+    )
     return (
-        upto.filter(pl.col("asset").is_in(live["asset"].implode()))
+        pl.concat([older, recent])
         .sort("asset", "date")
-        .filter(position <= bars)
+        .group_by("asset", maintain_order=True)
+        .tail(bars)
     )
 
 
@@ -263,13 +298,13 @@ def make_book(
     as_of: date | None = None,
     *,
     run_id: str = "",
-    universe: list[str] | None = None,
     today: date | None = None,
     settings: DeskSettings = DeskSettings(),
 ) -> Book:
     """The book decided at the close of ``as_of`` (default: the panel's last date).
 
-    ``universe``: the run's last scored assets (for dropped/new and the overlap guard).
+    ``models``: a lineage's saved models, oldest first (:func:`saved_models`); ``today``
+    turns on the calendar staleness guard.
     """
     as_of = as_of or panel["date"].max()
     check_fresh(panel, as_of, today, settings)
@@ -301,12 +336,13 @@ def make_book(
         scores=scored.select("asset", PREDICTION),
         unscorable=sorted(bar_assets - scored_assets),
     )
+    universe = run_universe(chosen.run_folder, as_of)
     if universe is not None:
         book.dropped = sorted(set(universe) - scored_assets)
         book.new = sorted(scored_assets - set(universe))
         _check_overlap(universe, scored_assets, settings)
+    _check_sides(scored.height, config)
     books, _limits = build_books(preds, config)
-    _check_sides(books, scored.height, config)
     columns = [c for c in (*BOOK_ROW_COLUMNS, "capped") if c in books.columns]
     book.rows = books.select(columns)
     return book
@@ -362,11 +398,15 @@ def _check_overlap(universe: list[str], scored: set[str], settings: DeskSettings
         )
 
 
-def _check_sides(books: pl.DataFrame, n_scored: int, config: RunConfig) -> None:
+def _check_sides(n_scored: int, config: RunConfig) -> None:
+    """Refuse a universe too small for a side to hold one name at its percentile.
+
+    (Ties can still empty a side, as they would in the run's own books.)
+    """
     for side, pct in (("long", config.long_pct), ("short", config.short_pct)):
-        if not (books["side"] == side).any():
+        if n_scored * pct < 1:
             raise DeskError(
                 "universe_changed",
-                f"{n_scored} scored assets leave the {side} side empty at {pct:.0%}: "
+                f"{n_scored} scored assets cannot fill the {side} side at {pct:.0%}: "
                 "the percentiles cannot be honoured",
             )

@@ -8,6 +8,7 @@ reports structured :class:`~alpha_core.progress.Progress` events on the way.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -16,6 +17,7 @@ from typing import Any
 
 import polars as pl
 
+from alpha_core import desk, ledger
 from alpha_core import explain as explain_stage
 from alpha_core.books import books_csv
 from alpha_core.config import RunConfig, validate_fields
@@ -40,6 +42,9 @@ from alpha_core.storage import Writer, write_atomic
 
 Export = Callable[[RunResult], Writer]
 """``export(result) -> writer`` of one file saved beside a run (see :data:`EXPORTS`)."""
+
+LINEAGE_FILE = "lineage.json"
+"""Written into a retrained run's folder: ``{"parent": run_id, ...}``."""
 
 EXPORTS: dict[str, Export] = {
     "predictions.csv": lambda result: result.predictions.write_csv,
@@ -172,3 +177,70 @@ class RunService:
 
     def delete(self, run_id: str) -> None:
         delete_run(run_id, self.root)
+
+    # ------------------------------------------------------------------ the desk
+    def lineage(self, run_id: str) -> list[str]:
+        """The runs of ``run_id``'s lineage, oldest first: its first ancestor, then each
+        newest child down to the newest retraining (see :meth:`retrain`)."""
+        parents = self._parents()
+        first = run_id
+        while first in parents:
+            first = parents[first]
+        chain = [first]
+        children: dict[str, list[str]] = {}
+        for child, parent in parents.items():
+            children.setdefault(parent, []).append(child)
+        while chain[-1] in children:
+            chain.append(max(children[chain[-1]], key=self._created))
+        return chain
+
+    def _parents(self) -> dict[str, str]:
+        out = {}
+        if self.root.exists():
+            for path in self.root.glob(f"*/{LINEAGE_FILE}"):
+                out[path.parent.name] = json.loads(path.read_text())["parent"]
+        return out
+
+    def _created(self, run_id: str) -> tuple[str, str]:
+        meta = json.loads((self.folder(run_id) / "meta.json").read_text())
+        return meta.get("created", ""), run_id
+
+    def desk_models(self, run_id: str) -> list[desk.SavedModel]:
+        """Every saved model of the run's lineage, oldest run and fold first."""
+        return [m for rid in self.lineage(run_id) for m in desk.saved_models(self.folder(rid), rid)]
+
+    def ledger_path(self, run_id: str) -> Path:
+        """The lineage's ledger: ``ledger.jsonl`` in the folder of its first run."""
+        return self.folder(self.lineage(run_id)[0]) / ledger.LEDGER_FILE
+
+    def ledger(self, run_id: str) -> ledger.Entries:
+        return ledger.read_entries(self.ledger_path(run_id))
+
+    def book(
+        self,
+        run_id: str,
+        panel: pl.DataFrame | None = None,
+        *,
+        data: str | None = None,
+        as_of: date | None = None,
+        today: date | None = None,
+        settings: desk.DeskSettings | None = None,
+        record: bool = True,
+        force: bool = False,
+    ) -> desk.Book:
+        """The book decided at the close of ``as_of`` with the lineage's model in force,
+        appended to the lineage's ledger unless ``record`` is False.
+
+        ``panel`` or ``data`` (a source, e.g. ``demo:2025-06-30``); default: the run's data.
+        Raises :class:`alpha_core.desk.DeskError` or :class:`alpha_core.ledger.LedgerConflict`.
+        """
+        config = RunConfig.from_dict(json.loads((self.folder(run_id) / "config.json").read_text()))
+        if panel is None:
+            panel = desk.load_source(data or config.data, config.metadata)
+        result = desk.make_book(
+            config, self.desk_models(run_id), panel, as_of, run_id=run_id, today=today,
+            settings=settings or desk.DeskSettings(),
+        )  # fmt: skip
+        if record:
+            ledger.record(self.ledger_path(run_id), result, force=force)
+        return result
