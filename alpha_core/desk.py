@@ -42,8 +42,7 @@ import polars as pl
 
 from alpha_core.books import build_books
 from alpha_core.config import RunConfig
-from alpha_core.data import load_panel, panel_fingerprint
-from alpha_core.demo import load_demo, parse_demo_source
+from alpha_core.data import panel_fingerprint
 from alpha_core.features import FEATURES_BY_NAME, build_features, model_rows, sector_codes
 from alpha_core.model import TrainedModel, load_model, sidecar_path
 from alpha_core.predictions import CONTEXT_FEATURES, PREDICTION, decision_context
@@ -166,15 +165,6 @@ def run_universe(run_folder: Path, as_of: date) -> list[str] | None:
     if last is None:
         return None
     return preds.filter(pl.col("date") == last).collect()["asset"].to_list()
-
-
-def load_source(source: str, metadata: str | None = None) -> pl.DataFrame:
-    """A panel from ``source``: anything :func:`alpha_core.data.load_panel` reads, or the
-    demo continued past its end (``demo:YYYY-MM-DD[:shift=YYYY-MM-DD]``)."""
-    continued = parse_demo_source(source)
-    if continued is None:
-        return load_panel(source, metadata=metadata)
-    return load_demo(end=continued[0], shift=continued[1]).panel
 
 
 # ----------------------------------------------------------------------------- the lookback

@@ -17,13 +17,14 @@ from typing import Any
 
 import polars as pl
 
-from alpha_core import desk, ledger
+from alpha_core import desk, ledger, monitor
 from alpha_core import explain as explain_stage
 from alpha_core.books import books_csv
 from alpha_core.config import RunConfig, validate_fields
 from alpha_core.data import load_panel
 from alpha_core.demo import DEMO_SOURCE_LABEL
 from alpha_core.features import build_features
+from alpha_core.metrics import daily_ic
 from alpha_core.pipeline import feature_names, rebook, run_experiment
 from alpha_core.predictions import CONTEXT_FEATURES
 from alpha_core.progress import OnProgress, Progress, ignore
@@ -38,7 +39,7 @@ from alpha_core.registry import (
     save_run,
 )
 from alpha_core.result import RunResult
-from alpha_core.storage import Writer, write_atomic
+from alpha_core.storage import Writer, write_atomic, write_json
 
 Export = Callable[[RunResult], Writer]
 """``export(result) -> writer`` of one file saved beside a run (see :data:`EXPORTS`)."""
@@ -236,7 +237,7 @@ class RunService:
         """
         config = RunConfig.from_dict(json.loads((self.folder(run_id) / "config.json").read_text()))
         if panel is None:
-            panel = desk.load_source(data or config.data, config.metadata)
+            panel = load_panel(data or config.data, metadata=config.metadata)
         result = desk.make_book(
             config, self.desk_models(run_id), panel, as_of, run_id=run_id, today=today,
             settings=settings or desk.DeskSettings(),
@@ -244,3 +245,109 @@ class RunService:
         if record:
             ledger.record(self.ledger_path(run_id), result, force=force)
         return result
+
+    def run_config(self, run_id: str) -> RunConfig:
+        """A saved run's config (without loading its tables)."""
+        return RunConfig.from_dict(json.loads((self.folder(run_id) / "config.json").read_text()))
+
+    def monitor(
+        self,
+        run_id: str,
+        panel: pl.DataFrame | None = None,
+        *,
+        data: str | None = None,
+        settings: monitor.MonitorSettings | None = None,
+    ) -> monitor.MonitorReport:
+        """The lineage's live track record against its backtest, drift and coverage."""
+        settings = settings or monitor.MonitorSettings()
+        config = self.run_config(run_id)
+        if panel is None:
+            panel = load_panel(data or config.data, metadata=config.metadata)
+        newest = self.desk_models(run_id)[-1]
+        entries = self.ledger(run_id).entries
+        live, live_ic = monitor.live_daily(entries, panel, config)
+        backtest = pl.read_parquet(newest.run_folder / "daily.parquet")
+        preds = pl.read_parquet(newest.run_folder / "predictions.parquet")
+        features, recent_start, data_end = monitor.input_drift(panel, config, newest, settings)
+        report = monitor.MonitorReport(
+            run_id=run_id,
+            data_end=data_end,
+            daily=live,
+            ic=live_ic,
+            decay=monitor.decay_table(live, live_ic, backtest, daily_ic(preds), settings),
+            band=monitor.track_band(live, backtest, settings.decay_z),
+            features=features,
+            predictions=monitor.prediction_drift(preds, ledger.ledger_scores(entries), settings),
+            coverage=monitor.coverage(entries, panel, newest),
+            recent_start=recent_start,
+            settings=settings,
+        )
+        report.reasons = monitor.recommend(report)
+        return report
+
+    def retrain(
+        self,
+        run_id: str,
+        panel: pl.DataFrame | None = None,
+        *,
+        data: str | None = None,
+        every: str | None = None,
+        explain: bool = False,
+        on_progress: OnProgress = ignore,
+    ) -> RunResult | None:
+        """Train a child of the lineage's newest run on the data since its test window.
+
+        The child keeps the config; its training window ends where the parent's test window
+        ended (expanding from the same start, or a rolling window moved forward by the new
+        dates) and its test window is the new dates, purge and embargo as configured. Its
+        folder gets ``lineage.json`` (parent, first run), and the desk then uses its models.
+        ``every`` ("monthly" or "quarterly"): train only when the data reached a later month
+        (quarter) than the parent's test end; returns None when not due.
+        """
+        chain = self.lineage(run_id)
+        parent_id = chain[-1]
+        parent = self.run_config(parent_id)
+        source = data or parent.data
+        if panel is None:
+            panel = load_panel(source, metadata=parent.metadata)
+        dates = panel.get_column("date").unique().sort()
+        new = dates.filter(dates > parent.test_end)
+        if new.len() == 0 or not retrain_due(parent.test_end, new[-1], every):
+            return None
+        old = dates.filter(dates <= parent.test_end)
+        start = parent.train_start
+        if parent.window == "rolling":
+            later = old.filter(old >= parent.train_start)
+            start = later[min(new.len(), later.len() - 1)]
+        config = parent.replace(
+            data=source,
+            train_start=start,
+            train_end=parent.test_end,
+            test_start=new[0],
+            test_end=new[-1],
+            name=f"{parent.name or parent_id} (retrained to {new[-1]})",
+        )
+        result = self.train_and_save(
+            config, panel, data_label=source_label(source), explain=explain,
+            on_progress=on_progress,
+        )  # fmt: skip
+        lineage = {"parent": parent_id, "first": chain[0], "data_end": str(new[-1])}
+        write_json(self.folder(result.run_id) / LINEAGE_FILE, lineage)
+        return result
+
+
+def retrain_due(last_seen: date, data_end: date, every: str | None) -> bool:
+    """Whether data up to ``data_end`` calls for a retraining of a model that has seen
+    ``last_seen``: any later date (``every`` None), a later month, or a later quarter."""
+    if every is None:
+        return data_end > last_seen
+    if every not in RETRAIN_EVERY:
+        raise ValueError(f"every must be one of {', '.join(RETRAIN_EVERY)}, got {every!r}")
+    return RETRAIN_EVERY[every](data_end) > RETRAIN_EVERY[every](last_seen)
+
+
+RETRAIN_EVERY: dict[str, Callable[[date], tuple[int, int]]] = {
+    "monthly": lambda d: (d.year, d.month),
+    "quarterly": lambda d: (d.year, (d.month - 1) // 3),
+}
+"""Retraining schedules of ``alpha retrain --every`` by name."""
