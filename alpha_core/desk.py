@@ -198,6 +198,7 @@ def decision_slice(panel: pl.DataFrame, as_of: date, bars: int) -> pl.DataFrame:
         .sort("asset", "date")
         .group_by("asset", maintain_order=True)
         .tail(bars)
+        .select(panel.columns)
     )
 
 

@@ -246,6 +246,11 @@ class RunService:
             ledger.record(self.ledger_path(run_id), result, force=force)
         return result
 
+    @staticmethod
+    def prices(panel: pl.DataFrame, as_of: date) -> pl.DataFrame:
+        """``asset, close`` on ``as_of``: the reference prices of orders."""
+        return panel.filter(pl.col("date") == as_of).select("asset", "close")
+
     def run_config(self, run_id: str) -> RunConfig:
         """A saved run's config (without loading its tables)."""
         return RunConfig.from_dict(json.loads((self.folder(run_id) / "config.json").read_text()))
