@@ -67,6 +67,7 @@ def entry_of(book: Book) -> dict[str, Any]:
 
 def read_entries(path: Path) -> Entries:
     """Every complete line of the ledger in file order; torn or foreign lines are skipped."""
+    path = Path(path)
     if not path.exists():
         return Entries([])
     entries, torn = [], 0
@@ -110,7 +111,7 @@ def _fsync_dir(folder: Path) -> None:
 
 def append_line(path: Path, payload: dict[str, Any]) -> None:
     """Append one JSON line durably (one write, flush, fsync; under an exclusive lock)."""
-    data = json.dumps(payload, sort_keys=True, default=str).encode() + b"\n"
+    path, data = Path(path), json.dumps(payload, sort_keys=True, default=str).encode() + b"\n"
     with _locked(path) as fd:
         _append(fd, path, data)
 
@@ -134,7 +135,7 @@ def record(path: Path, book: Book, force: bool = False) -> Book:
     A different book for a date already recorded raises :class:`LedgerConflict` unless
     ``force`` (then both stay, the new one last).
     """
-    entry = entry_of(book)
+    path, entry = Path(path), entry_of(book)
     with _locked(path) as fd:
         same_day = [e for e in read_entries(path).entries if e["as_of"] == entry["as_of"]]
         if any(e["key"] == entry["key"] for e in same_day):

@@ -87,7 +87,7 @@ def make_orders(
             pl.coalesce("_close", "price").alias("reference_price"),
         )
     )
-    bad = frame.filter(~(pl.col("reference_price") > 0))["asset"].to_list()
+    bad = frame.filter(~(pl.col("reference_price") > 0).fill_null(False))["asset"].to_list()
     if bad:
         raise OrdersError(f"no reference price for {sorted(bad)}: add a 'price' column")
     current = (
