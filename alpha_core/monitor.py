@@ -174,7 +174,7 @@ def prediction_drift(
     backtest_preds: pl.DataFrame, scores: pl.DataFrame, settings: MonitorSettings
 ) -> dict[str, Any]:
     """The run's test-window predictions against the ledger's last ``recent_days`` books,
-    each demeaned per date (:func:`_demeaned`)."""
+    each demeaned per date (:func:`_demeaned`); judged from ``min_live_days`` books on."""
     dates = scores["date"].unique().sort() if scores.height else pl.Series([], dtype=pl.Date)
     recent = scores.filter(pl.col("date").is_in(dates.tail(settings.drift.recent_days).implode()))
     ref = _demeaned(backtest_preds)
@@ -182,13 +182,15 @@ def prediction_drift(
     value = drift_stage.psi(ref, cur, settings.drift.bins)
     ks, p = drift_stage.ks_test(ref, cur)
     edges = drift_stage.psi_edges(ref, settings.drift.bins)
+    enough = min(dates.len(), settings.drift.recent_days) >= settings.min_live_days
     return {
         "psi": value,
         "ks": ks,
         "p_value": p,
         "n_reference": int(ref.size),
         "n_recent": int(cur.size),
-        "status": drift_stage.status(value, p, settings.drift),
+        "n_days": min(dates.len(), settings.drift.recent_days),
+        "status": drift_stage.status(value, p, settings.drift) if enough else "too short",
         "edges": edges.tolist(),
         "reference_shares": drift_stage.bin_shares(ref, edges).tolist(),
         "recent_shares": drift_stage.bin_shares(cur, edges).tolist() if cur.size else [],

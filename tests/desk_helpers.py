@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
 
 import pytest
@@ -23,6 +24,8 @@ def tiny_config(**changes) -> RunConfig:
         test_start=date(2024, 10, 2),
         test_end=date(2025, 3, 27),
         model=ModelParams(n_estimators=30, num_leaves=8, max_depth=4),
+        cost_bps=5.0,
+        borrow_bps=25.0,
         name="tiny desk",
     )
     return base.replace(**changes)
@@ -44,3 +47,9 @@ def desk_registry(tmp_path_factory, demo_panel):
     service = RunService(tmp_path_factory.mktemp("desk_runs"))
     result = service.train_and_save(tiny_config(), demo_panel, explain=False)
     return service, result.run_id
+
+
+def fresh_copy(service: RunService, run_id: str, root) -> RunService:
+    """A registry holding a copy of ``run_id`` (so a test gets its own, empty ledger)."""
+    shutil.copytree(service.folder(run_id), root / run_id)
+    return RunService(root)
