@@ -300,14 +300,33 @@ class RunService:
         explain: bool = False,
         on_progress: OnProgress = ignore,
     ) -> RunResult | None:
-        """Train a child of the lineage's newest run on the data since its test window.
+        """Train a child of the lineage's newest run on the data since its test window
+        (:meth:`retrain_plan`); None when no retraining is due."""
+        plan = self.retrain_plan(run_id, panel, data=data, every=every)
+        if plan is None:
+            return None
+        result = self.train_and_save(
+            plan.config, plan.panel, data_label=source_label(plan.config.data),
+            explain=explain, on_progress=on_progress,
+        )  # fmt: skip
+        self.record_lineage(result.run_id, plan)
+        return result
+
+    def retrain_plan(
+        self,
+        run_id: str,
+        panel: pl.DataFrame | None = None,
+        *,
+        data: str | None = None,
+        every: str | None = None,
+    ) -> RetrainPlan | None:
+        """The child run of the lineage's newest run, or None when no retraining is due.
 
         The child keeps the config; its training window ends where the parent's test window
         ended (expanding from the same start, or a rolling window moved forward by the new
-        dates) and its test window is the new dates, purge and embargo as configured. Its
-        folder gets ``lineage.json`` (parent, first run), and the desk then uses its models.
-        ``every`` ("monthly" or "quarterly"): train only when the data reached a later month
-        (quarter) than the parent's test end; returns None when not due.
+        dates) and its test window is the new dates, purge and embargo as configured.
+        ``every`` ("monthly" or "quarterly"): due only when the data reached a later month
+        (quarter) than the parent's test end; None: due on any new date.
         """
         chain = self.lineage(run_id)
         parent_id = chain[-1]
@@ -332,13 +351,26 @@ class RunService:
             test_end=new[-1],
             name=f"{parent.name or parent_id} (retrained to {new[-1]})",
         )
-        result = self.train_and_save(
-            config, panel, data_label=source_label(source), explain=explain,
-            on_progress=on_progress,
-        )  # fmt: skip
-        lineage = {"parent": parent_id, "first": chain[0], "data_end": str(new[-1])}
-        write_json(self.folder(result.run_id) / LINEAGE_FILE, lineage)
-        return result
+        return RetrainPlan(config, panel, parent_id, chain[0])
+
+    def record_lineage(self, child_id: str, plan: RetrainPlan) -> None:
+        """Write the child's ``lineage.json``; from then on the desk uses its models."""
+        lineage = {
+            "parent": plan.parent,
+            "first": plan.first,
+            "data_end": str(plan.config.test_end),
+        }
+        write_json(self.folder(child_id) / LINEAGE_FILE, lineage)
+
+
+@dataclass(frozen=True)
+class RetrainPlan:
+    """A retraining to run: the child's config and panel, its parent and its lineage's first."""
+
+    config: RunConfig
+    panel: pl.DataFrame
+    parent: str
+    first: str
 
 
 def retrain_due(last_seen: date, data_end: date, every: str | None) -> bool:
