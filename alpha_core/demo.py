@@ -21,6 +21,10 @@ so ``E[R[t+1] | close t] = mu[t]`` exactly (the noise is clipped symmetrically, 
 mean at zero). The features are the engine's, computed on the asset's own listed bars; a term
 whose window is not yet full after a listing is left out, so ``mu`` never uses unlisted history.
 
+The universe continues past DEMO_END on request (``generate_demo(end=...)``, source
+``demo:YYYY-MM-DD``): the original bars are unchanged and each later day draws from its own
+seeded stream, optionally with a planted regime shift (see :class:`_Draws`).
+
 The module is pure numpy/scipy/polars; results are cached as Parquet by :func:`load_demo`.
 """
 
