@@ -628,7 +628,8 @@ def load_demo(
     cached = _read_cached(panel_path, oracle_path)
     if cached is not None:
         return cached
-    universe = generate_demo(seed, end, shift)
+    continued = end != DEMO_END or shift is not None
+    universe = generate_demo(seed, end, shift) if continued else generate_demo(seed)
     write_atomic(panel_path, universe.panel.write_parquet)
     write_atomic(oracle_path, universe.oracle.write_parquet)
     return universe
