@@ -21,7 +21,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-from scipy import stats as sps
 
 PSI_FLOOR = 1e-4
 """Smallest bin share used in the PSI (an empty bin would make it infinite)."""
@@ -74,10 +73,12 @@ def psi(reference: np.ndarray, recent: np.ndarray, bins: int = 10) -> float:
 
 def ks_test(reference: np.ndarray, recent: np.ndarray) -> tuple[float, float]:
     """``(statistic, p_value)`` of the two-sample Kolmogorov-Smirnov test."""
+    from scipy import stats  # imported when used: scipy.stats takes ~1 s to import
+
     ref, cur = _finite(reference), _finite(recent)
     if ref.size == 0 or cur.size == 0:
         return math.nan, math.nan
-    result = sps.ks_2samp(ref, cur)
+    result = stats.ks_2samp(ref, cur)
     return float(result.statistic), float(result.pvalue)
 
 
