@@ -2,7 +2,8 @@
 
 ``alpha run`` trains, predicts, forms books, backtests, prints the Performance Summary and
 saves the run under ``artifacts/runs/<run_id>/``. A bad flag value prints one line on
-stderr, exits with code 2 and writes nothing.
+stderr, exits with code 2 and writes nothing. ``alpha book``, ``alpha monitor`` and
+``alpha retrain`` are the production desk (:mod:`alpha_core.desk_cli`).
 
 Every run setting has a flag derived from its declaration in :mod:`alpha_core.config` (type,
 choices, help, default): ``--long-pct``, ``--cost-bps``, ``--sizing``, ``--n-estimators`` ...
@@ -24,6 +25,7 @@ from typing import Any, NoReturn
 
 import polars as pl
 
+from alpha_core import desk_cli
 from alpha_core.config import (
     MODEL_PRESETS,
     WINDOW_FIELDS,
@@ -137,6 +139,7 @@ def build_parser(config_cls: type[RunConfig] = RunConfig) -> argparse.ArgumentPa
     )
     run.add_argument("--json", action="store_true", help="print metrics as one JSON object")
     sub.add_parser("runs", help="list saved runs")
+    desk_cli.add_parsers(sub)
     return parser
 
 
@@ -268,6 +271,8 @@ def main(argv: list[str] | None = None, config_cls: type[RunConfig] = RunConfig)
     args = build_parser(config_cls).parse_args(argv)
     if args.command == "run":
         return cmd_run(args, config_cls)
+    if args.command in desk_cli.COMMANDS:
+        return desk_cli.COMMANDS[args.command](args)
     return cmd_runs(args)
 
 

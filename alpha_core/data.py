@@ -106,10 +106,11 @@ def load_panel(source: str | Path, metadata: str | Path | None = None) -> pl.Dat
     ``metadata`` (a CSV or Parquet mapping asset -> sector, asset_class) is left-joined onto
     the panel, replacing any sector/asset_class already there; unknown assets get null.
     """
-    if isinstance(source, str) and source == "demo":
-        from alpha_core.demo import load_demo
+    if isinstance(source, str) and (source == "demo" or source.startswith("demo:")):
+        from alpha_core.demo import DEMO_END, load_demo, parse_demo_source
 
-        panel = load_demo().panel
+        end, shift = parse_demo_source(source) or (DEMO_END, None)  # demo:END[:shift=DATE]
+        panel = load_demo(end=end, shift=shift).panel
     else:
         panel = _load_path(Path(source))
     if metadata is not None:

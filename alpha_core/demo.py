@@ -21,12 +21,17 @@ so ``E[R[t+1] | close t] = mu[t]`` exactly (the noise is clipped symmetrically, 
 mean at zero). The features are the engine's, computed on the asset's own listed bars; a term
 whose window is not yet full after a listing is left out, so ``mu`` never uses unlisted history.
 
+The universe continues past DEMO_END on request (``generate_demo(end=...)``, source
+``demo:YYYY-MM-DD``): the original bars are unchanged and each later day draws from its own
+seeded stream, optionally with a planted regime shift (see :class:`_Draws`).
+
 The module is pure numpy/scipy/polars; results are cached as Parquet by :func:`load_demo`.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -48,6 +53,12 @@ GENERATOR_VERSION = 1
 
 DEMO_START = date(2000, 1, 3)
 DEMO_END = date(2025, 3, 31)
+CONTINUATION_STREAM = 1
+"""Second seed word of the random stream that continues the universe past DEMO_END."""
+SHIFT_VOL = 2.0
+"""A planted regime shift multiplies every asset's volatility by this from its date on."""
+SHIFT_LOG_VOLUME = 1.0
+"""... and adds this to every asset's log volume (volume about 2.7 times higher)."""
 
 DEMO_PANEL_COLUMNS = (
     "date", "asset", "open", "high", "low", "close", "volume", "sector", "asset_class",
@@ -275,11 +286,11 @@ def demo_assets() -> pl.DataFrame:
     ).sort("asset")
 
 
-def _business_days() -> np.ndarray:
-    """Mon-Fri from DEMO_START to DEMO_END inclusive (no holiday calendar), datetime64[D]."""
+def _business_days(end: date = DEMO_END) -> np.ndarray:
+    """Mon-Fri from DEMO_START to ``end`` inclusive (no holiday calendar), datetime64[D]."""
     days = np.arange(
         np.datetime64(DEMO_START.isoformat()),
-        np.datetime64(DEMO_END.isoformat()) + np.timedelta64(1, "D"),
+        np.datetime64(end.isoformat()) + np.timedelta64(1, "D"),
         dtype="datetime64[D]",
     )
     return days[np.is_busday(days)]
@@ -380,9 +391,9 @@ def _factor_shocks(rng: np.random.Generator, n_days: int, a: _Assets) -> np.ndar
     ) + b_idio * idio
 
 
-def _market_log_vol(rng: np.random.Generator, dates: np.ndarray) -> np.ndarray:
+def _market_log_vol(shocks: np.ndarray, dates: np.ndarray) -> np.ndarray:
     """Market-wide log-volatility multiplier: a slow AR(1) plus decaying stress episodes."""
-    lv = _ar1(rng.normal(0.0, 0.02, len(dates)), 0.995)
+    lv = _ar1(shocks, 0.995)
     for start, end, bump in _STRESS:
         s = np.searchsorted(dates, np.datetime64(start))
         e = np.searchsorted(dates, np.datetime64(end))
@@ -429,36 +440,83 @@ def _simulate_days(
     return close, mu
 
 
-def generate_demo(seed: int = DEMO_SEED) -> DemoUniverse:
-    """Simulate the demo universe; deterministic in ``seed`` (about half a second)."""
-    dates = _business_days()
+class _Draws:
+    """Random draws by day: the seed's generator for the days up to DEMO_END; after it, one
+    generator per continued day and draw, seeded ``[seed, CONTINUATION_STREAM, day, draw]``.
+
+    Every draw of the original days is the same, in the same order, whatever the end date;
+    a continued day's draws do not depend on the end date either; and the simulation is
+    causal. So the universe continued to any date starts with the universe continued to any
+    earlier date, bar for bar.
+    """
+
+    def __init__(self, seed: int, n_base: int, n_days: int) -> None:
+        self.seed = seed
+        self.base = np.random.default_rng(seed)
+        self.n_base, self.n_days = n_base, n_days
+        self.calls = 0
+
+    def __call__(self, draw: Callable[[np.random.Generator, int], np.ndarray]) -> np.ndarray:
+        out = draw(self.base, self.n_base)
+        self.calls += 1
+        if self.n_days == self.n_base:
+            return out
+        more = [
+            draw(np.random.default_rng([self.seed, CONTINUATION_STREAM, day, self.calls]), 1)
+            for day in range(self.n_base, self.n_days)
+        ]
+        return np.concatenate([out, *more])
+
+
+def generate_demo(
+    seed: int = DEMO_SEED, end: date = DEMO_END, shift: date | None = None
+) -> DemoUniverse:
+    """Simulate the demo universe; deterministic in ``seed`` (about half a second).
+
+    ``end`` after DEMO_END continues the universe: the bars up to DEMO_END are unchanged and
+    the later days come from the same generator fed by a second random stream (see
+    :class:`_Draws`). ``shift`` (after DEMO_END) plants a regime shift from that date on:
+    volatility times :data:`SHIFT_VOL` and log volume up by :data:`SHIFT_LOG_VOLUME`.
+    """
+    if end < DEMO_END:
+        raise ValueError(f"the demo universe ends no earlier than {DEMO_END}, got {end}")
+    if shift is not None and not DEMO_END < shift <= end:
+        raise ValueError(f"a regime shift must fall after {DEMO_END} and by {end}, got {shift}")
+    dates = _business_days(end)
     a = _assets(dates)
     n_days, n_assets = len(dates), len(a.tickers)
-    rng = np.random.default_rng(seed)
+    draws = _Draws(seed, len(_business_days()), n_days)
+    shifted = dates >= np.datetime64(shift.isoformat()) if shift else np.zeros(n_days, dtype=bool)
 
     # --- noise: factor-structured shocks, split into overnight and intraday parts
-    z_on = _factor_shocks(rng, n_days, a)
-    z_id = _factor_shocks(rng, n_days, a)
+    z_on = draws(lambda g, n: _factor_shocks(g, n, a))
+    z_id = draws(lambda g, n: _factor_shocks(g, n, a))
     z = np.sqrt(a.overnight) * z_on + np.sqrt(1.0 - a.overnight) * z_id
-    lv_mkt = _market_log_vol(rng, dates)
+    lv_mkt = _market_log_vol(draws(lambda g, n: g.normal(0.0, 0.02, n)), dates)
     sigma = a.sigma_long * np.exp(lv_mkt)[:, None] * np.sqrt(_garch_variance(z))
+    if shifted.any():
+        sigma[shifted] *= SHIFT_VOL
     eps_on = np.clip(sigma * np.sqrt(a.overnight) * z_on, -EPS_CLIP, EPS_CLIP)
     eps_id = np.clip(sigma * np.sqrt(1.0 - a.overnight) * z_id, -EPS_CLIP, EPS_CLIP)
 
     # --- volume: a persistent level, market stress, rare spikes and the size of the day's shock
     years = (dates - dates[0]).astype(np.int64) / 365.25
-    spikes = (rng.uniform(size=(n_days, n_assets)) < 0.01) * rng.uniform(
-        0.5, 1.5, (n_days, n_assets)
+    spikes = draws(
+        lambda g, n: (g.uniform(size=(n, n_assets)) < 0.01) * g.uniform(0.5, 1.5, (n, n_assets))
     )
+    persistent = draws(lambda g, n: g.normal(0.0, 0.04, (n, n_assets)))
+    daily = draws(lambda g, n: g.normal(0.0, 0.25, (n, n_assets)))
     log_volume = (
         a.lv0
         + a.lv_growth * (years[:, None] - years[a.first])
-        + _ar1(rng.normal(0.0, 0.04, (n_days, n_assets)), 0.97)
+        + _ar1(persistent, 0.97)
         + 0.35 * (np.abs(z) - 0.8)
         + 0.5 * lv_mkt[:, None]
         + spikes
-        + rng.normal(0.0, 0.25, (n_days, n_assets))
+        + daily
     )
+    if shifted.any():
+        log_volume[shifted] += SHIFT_LOG_VOLUME
     volume = np.round(np.exp(log_volume))
 
     # --- inputs of the planted structure that do not depend on the price path
@@ -481,8 +539,10 @@ def generate_demo(seed: int = DEMO_SEED) -> DemoUniverse:
     prev_close = np.vstack([close[:1], close[:-1]])
     open_ = prev_close * (1.0 + eps_on)
     sigma_id = sigma * np.sqrt(1.0 - a.overnight)
-    high = np.maximum(open_, close) * np.exp(sigma_id * rng.exponential(0.5, (n_days, n_assets)))
-    low = np.minimum(open_, close) * np.exp(-sigma_id * rng.exponential(0.5, (n_days, n_assets)))
+    up = draws(lambda g, n: g.exponential(0.5, (n, n_assets)))
+    down = draws(lambda g, n: g.exponential(0.5, (n, n_assets)))
+    high = np.maximum(open_, close) * np.exp(sigma_id * up)
+    low = np.minimum(open_, close) * np.exp(-sigma_id * down)
 
     # --- assemble the listed rows, sorted by asset then date
     order = np.argsort(a.tickers, kind="stable")
@@ -520,10 +580,20 @@ def default_cache_dir() -> Path:
     return Path(env) if env else Path.cwd() / "data" / "cache"
 
 
-def demo_cache_paths(seed: int = DEMO_SEED, cache_dir: Path | None = None) -> tuple[Path, Path]:
-    """(panel, oracle) Parquet paths of the cached demo universe for ``seed``."""
+def demo_cache_paths(
+    seed: int = DEMO_SEED,
+    cache_dir: Path | None = None,
+    end: date = DEMO_END,
+    shift: date | None = None,
+) -> tuple[Path, Path]:
+    """(panel, oracle) Parquet paths of the cached demo universe for ``seed`` (and a
+    continuation's end and shift dates)."""
     base = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     stem = f"demo_v{GENERATOR_VERSION}_seed{seed}"
+    if end != DEMO_END:
+        stem += f"_to{end:%Y%m%d}"
+    if shift is not None:
+        stem += f"_shift{shift:%Y%m%d}"
     return base / f"{stem}_panel.parquet", base / f"{stem}_oracle.parquet"
 
 
@@ -542,17 +612,56 @@ def _read_cached(panel_path: Path, oracle_path: Path) -> DemoUniverse | None:
     return DemoUniverse(panel=panel, oracle=oracle)
 
 
-def load_demo(seed: int = DEMO_SEED, cache_dir: Path | None = None) -> DemoUniverse:
+def load_demo(
+    seed: int = DEMO_SEED,
+    cache_dir: Path | None = None,
+    end: date = DEMO_END,
+    shift: date | None = None,
+) -> DemoUniverse:
     """The demo universe for ``seed``, from the Parquet cache, generating (and caching) if needed.
 
+    ``end`` and ``shift``: a continuation past DEMO_END (see :func:`generate_demo`).
     Files are written to a temporary name and moved into place, so a crash never leaves a
     half-written cache file behind; an unreadable or stale-shaped cache is regenerated.
     """
-    panel_path, oracle_path = demo_cache_paths(seed, cache_dir)
+    panel_path, oracle_path = demo_cache_paths(seed, cache_dir, end, shift)
     cached = _read_cached(panel_path, oracle_path)
     if cached is not None:
         return cached
-    universe = generate_demo(seed)
+    continued = end != DEMO_END or shift is not None
+    universe = generate_demo(seed, end, shift) if continued else generate_demo(seed)
     write_atomic(panel_path, universe.panel.write_parquet)
     write_atomic(oracle_path, universe.oracle.write_parquet)
     return universe
+
+
+# -------------------------------------------------------------------------- continued sources
+DEMO_PREFIX = "demo:"
+
+
+def parse_demo_source(source: str) -> tuple[date, date | None] | None:
+    """``(end, shift)`` of a continued demo source, or None when ``source`` is not one.
+
+    Spellings: ``demo:2025-06-30`` (continued to that date) and
+    ``demo:2025-06-30:shift=2025-05-01`` (with a planted regime shift from that date).
+    """
+    if not source.startswith(DEMO_PREFIX):
+        return None
+    end_text, _, rest = source[len(DEMO_PREFIX) :].partition(":")
+    try:
+        end = date.fromisoformat(end_text)
+        shift = None
+        if rest:
+            key, _, value = rest.partition("=")
+            if key != "shift":
+                raise ValueError(rest)
+            shift = date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(
+            f"not a demo source: {source!r} (expected demo:YYYY-MM-DD[:shift=YYYY-MM-DD])"
+        ) from None
+    if end < DEMO_END:
+        raise ValueError(f"{source!r}: the demo universe ends no earlier than {DEMO_END}")
+    if shift is not None and not DEMO_END < shift <= end:
+        raise ValueError(f"{source!r}: the shift must fall after {DEMO_END} and by {end}")
+    return end, shift

@@ -1,0 +1,215 @@
+"""Desk: tomorrow's book and orders from the current run, its ledger, live record and drift.
+
+Everything goes through the run service: :meth:`RunService.book` scores the chosen data with
+the lineage's model in force (``record=False`` for the preview; the button appends it to the
+ledger), :func:`alpha_core.orders.make_orders` turns holdings into orders, and
+:meth:`RunService.monitor` gives the live track record, decay and drift. A retraining runs in
+the background (alpha_ui.jobs); its lineage is recorded when the page sees the job finished.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import polars as pl
+import streamlit as st
+
+from alpha_core.data import PanelError
+from alpha_core.desk import BOOK_ROW_COLUMNS, DeskError
+from alpha_core.ledger import LedgerConflict, ledger_table
+from alpha_core.orders import OrdersError, closing, make_orders, orders_csv, read_holdings
+from alpha_core.runs import RETRAIN_EVERY
+from alpha_ui import cache, jobs, layout, session
+from alpha_ui.text import plain
+
+ICON = ":material/storefront:"
+
+layout.page(__file__)
+st.title("Desk")
+run_id, result = layout.require_run()
+service = cache.service()
+
+data = st.text_input(
+    "Data",
+    value=session.source()["data"],
+    key=f"desk_data_{run_id}",
+    help="The bars to score: a path, 'demo', or the demo continued past its end "
+    "(demo:2025-06-30; with a planted regime shift: demo:2025-06-30:shift=2025-05-01).",
+)
+try:
+    panel = cache.load_source_panel(data, result.config.metadata)
+except (PanelError, ValueError, OSError) as exc:
+    st.error(f"The data cannot be loaded: {plain(exc)}")
+    st.stop()
+last = panel["date"].max()
+as_of = st.date_input("Decision date (close)", value=last, key=f"desk_as_of_{run_id}")
+lineage = service.lineage(run_id)
+if len(lineage) > 1:
+    st.caption(f"Lineage: {plain(' -> '.join(lineage))} (the newest model in force is used)")
+
+# ----------------------------------------------------------------------------- the book
+try:
+    book = service.book(run_id, panel, as_of=as_of, record=False)
+except DeskError as exc:
+    st.error(f"No book for {plain(as_of)}: {plain(exc)}")
+    st.stop()
+st.subheader(f"Book for the session after {plain(book.as_of)}")
+st.caption(
+    f"Model `{plain(book.model)}` (sha256 `{plain(book.model_sha256[:12])}`), data fingerprint "
+    f"`{plain(book.data_fingerprint)}`, config `{plain(book.config_hash)}`; "
+    f"{book.scores.height:,} assets scored."
+)
+for label, names in (("Dropped out", book.dropped), ("New", book.new),
+                     ("Not scorable", book.unscorable)):  # fmt: skip
+    if names:
+        st.warning(f"{label}: {plain(', '.join(names))}")
+fmt = {
+    "prediction": st.column_config.NumberColumn("prediction", format="%.5f"),
+    "rank": st.column_config.NumberColumn("rank", format="%.3f"),
+    "weight": st.column_config.NumberColumn("weight", format="%.4f"),
+}
+rows = book.rows.select(BOOK_ROW_COLUMNS).drop("date")
+c1, c2 = st.columns(2)
+for column, side in ((c1, "long"), (c2, "short")):
+    with column:
+        part = rows.filter(pl.col("side") == side).drop("side")
+        st.markdown(f"**{side.capitalize()} ({plain(part.height)})**")
+        st.dataframe(part, hide_index=True, column_config=fmt, key=f"desk_{side}")
+b1, b2, b3 = st.columns([2, 1, 2])
+b1.download_button(
+    "Download the book (CSV)",
+    book.rows.select(BOOK_ROW_COLUMNS).write_csv(),
+    file_name=f"book_{run_id}_{book.as_of}.csv",
+    mime="text/csv",
+    key="desk_dl_book",
+)
+force = b2.checkbox("Force", key="desk_force", help="record even if the ledger holds another")
+if b3.button("Record in the ledger", key="desk_record"):
+    try:
+        recorded = service.book(run_id, panel, as_of=as_of, force=force)
+        st.success(f"Ledger: {plain(recorded.status)} ({plain(recorded.as_of)})")
+    except (DeskError, LedgerConflict) as exc:
+        st.error(str(exc))
+
+# ----------------------------------------------------------------------------- orders
+st.subheader("Orders")
+o1, o2, o3 = st.columns(3)
+capital = o1.number_input("Capital", min_value=1.0, value=1_000_000.0, step=10_000.0)
+lot = o2.number_input("Lot size", min_value=0.0001, value=1.0)
+min_trade = o3.number_input("Minimum trade (notional)", min_value=0.0, value=0.0)
+upload = st.file_uploader("Current holdings (CSV: asset, quantity or weight)", type=["csv"])
+pasted = st.text_area("... or paste them", key="desk_holdings", placeholder="asset,quantity")
+raw = upload.getvalue() if upload is not None else pasted.strip().encode()
+if raw:
+    try:
+        prices = service.prices(panel, book.as_of)
+        orders = make_orders(book.rows, read_holdings(raw), prices, capital, lot, min_trade)
+    except (OrdersError, pl.exceptions.PolarsError) as exc:
+        st.error(f"Orders cannot be formed: {plain(exc)}")
+    else:
+        sent = orders.filter(pl.col("order_qty") != 0).drop("ideal_qty")
+        st.dataframe(sent, hide_index=True, key="desk_orders")
+        if closing(orders):
+            st.caption(f"Closed out: {plain(', '.join(closing(orders)))}")
+        st.download_button(
+            "Download the orders (CSV)",
+            orders_csv(orders),
+            file_name=f"orders_{run_id}_{book.as_of}.csv",
+            mime="text/csv",
+            key="desk_dl_orders",
+        )
+
+
+# ----------------------------------------------------------------------------- monitoring
+@st.cache_resource(max_entries=8, show_spinner="Monitoring ...")
+def _monitor(root: str, run: str, source: str, stamp: int):
+    return service.monitor(run, panel)
+
+
+ledger_file = service.ledger_path(run_id)
+stamp = ledger_file.stat().st_mtime_ns if ledger_file.exists() else 0
+report = _monitor(str(service.root), run_id, data, stamp)
+st.subheader("Live track record")
+if report.band.height:
+    band = report.band.to_pandas()
+    area = alt.Chart(band).mark_area(opacity=0.25).encode(
+        x=alt.X("date:T", title="Date"), y=alt.Y("lower:Q", title="Cumulative net return"),
+        y2="upper:Q",
+    )  # fmt: skip
+    line = alt.Chart(band).mark_line(color="#1565c0").encode(x="date:T", y="live:Q")
+    st.altair_chart(
+        (area + line).properties(title="Live vs the backtest's interval", height=260),
+        width="stretch",
+    )
+else:
+    st.info("No realised live day yet: record books in the ledger as new bars arrive.")
+st.dataframe(report.decay, hide_index=True, key="desk_decay")
+if report.reasons:
+    st.warning("Retrain recommended: " + "; ".join(report.reasons))
+else:
+    st.caption("No retraining recommended.")
+
+st.subheader("Drift")
+st.caption(
+    f"Model inputs on the training window against {plain(report.recent_start)} .. "
+    f"{plain(report.data_end)}; PSI warn {plain(report.settings.drift.psi_warn)}, alert "
+    f"{plain(report.settings.drift.psi_alert)} "
+    f"(with KS p < {plain(report.settings.drift.ks_alpha)})."
+)
+st.dataframe(report.features, hide_index=True, key="desk_drift")
+if report.features.height:
+    bars = alt.Chart(report.features.to_pandas()).mark_bar().encode(
+        x=alt.X("psi:Q", title="PSI"), y=alt.Y("feature:N", title=None, sort="-x"),
+        color=alt.Color("status:N", title="Status"),
+    )  # fmt: skip
+    rule = alt.Chart(pl.DataFrame({"psi": [report.settings.drift.psi_alert]}).to_pandas())
+    st.altair_chart(bars + rule.mark_rule(color="#c62828").encode(x="psi:Q"), width="stretch")
+preds = report.predictions
+if preds["recent_shares"]:
+    shares = pl.DataFrame(
+        {
+            "bin": list(range(len(preds["reference_shares"]))) * 2,
+            "share": preds["reference_shares"] + preds["recent_shares"],
+            "sample": ["backtest"] * len(preds["reference_shares"])
+            + ["recent"] * len(preds["recent_shares"]),
+        }
+    )
+    st.altair_chart(
+        alt.Chart(shares.to_pandas(), title=f"Predictions then vs now (PSI {preds['psi']:.3f})")
+        .mark_bar()
+        .encode(x=alt.X("bin:O", title="Decile of the backtest's predictions"),
+                xOffset="sample:N", y=alt.Y("share:Q", title="Share"), color="sample:N"),
+        width="stretch",
+    )  # fmt: skip
+
+st.subheader("Ledger")
+entries = service.ledger(run_id)
+st.dataframe(ledger_table(entries.entries), hide_index=True, key="desk_ledger")
+if entries.torn:
+    st.caption(f"{plain(entries.torn)} torn line(s) ignored (an interrupted append).")
+
+# ----------------------------------------------------------------------------- retraining
+st.subheader("Retrain")
+pending = st.session_state.get("desk_retrain")
+if pending:
+    job = jobs.get(pending["job_id"])
+    if job is not None and job.status == "done" and job.run_id:
+        service.record_lineage(job.run_id, pending["plan"])
+        st.session_state["desk_retrain"] = None
+        st.success(f"Retrained: run {plain(job.run_id)} now serves the lineage.")
+    elif job is not None and job.active:
+        st.info(f"Retraining in the background: {plain(job.message)} ({job.fraction:.0%})")
+    elif job is not None:
+        st.error(f"Retraining failed: {plain(job.error)}")
+        st.session_state["desk_retrain"] = None
+every = st.selectbox("When", ["when new data", *RETRAIN_EVERY], key="desk_every")
+if st.button("Retrain on the newest data", key="desk_retrain_button", disabled=bool(pending)):
+    plan = service.retrain_plan(run_id, panel, data=data,
+                                every=None if every == "when new data" else every)  # fmt: skip
+    if plan is None:
+        st.info("No retraining due: no data after the newest model's test window.")
+    else:
+        job = jobs.start(plan.config, plan.panel, service.root, session.owner(),
+                         data_label=data, explain_after=False)  # fmt: skip
+        st.session_state["desk_retrain"] = {"job_id": job.id, "plan": plan}
+        st.info(f"Retraining started (test window {plain(plan.config.test_start)} .. "
+                f"{plain(plan.config.test_end)}).")  # fmt: skip

@@ -1,0 +1,99 @@
+"""AppTest of the Desk page: the book shown is the engine's, pasted holdings give the
+engine's orders, the record button appends to the ledger, the monitor panels render."""
+
+# ruff: noqa: F811  (pytest fixtures imported from desk_helpers)
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+from desk_helpers import (  # noqa: F401  (fixtures)
+    CONTINUED,
+    continued_panel,
+    demo_panel,
+    desk_registry,
+    fresh_copy,
+)
+
+from alpha_ui.text import plain
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from alpha_core.orders import make_orders, read_holdings  # noqa: E402
+
+PAGE = "pages/7_Desk.py"
+
+
+@pytest.fixture
+def desk_app(tmp_path, desk_registry, monkeypatch):
+    service, run_id = fresh_copy(*desk_registry, tmp_path), desk_registry[1]
+    monkeypatch.setenv("ALPHA_LAB_ARTIFACTS", str(service.root))
+    monkeypatch.setenv("ALPHA_LAB_NO_FIRST_RUN", "1")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.switch_page(PAGE)
+    at.session_state["run_id"] = run_id
+    return at, service, run_id
+
+
+def frames(at: AppTest, column: str) -> list:
+    """The shown tables having ``column`` (display tables carry no key in AppTest)."""
+    return [d.value for d in at.dataframe if column in d.value.columns]
+
+
+def no_errors(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_desk_page_book_orders_ledger(desk_app, continued_panel):
+    at, service, run_id = desk_app
+    at.run()
+    no_errors(at)
+    at.text_input(key=f"desk_data_{run_id}").set_value(CONTINUED)
+    at.date_input(key=f"desk_as_of_{run_id}").set_value(date(2025, 5, 30))
+    at.run()
+    no_errors(at)
+    book = service.book(run_id, continued_panel, record=False)
+    shown_long = frames(at, "rank")[0]
+    expected = book.rows.filter(pl.col("side") == "long")
+    assert shown_long["asset"].tolist() == expected["asset"].to_list()
+    assert shown_long["weight"].tolist() == pytest.approx(expected["weight"].to_list())
+
+    holdings = "asset,quantity\nQNTX,100\nHRBK,-50\n"
+    at.text_area(key="desk_holdings").set_value(holdings)
+    at.run()
+    no_errors(at)
+    orders = make_orders(
+        book.rows, read_holdings(holdings.encode()), service.prices(continued_panel, book.as_of),
+        1_000_000.0,
+    )  # fmt: skip
+    sent = orders.filter(pl.col("order_qty") != 0)
+    shown = frames(at, "target_qty")[0]
+    assert shown["asset"].tolist() == sent["asset"].to_list()
+    assert shown["target_qty"].tolist() == sent["target_qty"].to_list()
+
+    assert frames(at, "as_of")[0].empty
+    at.button(key="desk_record").click().run()
+    no_errors(at)
+    done = f"Ledger: appended ({plain('2025-05-30')})"  # user-facing values are escaped
+    assert any(done in s.value for s in at.success)
+    entries = service.ledger(run_id).entries
+    assert [e["as_of"] for e in entries] == ["2025-05-30"]
+    assert frames(at, "as_of")[0]["as_of"].tolist() == ["2025-05-30"]
+    assert not frames(at, "psi")[0].empty
+
+
+def test_desk_page_refusal_is_shown(desk_app):
+    at, _service, run_id = desk_app
+    at.run()
+    at.date_input(key=f"desk_as_of_{run_id}").set_value(date(2024, 9, 2))
+    at.run()
+    assert not at.exception
+    assert any("on or before the training end" in e.value for e in at.error)
