@@ -43,7 +43,7 @@ from alpha_core.registry import (
     scan_runs,
 )
 from alpha_core.result import RunResult
-from alpha_core.storage import Writer, write_json
+from alpha_core.storage import Writer
 
 Export = Callable[[RunResult], Writer]
 """``export(result) -> writer`` of one file saved beside a run (see :data:`EXPORTS`)."""
@@ -102,16 +102,20 @@ class RunService:
         explain: bool = True,
         feats: pl.DataFrame | None = None,
         on_progress: OnProgress = ignore,
+        lineage: RetrainPlan | None = None,
     ) -> RunResult:
         """Train, save every artifact and (by default) cache the SHAP explanations.
 
         Returns the result with ``run_id`` set. The explanations are computed from the
-        features the run was trained on, never rebuilt.
+        features the run was trained on, never rebuilt. ``lineage``: the retraining this run
+        is (its ``lineage.json`` is saved with the run, so the desk serves it at once).
         """
         result = self.train(config, panel, feats=feats, on_progress=on_progress)
         on_progress(Progress("saving", 1.0))
         meta = {"data": config.data, "data_label": data_label or source_label(config.data)}
         exports = {name: export(result) for name, export in EXPORTS.items()}
+        if lineage is not None:
+            exports[LINEAGE_FILE] = lineage.write_lineage
         save_run(result, self.root, meta, extra_files=exports)
         if explain:
             on_progress(Progress("explaining", 1.0))
@@ -311,12 +315,10 @@ class RunService:
         plan = self.retrain_plan(run_id, panel, data=data, every=every)
         if plan is None:
             return None
-        result = self.train_and_save(
+        return self.train_and_save(
             plan.config, plan.panel, data_label=source_label(plan.config.data),
-            explain=explain, on_progress=on_progress,
+            explain=explain, on_progress=on_progress, lineage=plan,
         )  # fmt: skip
-        self.record_lineage(result.run_id, plan)
-        return result
 
     def retrain_plan(
         self,
@@ -359,15 +361,6 @@ class RunService:
         )
         return RetrainPlan(config, panel, parent_id, chain[0])
 
-    def record_lineage(self, child_id: str, plan: RetrainPlan) -> None:
-        """Write the child's ``lineage.json``; from then on the desk uses its models."""
-        lineage = {
-            "parent": plan.parent,
-            "first": plan.first,
-            "data_end": str(plan.config.test_end),
-        }
-        write_json(self.folder(child_id) / LINEAGE_FILE, lineage)
-
 
 @dataclass(frozen=True)
 class RetrainPlan:
@@ -377,6 +370,15 @@ class RetrainPlan:
     panel: pl.DataFrame
     parent: str
     first: str
+
+    def write_lineage(self, path: Path) -> None:
+        """Writer of the child's ``lineage.json`` (saved with the child run)."""
+        lineage = {
+            "parent": self.parent,
+            "first": self.first,
+            "data_end": str(self.config.test_end),
+        }
+        path.write_text(json.dumps(lineage, indent=2, sort_keys=True))
 
 
 def retrain_due(last_seen: date, data_end: date, every: str | None) -> bool:

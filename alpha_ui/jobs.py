@@ -18,7 +18,7 @@ import polars as pl
 
 from alpha_core.config import RunConfig
 from alpha_core.progress import Progress
-from alpha_core.runs import RunService
+from alpha_core.runs import RetrainPlan, RunService
 
 
 @dataclass
@@ -80,6 +80,7 @@ class JobBoard:
         owner: str,
         data_label: str = "",
         explain_after: bool = True,
+        lineage: RetrainPlan | None = None,
     ) -> Job:
         """Start training ``config`` on ``panel`` in a daemon thread; returns the job at once."""
         job = Job(id=uuid.uuid4().hex[:12], config=config, root=root, owner=owner)
@@ -93,6 +94,7 @@ class JobBoard:
                     data_label=data_label,
                     explain=explain_after,
                     on_progress=job.report,
+                    lineage=lineage,
                 )
                 job.run_id = result.run_id
                 job.status = "done"

@@ -4,7 +4,7 @@ Everything goes through the run service: :meth:`RunService.book` scores the chos
 the lineage's model in force (``record=False`` for the preview; the button appends it to the
 ledger), :func:`alpha_core.orders.make_orders` turns holdings into orders, and
 :meth:`RunService.monitor` gives the live track record, decay and drift. A retraining runs in
-the background (alpha_ui.jobs); its lineage is recorded when the page sees the job finished.
+the background (alpha_ui.jobs); its lineage is saved with the child run.
 """
 
 from __future__ import annotations
@@ -193,7 +193,6 @@ pending = st.session_state.get("desk_retrain")
 if pending:
     job = jobs.get(pending["job_id"])
     if job is not None and job.status == "done" and job.run_id:
-        service.record_lineage(job.run_id, pending["plan"])
         st.session_state["desk_retrain"] = None
         st.success(f"Retrained: run {plain(job.run_id)} now serves the lineage.")
     elif job is not None and job.active:
@@ -209,7 +208,7 @@ if st.button("Retrain on the newest data", key="desk_retrain_button", disabled=b
         st.info("No retraining due: no data after the newest model's test window.")
     else:
         job = jobs.start(plan.config, plan.panel, service.root, session.owner(),
-                         data_label=data, explain_after=False)  # fmt: skip
-        st.session_state["desk_retrain"] = {"job_id": job.id, "plan": plan}
+                         data_label=data, explain_after=False, lineage=plan)  # fmt: skip
+        st.session_state["desk_retrain"] = {"job_id": job.id}
         st.info(f"Retraining started (test window {plain(plan.config.test_start)} .. "
                 f"{plain(plan.config.test_end)}).")  # fmt: skip

@@ -197,6 +197,26 @@ def test_retrain_makes_a_child_the_desk_then_uses(tmp_path, desk_registry, conti
     assert local.ledger_path(child.run_id) == local.folder(run_id) / "ledger.jsonl"
 
 
+def test_a_retraining_job_saves_its_lineage_with_the_child(
+    tmp_path, desk_registry, continued_panel
+):
+    """The app's background retraining: the child serves the lineage as soon as it is saved,
+    whether or not anyone looks at the Desk page again."""
+    from alpha_ui import jobs
+
+    service, run_id = desk_registry
+    root = tmp_path / "runs"
+    shutil.copytree(service.folder(run_id), root / run_id)
+    local = RunService(root)
+    plan = local.retrain_plan(run_id, continued_panel)
+    job = jobs.wait(
+        jobs.start(plan.config, plan.panel, root, "test", explain_after=False, lineage=plan)
+    )
+    assert job.status == "done", job.error
+    assert local.lineage(run_id) == [run_id, job.run_id]
+    assert local.book(run_id, continued_panel, record=False).model == f"{job.run_id}/model"
+
+
 def test_retrain_due():
     assert retrain_due(date(2025, 3, 27), date(2025, 3, 28), None)
     assert not retrain_due(date(2025, 3, 27), date(2025, 3, 31), "monthly")
