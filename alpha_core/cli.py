@@ -108,7 +108,7 @@ def _add_setting(run: argparse.ArgumentParser, s: Setting) -> None:
     if s.kind is bool:
         kwargs["action"] = argparse.BooleanOptionalAction if s.default else "store_true"
     else:
-        options = s.options()
+        options = s.options() if s.kind is not tuple else None  # a list: checked later
         kwargs["type"] = _choice(options) if options is not None else TYPES[s.kind]
         kwargs["choices"] = options
         kwargs["metavar"] = None if options is not None else METAVARS.get(s.kind, "TEXT")

@@ -29,7 +29,7 @@ from alpha_core.storage import atomic_dir, write_json
 
 TABLES = ("predictions", "books", "daily")
 """RunResult attributes saved as ``<name>.parquet`` in every run."""
-OPTIONAL_TABLES = ("folds", "quantiles", "ic_decay")
+OPTIONAL_TABLES = ("folds", "quantiles", "ic_decay", "candidates")
 """RunResult attributes saved as ``<name>.parquet`` when not None."""
 MODELS_DIR = "models"
 

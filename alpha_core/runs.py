@@ -137,7 +137,7 @@ class RunService:
         """The raw feature frame a run of ``config`` is trained and explained on."""
         if panel is None:
             panel = load_panel(config.data, metadata=config.metadata)
-        names = feature_names(config)
+        names = feature_names(config, panel.columns)
         extra = tuple(c for c in CONTEXT_FEATURES if c not in names)
         return build_features(panel, label=config.label, features=names + extra)
 
