@@ -222,6 +222,14 @@ def cmd_run(args: argparse.Namespace, config_cls: type[RunConfig] = RunConfig) -
             "day(s); those sides are under-invested (see limit_infeasible_days)",
             file=sys.stderr,
         )
+    tied = result.metrics.get("tied_days") or 0
+    if tied:
+        print(
+            f"alpha: warning: on {tied} test day(s) more than half of the predictions are tied "
+            "(a model with too few trees); those books are ranked by row order, not by the "
+            "model (see tied_days)",
+            file=sys.stderr,
+        )
     if args.json:
         print(json.dumps({"run_id": result.run_id, **result.metrics}, sort_keys=True))
     else:
