@@ -226,8 +226,8 @@ def cmd_run(args: argparse.Namespace, config_cls: type[RunConfig] = RunConfig) -
     if tied:
         print(
             f"alpha: warning: on {tied} test day(s) more than half of the predictions are tied "
-            "(a model with too few trees); those books are ranked by row order, not by the "
-            "model (see tied_days)",
+            "(a model with too few trees): tied assets share one rank, so the books take or "
+            "leave them as a block (see tied_days)",
             file=sys.stderr,
         )
     if args.json:
