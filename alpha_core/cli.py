@@ -110,7 +110,7 @@ def _add_setting(run: argparse.ArgumentParser, s: Setting) -> None:
     if s.kind is bool:
         kwargs["action"] = argparse.BooleanOptionalAction if s.default else "store_true"
     else:
-        options = s.options()
+        options = s.options() if s.kind is not tuple else None  # a list: checked later
         kwargs["type"] = _choice(options) if options is not None else TYPES[s.kind]
         kwargs["choices"] = options
         kwargs["metavar"] = None if options is not None else METAVARS.get(s.kind, "TEXT")
@@ -223,6 +223,14 @@ def cmd_run(args: argparse.Namespace, config_cls: type[RunConfig] = RunConfig) -
         print(
             f"alpha: warning: position limits could not hold the target gross on {infeasible} "
             "day(s); those sides are under-invested (see limit_infeasible_days)",
+            file=sys.stderr,
+        )
+    tied = result.metrics.get("tied_days") or 0
+    if tied:
+        print(
+            f"alpha: warning: on {tied} test day(s) more than half of the predictions are tied "
+            "(a model with too few trees): tied assets share one rank, so the books take or "
+            "leave them as a block (see tied_days)",
             file=sys.stderr,
         )
     if args.json:

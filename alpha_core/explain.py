@@ -18,6 +18,14 @@ Two views are computed for a run:
   sees how much of a difference between two features is sampling noise.
 
 Results are cached per run as Parquet + JSON in the run's folder (:func:`load_or_compute`).
+
+**Date-level features** are the same for every asset on a date (``month``, ``day_of_week``,
+or any feature found constant across assets on every test date). They cannot rank assets by
+themselves, only through interactions, typically moving the whole day's scores: a model that
+leans on them fits the market's day-to-day level, which a long-short book does not trade.
+When they carry more than ``DATE_LEVEL_SHARE`` of the test window's mean |SHAP|, the
+explanations' meta flags it (``date_level``) and the Explain page offers a per-date
+normalised training target.
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from alpha_core.features import model_rows
+from alpha_core.features import DATE_LEVEL_FEATURES, model_rows
 from alpha_core.model import TrainedModel, feature_matrix, training_rows
 from alpha_core.predictions import PREDICTION
 from alpha_core.storage import write_atomic, write_json
@@ -48,6 +56,8 @@ SAMPLE_FILE = "shap_sample.parquet"
 META_FILE = "shap_meta.json"
 DEFAULT_IMPORTANCE_MEASURE = "LightGBM gain"
 """The model importance's label in caches written before the meta recorded it."""
+DATE_LEVEL_SHARE = 0.25
+"""Share of the test window's mean |SHAP| above which date-level features are flagged."""
 
 
 def contributions(model: TrainedModel, x: np.ndarray) -> np.ndarray:
@@ -241,6 +251,37 @@ def top_contributions(
     )
 
 
+def date_level_features(frame: pl.DataFrame) -> tuple[str, ...]:
+    """Features of a SHAP frame that are the same for every asset on a date: the registry's
+    calendar features, and any whose value is constant across assets on every date that has
+    at least two rows."""
+    feats = features_of(frame)
+    crowded = frame.filter(pl.len().over("date") >= 2)
+    if crowded.height == 0:
+        return tuple(f for f in feats if f in DATE_LEVEL_FEATURES)
+    spread = crowded.group_by("date").agg(
+        pl.col(VALUE_PREFIX + f).n_unique().alias(f) for f in feats
+    )
+    constant = {f for f in feats if spread[f].max() <= 1}  # type: ignore[operator]
+    return tuple(f for f in feats if f in DATE_LEVEL_FEATURES or f in constant)
+
+
+def date_level_summary(frame: pl.DataFrame) -> dict[str, Any]:
+    """``features``, their ``shap_share`` of the mean |SHAP| over ``frame``, the
+    ``threshold`` (:data:`DATE_LEVEL_SHARE`) and whether the share is above it (``flagged``)."""
+    table = global_importance(frame)
+    total = float(table["mean_abs_shap"].sum())
+    found = date_level_features(frame)
+    mine = float(table.filter(pl.col("feature").is_in(list(found)))["mean_abs_shap"].sum())
+    share = mine / total if total > 0 else 0.0
+    return {
+        "features": list(found),
+        "shap_share": share,
+        "threshold": DATE_LEVEL_SHARE,
+        "flagged": share > DATE_LEVEL_SHARE,
+    }
+
+
 # ----------------------------------------------------------------------------- the run cache
 @dataclass
 class Explanations:
@@ -321,6 +362,7 @@ def compute(
         "seconds_test": t_test,
         "seconds_sample": t_sample,
         "feature_transform": getattr(config, "feature_transform", "raw"),
+        "date_level": date_level_summary(test),
     }
     return Explanations(test, sample, meta)
 
@@ -370,6 +412,8 @@ __all__ = [
     "beeswarm_frame",
     "compute",
     "contributions",
+    "date_level_features",
+    "date_level_summary",
     "dependence_frame",
     "gain_importance",
     "global_importance",

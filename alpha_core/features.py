@@ -1,4 +1,11 @@
-"""Leak-free daily features and the next-day label.
+"""Leak-free daily features, the feature sets a run chooses from, and the next-day label.
+
+Two libraries of features: the seed's (``FEATURES`` below) and Qlib's Alpha158
+(:mod:`alpha_core.alpha158`, imported on first use). A *feature set* (``FEATURE_SETS``) names
+a list of features drawn from them: ``seed12`` (the seed's 12, the default) or ``alpha158``
+(every Alpha158 feature the panel's columns allow). A run uses its set's features, or the
+subset it names (``RunConfig.features``, from either library); :func:`build_features`
+builds the label and any mix of features.
 
 Every feature for (asset, date t) is computed from that asset's bars up to and including t,
 counted on the asset's own bar sequence (``lag k`` = k bars earlier). The label is the only
@@ -14,8 +21,10 @@ reads: a run on data without one of them leaves the feature out and says so
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
@@ -140,6 +149,48 @@ CATEGORICAL_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURES if f.cate
 DATE_LEVEL_FEATURES = ("month", "day_of_week")
 """Features that are the same for every asset on a date (never ranked across assets)."""
 
+FeatureSet = Callable[[Sequence[str]], tuple[str, ...]]
+"""``feature_set(panel_columns) -> feature names``: a named list of features."""
+
+
+def _alpha158() -> Any:
+    # Imported on first use: it loads numba, which a seed12 run does not need.
+    return importlib.import_module("alpha_core.alpha158")
+
+
+FEATURE_SETS: dict[str, FeatureSet] = {
+    "seed12": lambda _columns: FEATURE_NAMES,
+    "alpha158": lambda columns: _alpha158().available_names(columns),
+}
+"""Feature sets by name (the ``feature_set`` setting). Adding an entry here adds the option to
+the run config, the CLI and the Train page. ``alpha158`` leaves out what the panel cannot
+compute (``VWAP0`` without a ``vwap`` column)."""
+
+
+def set_features(feature_set: str, columns: Sequence[str]) -> tuple[str, ...]:
+    """The features of ``feature_set`` for a panel with these columns."""
+    if feature_set not in FEATURE_SETS:
+        raise ValueError(f"feature set must be one of {tuple(FEATURE_SETS)}, got {feature_set!r}")
+    return tuple(FEATURE_SETS[feature_set](columns))
+
+
+def run_features(
+    feature_set: str, features: Sequence[str], columns: Sequence[str]
+) -> tuple[str, ...]:
+    """A run's model inputs: its named ``features`` when any, else its set's."""
+    return tuple(features) or set_features(feature_set, columns)
+
+
+def all_feature_names() -> tuple[str, ...]:
+    """Every selectable feature: the seed library's (with registered ones), then Alpha158's."""
+    return (*FEATURES_BY_NAME, *_alpha158().ALPHA158_BY_NAME)
+
+
+def definitions() -> dict[str, str]:
+    """One-line definition of every selectable feature, by name (docs, Explain page)."""
+    seed = {name: f.definition for name, f in FEATURES_BY_NAME.items()}
+    return {**seed, **{n: f.definition for n, f in _alpha158().ALPHA158_BY_NAME.items()}}
+
 
 def register_feature(feature: Feature) -> Feature:
     """Make ``feature`` selectable by name (``--features``, the Train form, saved runs)."""
@@ -229,8 +280,36 @@ def build_features(
 
     Returns ``date, asset, <features...>, label, label_end`` sorted by asset then date.
     Rows inside an asset's warmup have null features; non-finite values become null.
+    ``features`` may name features of either library (None: the seed's 12); Alpha158's are
+    Float32 (:func:`alpha_core.alpha158.build_alpha158`).
     """
-    selected = _select(features)
+    names = tuple(features) if features else FEATURE_NAMES
+    _check_known(names)
+    alpha = tuple(n for n in names if n not in FEATURES_BY_NAME)
+    if not alpha:
+        return _build_seed(panel, label, names)
+    frame = _build_seed(panel, label, tuple(n for n in names if n in FEATURES_BY_NAME))
+    extra = _alpha158().build_alpha158(panel, alpha)
+    if not frame.select("date", "asset").equals(extra.select("date", "asset")):
+        extra = frame.select("date", "asset").join(extra, on=["date", "asset"], how="left")
+    frame = pl.concat([frame, extra.drop("date", "asset")], how="horizontal")
+    return frame.select("date", "asset", *names, LABEL, LABEL_END)
+
+
+def _check_known(names: tuple[str, ...]) -> None:
+    unknown = [n for n in names if n not in FEATURES_BY_NAME]
+    if unknown:
+        unknown = [n for n in unknown if n not in _alpha158().ALPHA158_BY_NAME]
+    if unknown:
+        raise ValueError(
+            f"unknown features: {', '.join(unknown)}; known: the seed's "
+            f"{tuple(FEATURES_BY_NAME)} and Alpha158's (docs/alpha158.md)"
+        )
+
+
+def _build_seed(panel: pl.DataFrame, label: str, names: tuple[str, ...]) -> pl.DataFrame:
+    """Label and seed-library features (see :func:`build_features`)."""
+    selected = [FEATURES_BY_NAME[n] for n in names]
     label_value, horizon = label_expr(label)
     codes = sector_codes(panel)
     # A mapping, not a join: no hash join and no copy of the panel beyond the new column.
@@ -268,16 +347,6 @@ def _sorted_by_asset_date(frame: pl.DataFrame) -> bool:
     prev_asset = asset.shift(1)
     ascending = (asset > prev_asset) | ((asset == prev_asset) & (date_ > date_.shift(1)))
     return bool(frame.select(ascending.slice(1).fill_null(False).all()).item())
-
-
-def _select(names: tuple[str, ...] | None) -> list[Feature]:
-    if not names:
-        return list(FEATURES)
-    unknown = [n for n in names if n not in FEATURES_BY_NAME]
-    if unknown:
-        known = tuple(FEATURES_BY_NAME)
-        raise ValueError(f"unknown features: {', '.join(unknown)}; known: {known}")
-    return [FEATURES_BY_NAME[n] for n in names]
 
 
 def _masked(feature: Feature) -> pl.Expr:

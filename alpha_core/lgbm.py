@@ -1,7 +1,11 @@
 """LightGBM, the built-in model type: a gradient-boosted regressor behind the model contract.
 
-Training is deterministic for a seed (and a thread count); an optional validation tail
-(the last dates of the training window, purged by the label horizon) drives early stopping.
+Training is deterministic for a seed (and a thread count). Early stopping watches validation
+rows of a later window (the run's validation window, :mod:`alpha_core.selection`): every
+``EVAL_EVERY`` trees it scores them by the mean daily rank IC (:mod:`alpha_core.scoring`)
+and stops when that has not improved for ``early_stopping_rounds`` trees, keeping the best
+trees. The legacy ``valid_fraction`` tail (the last dates of the training rows, purged by
+the label horizon) stops on its L2 instead, as runs saved before the validation window did.
 A model is saved as LightGBM's own text format (``<stem>.txt``) beside the JSON sidecar,
 which records the text's sha256; loading checks that checksum and the text's structure
 (:func:`check_model_text`) before LightGBM parses it, since LightGBM aborts the whole process
@@ -40,7 +44,11 @@ from alpha_core.model import (
     split_validation_tail,
     write_sidecar,
 )
+from alpha_core.scoring import mean_daily_rank_ic
 from alpha_core.storage import write_atomic
+
+EVAL_EVERY = 10
+"""Trees between two validation scores when early stopping on validation rows."""
 
 FASTSHAP = "path-dependent TreeSHAP (alpha_core.fastshap)"
 NATIVE = "path-dependent TreeSHAP (LightGBM pred_contrib)"
@@ -91,10 +99,13 @@ class LightGBMModel(TrainedModel):
         params: ModelParams,
         seed: int,
         progress: FitProgress | None = None,
+        valid: pl.DataFrame | None = None,
     ) -> LightGBMModel:
-        """Fit on prepared training rows, early-stopping on a validation tail if asked."""
+        """Fit on prepared training rows; with ``valid`` (rows of a later window, raw labels)
+        score them and early-stop on them if asked, else on the legacy tail if set."""
+        if valid is not None:
+            return cls._fit_on_window(train, features, params, seed, valid, progress)
         valid_meta: dict[str, Any] = {}
-        valid = None
         if params.valid_fraction > 0:
             train, valid = split_validation_tail(train, params.valid_fraction)
             valid_meta = {
@@ -102,16 +113,14 @@ class LightGBMModel(TrainedModel):
                 "valid_start": str(valid["date"].min()),
                 "valid_end": str(valid["date"].max()),
             }
-        x = feature_matrix(train, features)
+        elif params.early_stopping_rounds:
+            raise ValueError(
+                "early stopping needs validation rows: the run's validation window "
+                "(fit_model(..., valid=rows)) or model.valid_fraction > 0"
+            )
+        x = feature_matrix(train, features, dtype=None)
         y = train[LABEL].to_numpy()
-        categorical = [f for f in features if is_categorical(f)]
-        dataset = lgb.Dataset(
-            x,
-            label=y,
-            feature_name=list(features),
-            categorical_feature=categorical,
-            params={"max_bin": params.max_bin, "verbosity": -1},
-        )
+        dataset = _dataset(x, y, features, params)
         callbacks = [_progress_callback(progress, params.n_estimators)] if progress else []
         valid_sets = []
         if valid is not None:
@@ -154,20 +163,57 @@ class LightGBMModel(TrainedModel):
             booster.model_from_string(booster.model_to_string()).free_dataset()
         if fitted is None:
             fitted = booster.predict(x)
-        meta = {
-            "params": asdict(params),
-            "seed": seed,
-            "n_train_rows": train.height,
-            "train_start": str(train["date"].min()),
-            "train_end": str(train["date"].max()),
-            "train_rmse": float(np.sqrt(np.mean((fitted - y) ** 2))),
-            **valid_meta,
+        return cls(booster, tuple(features), _meta(params, seed, train, fitted, y, valid_meta))
+
+    @classmethod
+    def _fit_on_window(
+        cls,
+        train: pl.DataFrame,
+        features: tuple[str, ...],
+        params: ModelParams,
+        seed: int,
+        valid: pl.DataFrame,
+        progress: FitProgress | None,
+    ) -> LightGBMModel:
+        """Fit, scoring ``valid`` every EVAL_EVERY trees; keep the best trees when stopping."""
+        x = feature_matrix(train, features, dtype=None)
+        y = train[LABEL].to_numpy()
+        dataset = _dataset(x, y, features, params)
+        watcher = _RankICStopping(valid, features, params.early_stopping_rounds)
+        callbacks = [watcher] + (
+            [_progress_callback(progress, params.n_estimators)] if progress else []
+        )
+        booster = lgb.train(
+            lgb_params(params, seed),
+            dataset,
+            num_boost_round=params.n_estimators,
+            callbacks=callbacks,
+            keep_training_booster=True,
+        )
+        best = (
+            watcher.best_iteration if params.early_stopping_rounds else booster.current_iteration()
+        )
+        if best < booster.current_iteration():
+            booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
+            fitted = booster.predict(x)
+        else:
+            fitted = _training_scores(booster, train.height)
+            booster.model_from_string(booster.model_to_string()).free_dataset()
+            fitted = booster.predict(x) if fitted is None else fitted
+        score = mean_daily_rank_ic(valid["date"], booster.predict(watcher.x), valid[LABEL])
+        valid_meta = {
+            "n_valid_rows": valid.height,
+            "valid_start": str(valid["date"].min()),
+            "valid_end": str(valid["date"].max()),
+            "best_iteration": best,
+            "valid_rank_ic": score,
+            "valid_curve": watcher.curve,
         }
-        return cls(booster, tuple(features), meta)
+        return cls(booster, tuple(features), _meta(params, seed, train, fitted, y, valid_meta))
 
     # ------------------------------------------------------------------------- use
     def predict(self, frame: pl.DataFrame) -> np.ndarray:
-        return self.booster.predict(feature_matrix(frame, self.features))
+        return self.booster.predict(feature_matrix(frame, self.features, dtype=None))
 
     def contributions(self, x: np.ndarray, method: str = "auto") -> np.ndarray:
         """TreeSHAP contributions, shape ``(n, k + 1)``; the last column is the expected value.
@@ -250,6 +296,72 @@ class LightGBMModel(TrainedModel):
                 f"{directory / name}"
             )
         return cls(booster, features, meta)
+
+
+def _dataset(x: np.ndarray, y: np.ndarray, features: tuple[str, ...], params: ModelParams):
+    return lgb.Dataset(
+        x,
+        label=y,
+        feature_name=list(features),
+        categorical_feature=[f for f in features if is_categorical(f)],
+        params={"max_bin": params.max_bin, "verbosity": -1},
+    )
+
+
+def _meta(
+    params: ModelParams,
+    seed: int,
+    train: pl.DataFrame,
+    fitted: np.ndarray,
+    y: np.ndarray,
+    valid_meta: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "params": asdict(params),
+        "seed": seed,
+        "n_train_rows": train.height,
+        "train_start": str(train["date"].min()),
+        "train_end": str(train["date"].max()),
+        "train_rmse": float(np.sqrt(np.mean((fitted - y) ** 2))),
+        **valid_meta,
+    }
+
+
+class _RankICStopping:
+    """LightGBM callback: every EVAL_EVERY trees (and after the last), the mean daily rank IC
+    of the validation rows; stops when ``rounds`` trees brought no improvement (0: never).
+
+    The validation scores are summed block by block (``predict`` with ``start_iteration``),
+    so each tree is evaluated once. ``curve`` holds ``[trees, score]`` pairs.
+    """
+
+    order = 30
+
+    def __init__(self, valid: pl.DataFrame, features: tuple[str, ...], rounds: int) -> None:
+        self.x = feature_matrix(valid, features, dtype=None)
+        self.dates, self.label = valid["date"], valid[LABEL]
+        self.rounds = rounds
+        self.scores = np.zeros(valid.height)
+        self.done = 0
+        self.best_iteration, self.best_score = 0, -np.inf
+        self.curve: list[list[float]] = []
+
+    def __call__(self, env: Any) -> None:
+        trees = env.iteration + 1
+        if trees % EVAL_EVERY and trees != env.end_iteration:
+            return
+        self.scores += env.model.predict(
+            self.x, start_iteration=self.done, num_iteration=trees - self.done
+        )
+        self.done = trees
+        score = mean_daily_rank_ic(self.dates, self.scores, self.label)
+        self.curve.append([trees, score])
+        if np.isfinite(score) and score > self.best_score:
+            self.best_iteration, self.best_score = trees, score
+        if self.rounds and trees - self.best_iteration >= self.rounds:
+            if self.best_iteration == 0:  # never a finite score: nothing to choose by
+                self.best_iteration = trees
+            raise lgb.callback.EarlyStopException(self.best_iteration - 1, [])
 
 
 _HEADER_KEYS = ("version", "num_class", "max_feature_idx", "feature_names", "tree_sizes")

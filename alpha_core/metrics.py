@@ -29,6 +29,7 @@ import polars as pl
 from alpha_core import stats
 from alpha_core.features import LABEL
 from alpha_core.predictions import IC_HORIZONS, PREDICTION, fwd_col
+from alpha_core.scoring import tie_summary
 from alpha_core.transforms import percentile_rank
 
 QUANTILES = 5
@@ -175,6 +176,19 @@ _REGISTRY: tuple[Metric, ...] = (
     Metric("rank_ic_ir", "Rank IC information ratio", group=_PREDS),
     *(Metric(f"ic_decay_{h}", f"Mean rank IC vs {h}-day forward return", "num4", group=_PREDS)
       for h in IC_HORIZONS),
+    Metric("valid_rank_ic", "Validation mean rank IC (chosen model)", "num4", group=_PREDS,
+           summary=True),
+    Metric("pred_tie_share", "Mean share of a day's predictions tied", "pct", group=_PREDS,
+           compute=lambda _d, preds, _b: tie_summary(preds["date"], preds[PREDICTION])[
+               "tie_share_mean"]),
+    Metric("tied_days", "Days with over half the predictions tied", "int", group=_PREDS,
+           summary=True,
+           compute=lambda _d, preds, _b: tie_summary(preds["date"], preds[PREDICTION])[
+               "tied_days"]),
+    Metric("feature_set", "Feature set", "text", group=_RUN, summary=True),
+    Metric("n_candidates", "Candidates compared on the validation window", "int", group=_RUN),
+    Metric("chosen_candidate", "Candidate chosen on the validation window", "text",
+           group=_RUN),
     Metric("train_rmse", "Train RMSE", "num4", group=_RUN, claim=0.0375, summary=True),
     Metric("test_rmse", "Test RMSE", "num4", group=_RUN, claim=0.0177, summary=True),
     Metric("n_train_rows", "Training rows", "int", group=_RUN, claim=385_394, summary=True),

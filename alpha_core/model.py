@@ -76,7 +76,11 @@ class TrainedModel(ABC):
         seed: int,
         progress: FitProgress | None = None,
     ) -> TrainedModel:
-        """Fit on prepared, non-empty training rows (see :func:`training_rows`)."""
+        """Fit on prepared, non-empty training rows (see :func:`training_rows`).
+
+        A type that supports early stopping also takes ``valid=``: rows of a later window
+        (raw labels) to choose its size on (LightGBM: :mod:`alpha_core.lgbm`).
+        """
 
     @abstractmethod
     def predict(self, frame: pl.DataFrame) -> np.ndarray:
@@ -171,11 +175,19 @@ def fit_model(
     seed: int,
     progress: FitProgress | None = None,
     model_type: str = DEFAULT_MODEL_TYPE,
+    valid: pl.DataFrame | None = None,
 ) -> TrainedModel:
-    """Fit a model of ``model_type`` on prepared training rows (see :func:`training_rows`)."""
+    """Fit a model of ``model_type`` on prepared training rows (see :func:`training_rows`).
+
+    ``valid``: validation rows for early stopping (passed on only when given, so a model
+    type without early stopping needs no ``valid`` argument).
+    """
     if train.height == 0:
         raise ValueError("no training rows: the train window has no bars with features and label")
-    return model_class(model_type).fit(train, tuple(features), params, seed, progress)
+    cls = model_class(model_type)
+    if valid is None:
+        return cls.fit(train, tuple(features), params, seed, progress)
+    return cls.fit(train, tuple(features), params, seed, progress, valid=valid)  # type: ignore[call-arg]
 
 
 def save_model(model: TrainedModel, directory: Path, stem: str = "model") -> None:
@@ -294,9 +306,20 @@ def training_rows(
     )
 
 
-def feature_matrix(frame: pl.DataFrame, features: tuple[str, ...]) -> np.ndarray:
-    """The ``features`` columns of ``frame`` as a float64 matrix, in that order."""
-    return frame.select(pl.col(f).cast(pl.Float64) for f in features).to_numpy()
+def feature_matrix(
+    frame: pl.DataFrame, features: tuple[str, ...], dtype: type | None = np.float64
+) -> np.ndarray:
+    """The ``features`` columns of ``frame`` as a matrix, in that order.
+
+    ``dtype`` None: float32 when every column is Float32 (Alpha158: half the memory, the
+    same values), else float64.
+    """
+    if dtype is None:
+        schema = frame.select(features).schema
+        same = all(t == pl.Float32 for t in schema.values())
+        dtype = np.float32 if same and features else np.float64
+    cast = pl.Float32 if dtype == np.float32 else pl.Float64
+    return frame.select(pl.col(f).cast(cast) for f in features).to_numpy()
 
 
 def split_validation_tail(

@@ -1,15 +1,18 @@
 """One run, end to end: panel -> features -> model(s) -> predictions -> books -> backtest -> report.
 
 The run service (:mod:`alpha_core.runs`) calls :func:`run_experiment`; nothing here is
-specific to a front end. Training goes through :mod:`alpha_core.walkforward` (a single
-split is one fold); the predictions carry what sizing, limits and statistics need besides
-the score (:func:`alpha_core.predictions.with_context`). :func:`rebook` turns stored
-predictions into books, daily P&L (gross and net of costs) and metrics without retraining.
+specific to a front end. When the run selects a model or early-stops, the validation window
+decides first (:mod:`alpha_core.selection`: candidate, number of trees); training then goes
+through :mod:`alpha_core.walkforward` (a single split is one fold) with what it decided.
+The predictions carry what sizing, limits and statistics need besides the score
+(:func:`alpha_core.predictions.with_context`). :func:`rebook` turns stored predictions into
+books, daily P&L (gross and net of costs) and metrics without retraining.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -20,12 +23,13 @@ from alpha_core.backtest import add_costs, daily_returns
 from alpha_core.books import build_books
 from alpha_core.config import ConfigError, RunConfig
 from alpha_core.data import PanelError, panel_fingerprint
-from alpha_core.features import FEATURE_NAMES, build_features
+from alpha_core.features import build_features, run_features
 from alpha_core.metrics import PredictionStats, compute_metrics, prediction_stats
 from alpha_core.predictions import CONTEXT_FEATURES, with_context
 from alpha_core.progress import OnProgress, Progress, ignore
 from alpha_core.quality import duplicate_bars
 from alpha_core.result import RunResult, models_meta
+from alpha_core.selection import Choice, choose, wants_validation
 from alpha_core.transforms import transform_features
 from alpha_core.walkforward import run_folds, shuffle_labels_within_date
 
@@ -53,7 +57,7 @@ def check_windows(config: RunConfig, panel: pl.DataFrame) -> None:
     under ``on_bad_bars="refuse"`` and the rest of :func:`alpha_core.contract.apply_contract`).
     """
     _check_windows(config, panel)
-    data_contract.apply_contract(config, panel, feature_names(config))
+    data_contract.apply_contract(config, panel, feature_names(config, panel.columns))
 
 
 def _check_windows(config: RunConfig, panel: pl.DataFrame) -> None:
@@ -73,8 +77,10 @@ def _check_windows(config: RunConfig, panel: pl.DataFrame) -> None:
             raise ConfigError(f"{name} {value} is outside the data's span {lo} .. {hi}")
 
 
-def feature_names(config: RunConfig) -> tuple[str, ...]:
-    return config.features or FEATURE_NAMES
+def feature_names(config: RunConfig, columns: Sequence[str] = ()) -> tuple[str, ...]:
+    """The run's model inputs: its feature subset, else its feature set's for a panel with
+    these ``columns`` (Alpha158's VWAP0 needs a vwap column)."""
+    return run_features(config.feature_set, config.features, columns)
 
 
 def run_experiment(
@@ -89,11 +95,12 @@ def run_experiment(
     """
     _check_windows(config, panel)
     source = panel
-    panel, contract = data_contract.apply_contract(config, panel, feature_names(config))
+    wanted = feature_names(config, panel.columns)
+    panel, contract = data_contract.apply_contract(config, panel, wanted)
     feats = None if panel.height != source.height else feats  # built on the dropped bars
     on_progress = on_progress or ignore
     timings: dict[str, float] = {}
-    names = data_contract.usable(feature_names(config), contract)
+    names = data_contract.usable(wanted, contract)
 
     t0 = time.perf_counter()
     if feats is None:
@@ -104,8 +111,15 @@ def run_experiment(
     model_feats = transform_features(feats, names, config.feature_transform)
     timings["features"] = time.perf_counter() - t0
 
+    choice: Choice | None = None
+    if wants_validation(config):
+        t0 = time.perf_counter()
+        choice = choose(config, model_feats, names, on_progress)
+        timings["selection"] = time.perf_counter() - t0
+
     t0 = time.perf_counter()
-    models, preds, folds = run_folds(config, model_feats, names, on_progress)
+    trained = choice.config if choice else config
+    models, preds, folds = run_folds(trained, model_feats, names, on_progress)
     timings["model"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -120,7 +134,7 @@ def run_experiment(
         data_contract.CONTRACT_KEY: terms,
     }
     for m in models:
-        m.meta.update(provenance)
+        m.meta.update(provenance, **(choice.meta if choice else {}))
     meta = {**models_meta(models), data_contract.CONTRACT_KEY: terms}
     pred_stats = prediction_stats(preds)
     books, daily, metrics = rebook(preds, config, meta, timings=timings, pred_stats=pred_stats)
@@ -138,17 +152,21 @@ def run_experiment(
         folds=folds,
         quantiles=pred_stats.quantiles,
         ic_decay=pred_stats.ic_decay,
+        candidates=choice.table if choice else None,
         features=feats,
         _pred_stats=pred_stats,
     )
 
 
-def run_features(config: RunConfig, panel: pl.DataFrame) -> pl.DataFrame:
+def run_feature_frame(config: RunConfig, panel: pl.DataFrame) -> pl.DataFrame:
     """The raw feature frame a run of ``config`` trains and is explained on: the data
     contract applied first (bad bars dropped as the run dropped them), then the usable
     features plus the decision context."""
-    panel, contract = data_contract.apply_contract(config, panel, feature_names(config))
-    return _build_features(config, panel, data_contract.usable(feature_names(config), contract))
+    panel, contract = data_contract.apply_contract(
+        config, panel, feature_names(config, panel.columns)
+    )
+    names = data_contract.usable(feature_names(config, panel.columns), contract)
+    return _build_features(config, panel, names)
 
 
 def _build_features(config: RunConfig, panel: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
@@ -193,13 +211,14 @@ def rebook(
         **limits,
         "n_folds": int(model_meta.get("n_folds", 1)),
         **data_contract.metrics_of(terms),
+        **_chosen(config, model_meta),
     }
     metrics = compute_metrics(
         daily,
         preds,
         model_meta,
         books=books,
-        n_trials=config.n_trials,
+        n_trials=config.n_trials + extra["n_candidates"] - 1,
         seed=config.seed,
         extra=extra,
         pred_stats=pred_stats,
@@ -207,3 +226,17 @@ def rebook(
     )
     timings["report"] = time.perf_counter() - t0
     return books, daily, metrics
+
+
+def _chosen(config: RunConfig, model_meta: dict[str, Any]) -> dict[str, Any]:
+    """The run's feature set and what its validation window chose, as metrics.
+
+    Each candidate compared is a trial for the deflated Sharpe ratio: ``n_trials`` (the saved
+    runs plus this one) grows by the candidates beyond the one tested.
+    """
+    return {
+        "feature_set": config.feature_set,
+        "n_candidates": int(model_meta.get("n_candidates", 1)),
+        "chosen_candidate": model_meta.get("chosen_candidate"),
+        "valid_rank_ic": model_meta.get("valid_rank_ic"),
+    }

@@ -52,7 +52,7 @@ from alpha_core.storage import Writer, atomic_dir, clean_orphans, remove_dir, wr
 
 TABLES = ("predictions", "books", "daily")
 """RunResult attributes saved as ``<name>.parquet`` in every run."""
-OPTIONAL_TABLES = ("folds", "quantiles", "ic_decay")
+OPTIONAL_TABLES = ("folds", "quantiles", "ic_decay", "candidates")
 """RunResult attributes saved as ``<name>.parquet`` when not None."""
 MODELS_DIR = "models"
 META = "meta.json"

@@ -39,6 +39,9 @@ class RunResult:
     """Mean realised return per prediction quintile."""
     ic_decay: pl.DataFrame | None = None
     """Mean rank IC against forward 1..20-day returns."""
+    candidates: pl.DataFrame | None = None
+    """One row per candidate the validation window judged (alpha_core.selection); None when
+    the run chose nothing."""
     features: pl.DataFrame | None = field(default=None, repr=False)
     """The raw feature frame of the run (with label); None for a run loaded from disk."""
     _pred_stats: PredictionStats | None = field(default=None, repr=False, compare=False)
@@ -61,15 +64,22 @@ class RunResult:
         return models_meta(self.models)
 
 
+SELECTION_KEYS = ("selection", "n_candidates", "chosen_candidate", "valid_rank_ic", "valid_window")
+"""What the validation window decided, recorded in every model's meta (alpha_core.selection)."""
+
+
 def models_meta(models: list[TrainedModel]) -> dict[str, Any]:
-    """Training summary over folds: mean train RMSE, rows of the last fold, fold count."""
+    """Training summary over folds: mean train RMSE, rows of the last fold, fold count, and
+    the selection's record (the same in every fold)."""
     if len(models) == 1:
         return {**models[0].meta, "n_folds": 1}
     rmses = [m.meta.get("train_rmse", math.nan) for m in models]
-    carried = {k: models[-1].meta[k] for k in ("data_contract",) if k in models[-1].meta}
+    carried = {
+        k: models[-1].meta[k] for k in ("data_contract", *SELECTION_KEYS) if k in models[-1].meta
+    }
     return {
         "train_rmse": sum(rmses) / len(rmses),
         "n_train_rows": models[-1].meta.get("n_train_rows", 0),
         "n_folds": len(models),
-        **carried,  # the run's calendar and data losses (alpha_core.contract), for rebooks
+        **carried,  # the run's calendar, data losses and selection, for rebooks
     }

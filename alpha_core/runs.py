@@ -28,7 +28,7 @@ from alpha_core.config import RunConfig, validate_fields
 from alpha_core.data import load_panel
 from alpha_core.demo import DEMO_SOURCE_LABEL
 from alpha_core.metrics import daily_ic
-from alpha_core.pipeline import rebook, run_experiment, run_features
+from alpha_core.pipeline import rebook, run_experiment, run_feature_frame
 from alpha_core.progress import OnProgress, Progress, ignore
 from alpha_core.registry import (
     Listing,
@@ -150,7 +150,7 @@ class RunService:
         """The raw feature frame a run of ``config`` is trained and explained on."""
         if panel is None:
             panel = load_panel(config.data, metadata=config.metadata)
-        return run_features(config, panel)
+        return run_feature_frame(config, panel)
 
     # ------------------------------------------------------------------ rebooking
     def rebook(self, result: RunResult, **changes: Any) -> Rebooked:

@@ -143,6 +143,9 @@ class Setting:
         if value is None:
             return None if self.optional else f"must be {self.describe()}, got None"
         options = self.options()
+        if options is not None and self.kind is tuple and _has_kind(value, tuple):
+            unknown = [v for v in value if v not in options]  # a subset of the options
+            return f"has unknown values {unknown}" if unknown else None
         if options is not None:
             return None if value in options else f"must be one of {options}, got {value!r}"
         if not _has_kind(value, self.kind):

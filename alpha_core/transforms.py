@@ -10,6 +10,9 @@ realised return kept in the ``label`` column.
 * label "demean": return minus the mean return of that date's training rows.
 * label "rank": the date's centred percentile ``(r - 0.5) / n - 0.5`` in (-0.5, 0.5), with
   r the average 1-based rank (ties share a rank).
+* label "zscore": ``(return - mean) / std`` over that date's training rows (sample std,
+  ddof 1), as Qlib's ``CSZScoreNorm``; a date whose std is 0 or undefined (one row) has no
+  z-score, and its rows leave the training set.
 * feature "rank": every numeric feature replaced by its centred percentile among the
   date's non-null values; ``month``, ``day_of_week`` and ``sector_id`` stay raw.
 """
@@ -49,10 +52,16 @@ def _centred(value: pl.Expr) -> pl.Expr:
     return percentile_rank(value, ["date"]) - 0.5
 
 
+def _zscore(value: pl.Expr) -> pl.Expr:
+    std = value.std().over("date")
+    return pl.when(std > 0).then((value - value.mean().over("date")) / std)
+
+
 LABEL_TRANSFORMS: dict[str, ExprTransform | None] = {
     "raw": None,
     "demean": _demean,
     "rank": _centred,
+    "zscore": _zscore,
 }
 """Training-target transforms by name (None: unchanged). Adding an entry here adds the
 option to the run config, the CLI and the Train page."""
@@ -64,7 +73,10 @@ FEATURE_TRANSFORMS: dict[str, ExprTransform | None] = {"raw": None, "rank": _cen
 def transform_label(train: pl.DataFrame, how: str) -> pl.DataFrame:
     """Replace ``label`` of training rows by its per-date transform (see module doc)."""
     fn = _lookup(LABEL_TRANSFORMS, how, "label transform")
-    return train if fn is None else train.with_columns(fn(pl.col(LABEL)).alias(LABEL))
+    if fn is None:
+        return train
+    # A transform may leave a date without a value (zscore of one row): those rows drop out.
+    return train.with_columns(fn(pl.col(LABEL)).alias(LABEL)).filter(pl.col(LABEL).is_not_null())
 
 
 def transform_features(feats: pl.DataFrame, features: tuple[str, ...], how: str) -> pl.DataFrame:

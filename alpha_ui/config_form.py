@@ -5,7 +5,12 @@ ones under "More"), with its label, help, bounds, choices and widget hint. There
 of controls here: a new setting declared in :mod:`alpha_core.config` appears on the page by
 itself. The widget's bounds are the validation bounds; an open end is moved inwards by the
 widget's resolution (:func:`widget_bounds`), and an optional number uses its open lower bound
-to mean None ("0: none").
+to mean None ("0: none"). A list setting with choices (the feature subset) is a multiselect;
+an optional date may be left empty (None: its default).
+
+Another page may ask the form to start from changed settings (:func:`request`: e.g. the
+Explain page's "train with a per-date z-scored label"); the next :func:`render` applies them
+once.
 """
 
 from __future__ import annotations
@@ -16,7 +21,15 @@ from typing import Any
 
 import streamlit as st
 
-from alpha_core.config import SECTIONS, RunConfig, Setting, get_path, settings
+from alpha_core.config import SECTIONS, RunConfig, Setting, get_path, replace_paths, settings
+
+PENDING = "cfg_pending_changes"
+"""Session key of the settings another page asked the form to start from."""
+
+
+def request(changes: dict[str, Any]) -> None:
+    """Ask the Train form to start from its base config with ``changes`` ({path: value})."""
+    st.session_state[PENDING] = dict(changes)
 
 
 def resolution(s: Setting) -> float:
@@ -89,11 +102,17 @@ def control(s: Setting, value: Any, key: str, lo: date = date.min, hi: date = da
     """
     label, help = s.spec.label, s.spec.help or None
     options = s.options()
-    if options is not None:
+    if options is not None and s.kind is not tuple:
         index = options.index(value) if value in options else 0
         return st.selectbox(label, options, index=index, key=key, help=help)
+    if options is not None and s.kind is tuple:
+        chosen = [v for v in value if v in options]
+        return tuple(st.multiselect(label, options, default=chosen, key=key, help=help))
     if s.kind is date:
-        value = min(max(value, lo), hi)
+        if value is not None:
+            value = min(max(value, lo), hi)
+        elif not s.optional:
+            value = lo
         return st.date_input(label, value=value, min_value=lo, max_value=hi, key=key, help=help)
     if s.kind is bool:
         return st.checkbox(label, value=bool(value), key=key, help=help)
@@ -122,6 +141,11 @@ def render(base: RunConfig, lo: date, hi: date, key_prefix: str = "cfg") -> dict
     over. Returns the config as a nested dict for ``from_dict`` (the caller reports a
     ConfigError). Widget keys are ``<key_prefix>.<path>``, e.g. ``cfg.model.n_estimators``.
     """
+    pending = st.session_state.pop(PENDING, None)
+    if pending:
+        base = replace_paths(base, pending)
+        for path in pending:  # the widgets show the requested value, not a remembered one
+            st.session_state.pop(f"{key_prefix}.{path}", None)
     values = base.to_dict()
     shown = [s for s in settings(type(base)) if s.spec.section in SECTIONS]
     for column, section in zip(st.columns(len(SECTIONS)), SECTIONS, strict=True):
@@ -142,4 +166,4 @@ def _draw(s: Setting, base: RunConfig, key_prefix: str, lo: date, hi: date) -> A
     return control(s, get_path(base, s.path), f"{key_prefix}.{s.path}", lo, hi)
 
 
-__all__ = ["control", "render", "resolution", "widget_bounds"]
+__all__ = ["PENDING", "control", "render", "request", "resolution", "widget_bounds"]

@@ -1,5 +1,5 @@
 """Explain: SHAP importance beside the model's own (gain) importance, beeswarm, dependence, and
-per-asset reasons."""
+per-asset reasons; a warning when date-level features carry much of the SHAP."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import streamlit as st
 
 from alpha_core import explain
 from alpha_core.books import side_book
-from alpha_core.features import FEATURES_BY_NAME
-from alpha_ui import cache, charts, layout
+from alpha_core.features import definitions
+from alpha_ui import cache, charts, config_form, layout
 from alpha_ui.text import plain
 
 ICON = ":material/search_insights:"
@@ -32,6 +32,23 @@ st.caption(
     "its mean |SHAP| carries a standard error (finite-population corrected), shown as +- 1.96 se."
 )
 
+date_level = meta.get("date_level") or explain.date_level_summary(exp.test)
+if date_level["flagged"]:
+    st.warning(
+        f"Date-level features ({plain(', '.join(date_level['features']))}) carry "
+        f"{date_level['shap_share']:.0%} of the test "
+        f"window's mean |SHAP| (flagged above {date_level['threshold']:.0%}). They are the "
+        "same for every asset on a date, so they cannot rank assets by themselves: they act "
+        "through interactions, mostly moving the whole day's predictions, i.e. the model fits "
+        "the market's daily level, which a long-short book does not trade. A per-date "
+        "normalised training target (z-score, rank or demean) removes that level."
+    )
+    if result.config.label_transform == "raw" and st.button(
+        "Train again with a per-date z-scored label", key="date_level_zscore"
+    ):
+        config_form.request({"label_transform": "zscore"})
+        st.switch_page("pages/2_Train.py")
+
 imp = explain.importance_table(exp.test, result.model, exp.sample, meta["sample_population"])
 order = imp["feature"].to_list()
 measure = meta.get("importance_measure", explain.DEFAULT_IMPORTANCE_MEASURE)
@@ -42,9 +59,7 @@ with c1:
 with c2:
     st.subheader("Importance table")
     table = imp.with_columns(
-        pl.col("feature")
-        .replace_strict({k: v.definition for k, v in FEATURES_BY_NAME.items()}, default="")
-        .alias("definition")
+        pl.col("feature").replace_strict(definitions(), default="").alias("definition")
     )
     st.dataframe(
         table,

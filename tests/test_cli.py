@@ -54,7 +54,7 @@ def run_cli(argv: list[str]) -> int:
         (["--window", "sliding"], "--window"),
         (["--window-days", "5"], "--window-days must be an integer >= 20"),
         (["--embargo-days", "-1"], "--embargo-days must be an integer >= 0"),
-        (["--label-transform", "zscore"], "--label-transform"),
+        (["--label-transform", "robust"], "--label-transform"),  # zscore is valid (issue 9)
         (["--feature-transform", "demean"], "--feature-transform"),
         (["--cost-bps", "-3"], "--cost-bps must be in [0, 10000]"),
         (["--cost-bps", "abc"], "--cost-bps: invalid float value"),

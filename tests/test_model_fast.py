@@ -1,4 +1,7 @@
-"""The validation tail with early stopping, and the fast / seed presets (no timing asserts)."""
+"""The legacy validation tail with early stopping, and the fast / seed presets (no timing asserts).
+
+Early stopping on the run's validation window is tested in tests/test_selection.py.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import numpy as np
 import pytest
 from conftest import make_panel
 
-from alpha_core.config import FAST_PRESET, SEED_PRESET, ConfigError, ModelParams
+from alpha_core.config import FAST_PRESET, SEED_PRESET, ModelParams
 from alpha_core.features import FEATURE_NAMES, LABEL_END, build_features
 from alpha_core.model import fit_model, load_model, save_model, split_validation_tail, training_rows
 
@@ -54,9 +57,13 @@ def test_defaults_are_the_seed_configuration():
     FAST_PRESET.validate()
 
 
-def test_early_stopping_needs_a_validation_tail():
-    with pytest.raises(ConfigError, match="valid_fraction"):
-        dataclasses.replace(FAST_PRESET, valid_fraction=0.0).validate()
+def test_early_stopping_needs_validation_rows(train):
+    """The fast preset stops on the run's validation window (issue 9), no longer on a tail of
+    its own: fitted without validation rows or a legacy tail, it is refused, naming both."""
+    assert FAST_PRESET.valid_fraction == 0 and FAST_PRESET.early_stopping_rounds > 0
+    params = dataclasses.replace(FAST_PRESET, n_estimators=20)
+    with pytest.raises(ValueError, match=r"validation window .* or model.valid_fraction"):
+        fit_model(train, FEATURE_NAMES, params, seed=1)
 
 
 def test_train_rmse_from_training_scores_equals_predicting(train):
