@@ -41,10 +41,12 @@ import polars as pl
 
 from alpha_core.books import build_books
 from alpha_core.config import RunConfig
+from alpha_core.contract import refusal
 from alpha_core.data import panel_fingerprint
 from alpha_core.features import FEATURES_BY_NAME, build_features, model_rows, sector_codes
 from alpha_core.model import ModelFileError, TrainedModel, load_model, read_model_file
 from alpha_core.predictions import CONTEXT_FEATURES, PREDICTION, decision_context
+from alpha_core.quality import bad_bars, check_quality
 from alpha_core.transforms import transform_features
 
 BOOK_ROW_COLUMNS = ("date", "asset", "side", "weight", PREDICTION, "rank", "sector")
@@ -176,6 +178,19 @@ def lookback_bars(names: tuple[str, ...]) -> int:
     return max((FEATURES_BY_NAME[n].warmup for n in names), default=0) + 1
 
 
+def as_trained(config: RunConfig, panel: pl.DataFrame) -> pl.DataFrame:
+    """The bars the run's data contract lets through: bad bars dropped, refused or kept as
+    the run's ``on_bad_bars`` says, so the book is computed on the bars its model was."""
+    if config.on_bad_bars == "keep":
+        return panel
+    found = bad_bars(check_quality(panel))
+    if found.height == 0:
+        return panel
+    if config.on_bad_bars == "refuse":
+        raise DeskError("bad_bars", refusal(found))
+    return panel.join(found.select("asset", "date"), on=["asset", "date"], how="anti")
+
+
 def decision_slice(panel: pl.DataFrame, as_of: date, bars: int) -> pl.DataFrame:
     """Each asset's last ``bars`` bars up to ``as_of``, for the assets with a bar on it.
 
@@ -297,6 +312,7 @@ def make_book(
     """
     as_of = as_of or panel["date"].max()
     check_fresh(panel, as_of, today, settings)
+    panel = as_trained(config, panel.filter(pl.col("date") <= as_of))
     chosen = model_in_force(models, as_of)
     names = chosen.model.features
     extra = tuple(c for c in CONTEXT_FEATURES if c not in names)
