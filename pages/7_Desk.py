@@ -54,8 +54,8 @@ except DeskError as exc:
     st.stop()
 st.subheader(f"Book for the session after {plain(book.as_of)}")
 st.caption(
-    f"Model `{plain(book.model)}` (sha256 `{plain(book.model_sha256[:12])}`), data fingerprint "
-    f"`{plain(book.data_fingerprint)}`, config `{plain(book.config_hash)}`; "
+    f"Model {plain(book.model)} (sha256 {plain(book.model_sha256[:12])}), data fingerprint "
+    f"{plain(book.data_fingerprint)}, config {plain(book.config_hash)}; "
     f"{book.scores.height:,} assets scored."
 )
 for label, names in (("Dropped out", book.dropped), ("New", book.new),

@@ -291,3 +291,11 @@ def test_every_value_shown_as_markdown_goes_through_plain():
                     continue
                 unescaped.append(f"{file.name}:{value.lineno}: {ast.unparse(expr)}")
     assert unescaped == []
+
+
+def test_escaped_text_is_never_put_in_a_code_span():
+    """Backslash escapes are shown literally inside backticks: ``plain`` text goes outside."""
+    files = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]
+    files += sorted((ROOT / "alpha_ui").glob("*.py"))
+    offenders = [f.name for f in files if "`{plain(" in f.read_text()]
+    assert offenders == []
