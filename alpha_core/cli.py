@@ -306,7 +306,7 @@ def _sweep_spec(args: argparse.Namespace, panel: pl.DataFrame) -> SweepSpec:
     """The sweep's base config (defaults for the data, the preset, the file's ``[base]``)
     and its trials (the ``[grid]``, or ``--search N`` draws from ``[space]``)."""
     raw = read_toml(args.grid or args.space) if (args.grid or args.space) else {}
-    base = config_from_args(args, panel)
+    base = config_from_args(args, panel).replace(executor="serial")  # --executor: the trials'
     overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.get("base", {}).items()}
     base = replace_paths(base, overrides)
     if args.grid:
