@@ -39,11 +39,13 @@ from alpha_core.config import (
     validate_fields,
 )
 from alpha_core.data import PanelError, load_panel
+from alpha_core.executor import DEFAULT_TIMEOUT, EXECUTORS, TaskError, make_executor
 from alpha_core.pipeline import check_windows
 from alpha_core.progress import Progress, ignore
 from alpha_core.registry import default_root, list_runs, scan_runs
 from alpha_core.report import performance_summary
 from alpha_core.runs import RunService, source_label
+from alpha_core.sweep import SEARCH_SPACE, SweepSpec, grid_trials, read_toml, search_trials
 from alpha_core.walkforward import plan_folds
 
 
@@ -138,9 +140,30 @@ def build_parser(config_cls: type[RunConfig] = RunConfig) -> argparse.ArgumentPa
         "--no-explain", action="store_true", help="save the run without its SHAP cache"
     )
     run.add_argument("--json", action="store_true", help="print metrics as one JSON object")
+    run.add_argument(
+        "--export-csv", action="store_true", help="also save every prediction as predictions.csv"
+    )
     sub.add_parser("runs", help="list saved runs")
+    _add_sweep_parser(sub)
     desk_cli.add_parsers(sub)
     return parser
+
+
+def _add_sweep_parser(sub: Any) -> None:
+    sweep = sub.add_parser("sweep", help="run many configurations; trial ledger, DSR, PBO")
+    how = sweep.add_mutually_exclusive_group(required=True)
+    how.add_argument("--grid", type=Path, help="TOML file: [base] settings, [grid] value lists")
+    how.add_argument("--search", type=int, metavar="N", help="N seeded random trials")
+    sweep.add_argument("--space", type=Path, help="TOML file: [base], [space] lists (--search)")
+    sweep.add_argument("--search-seed", type=int, default=0, help="seed of --search (default 0)")
+    sweep.add_argument("--data", default=None, help="data source (default: demo)")
+    sweep.add_argument("--model-preset", choices=list(MODEL_PRESETS), default="fast")
+    sweep.add_argument("--executor", choices=list(EXECUTORS), default="process")
+    sweep.add_argument("--ray-address", default=None, help="a running Ray cluster's address")
+    sweep.add_argument("--workers", type=int, default=0, help="processes or local Ray CPUs")
+    sweep.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds a trial")
+    sweep.add_argument("--artifacts", type=Path, default=None, help="registry folder")
+    sweep.add_argument("--json", action="store_true", help="print the summary as one JSON line")
 
 
 def given_settings(args: argparse.Namespace, config_cls: type[RunConfig]) -> dict[str, Any]:
@@ -214,7 +237,11 @@ def cmd_run(args: argparse.Namespace, config_cls: type[RunConfig] = RunConfig) -
             result = service.train(config, panel, on_progress=progress)
         else:
             result = service.train_and_save(
-                config, panel, explain=not args.no_explain, on_progress=progress
+                config,
+                panel,
+                explain=not args.no_explain,
+                on_progress=progress,
+                exports=("predictions.csv",) if args.export_csv else (),
             )
     except (ConfigError, PanelError) as exc:  # e.g. no training rows; nothing was written
         return _fail(str(exc))
@@ -275,10 +302,54 @@ def cmd_runs(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep_spec(args: argparse.Namespace, panel: pl.DataFrame) -> SweepSpec:
+    """The sweep's base config (defaults for the data, the preset, the file's ``[base]``)
+    and its trials (the ``[grid]``, or ``--search N`` draws from ``[space]``)."""
+    raw = read_toml(args.grid or args.space) if (args.grid or args.space) else {}
+    base = config_from_args(args, panel).replace(executor="serial")  # --executor: the trials'
+    overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.get("base", {}).items()}
+    base = replace_paths(base, overrides)
+    if args.grid:
+        trials = grid_trials(raw.get("grid", {}))
+    else:
+        trials = search_trials(args.search, raw.get("space", SEARCH_SPACE), args.search_seed)
+    return SweepSpec(base, trials)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    service = RunService(args.artifacts or default_root())
+    try:
+        raw = read_toml(args.grid or args.space) if (args.grid or args.space) else {}
+        data = args.data or raw.get("base", {}).get("data", "demo")
+        args.data = data
+        panel = load_panel(data)
+        spec = _sweep_spec(args, panel)
+        executor = make_executor(
+            args.executor, workers=args.workers, address=args.ray_address, timeout=args.timeout
+        )
+        found = service.sweep(spec, panel, executor=executor, on_trial=_print_trial)
+        summary = found.summary()
+    except (ConfigError, PanelError, TaskError, OSError, ValueError, KeyError) as exc:
+        return _fail(flag_message(exc) if isinstance(exc, ConfigError) else str(exc))
+    summary["folder"] = str(found.folder)
+    if args.json:
+        print(json.dumps(summary, sort_keys=True, default=str))
+    else:
+        for key, value in summary.items():
+            print(f"{key:>20}: {value}")
+    return 0
+
+
+def _print_trial(done: int, total: int) -> None:
+    print(f"sweep: {done}/{total} trials in the ledger", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None, config_cls: type[RunConfig] = RunConfig) -> int:
     args = build_parser(config_cls).parse_args(argv)
     if args.command == "run":
         return cmd_run(args, config_cls)
+    if args.command == "sweep":
+        return cmd_sweep(args)
     if args.command in desk_cli.COMMANDS:
         return desk_cli.COMMANDS[args.command](args)
     return cmd_runs(args)

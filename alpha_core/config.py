@@ -87,6 +87,7 @@ BAD_BAR_POLICIES = options_of("alpha_core.contract", "BAD_BAR_POLICIES")
 FEATURE_SETS = options_of("alpha_core.features", "FEATURE_SETS")
 FEATURE_NAMES = options_of("alpha_core.features", "all_feature_names")
 SELECTIONS = options_of("alpha_core.selection", "SELECTIONS")
+EXECUTORS = options_of("alpha_core.executor", "EXECUTORS")
 
 WINDOW_FIELDS = ("train_start", "train_end", "test_start", "test_end")
 
@@ -478,6 +479,18 @@ class RunConfig:
         help="bars with missing, infinite or non-positive prices, OHLC out of order, negative "
         "volume or on stray dates: refuse (stop and name them), drop (train without them; "
         "the run reports what it lost) or keep (train on them as they are)",
+    )
+
+    # ------------------------------------------------------------------ execution
+    executor: str = setting(
+        "serial",
+        label="Executor",
+        choices=EXECUTORS,
+        section="Model",
+        advanced=True,
+        help="where walk-forward folds train: serial (this process), process (one worker per "
+        "core) or ray (a Ray cluster; pip install 'alpha-lab[ray]'); every backend gives the "
+        "same predictions (docs/scale.md)",
     )
 
     # ---------------------------------------------------------------- validation

@@ -145,7 +145,21 @@ def read_metadata(path: str | Path) -> pl.DataFrame:
 def _load_path(path: Path) -> pl.DataFrame:
     frames = [_standardize(t.frame, t.name, t.asset) for t in read_tables(path)]
     panel = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
-    return panel.sort("asset", "date", maintain_order=True)
+    return (
+        panel if _sorted_by_asset_date(panel) else panel.sort("asset", "date", maintain_order=True)
+    )
+
+
+def _sorted_by_asset_date(panel: pl.DataFrame) -> bool:
+    """Whether the panel is already in (asset, date) order without nulls in either key (a
+    stable sort would then return it unchanged: skip the sort and its copy)."""
+    asset, day = pl.col("asset"), pl.col("date")
+    ordered = (asset > asset.shift()) | ((asset == asset.shift()) & (day >= day.shift()))
+    check = panel.select(
+        asset.null_count().alias("na"), day.null_count().alias("nd"), ordered.slice(1).all()
+    )
+    na, nd, ok = check.row(0)
+    return na == 0 and nd == 0 and bool(ok)
 
 
 # --------------------------------------------------------------------------- readers

@@ -2,7 +2,7 @@
 
 The CLI and the app call a :class:`RunService`; it calls the stages. Whichever front end
 trains a run, :meth:`RunService.train_and_save` writes the same artifacts (the registry's
-tables and models, ``predictions.csv`` and, unless asked not to, the SHAP cache), and
+tables and models, the exports and, unless asked not to, the SHAP cache), and
 reports structured :class:`~alpha_core.progress.Progress` events on the way.
 
 The exports (:data:`EXPORTS`) are written with the registry's files, before the run becomes
@@ -21,12 +21,13 @@ from typing import Any
 
 import polars as pl
 
-from alpha_core import desk, ledger, monitor
+from alpha_core import desk, ledger, monitor, sweep
 from alpha_core import explain as explain_stage
 from alpha_core.books import books_csv
 from alpha_core.config import RunConfig, validate_fields
 from alpha_core.data import load_panel
 from alpha_core.demo import DEMO_SOURCE_LABEL
+from alpha_core.executor import Executor, SerialExecutor
 from alpha_core.metrics import daily_ic
 from alpha_core.pipeline import rebook, run_experiment, run_feature_frame
 from alpha_core.progress import OnProgress, Progress, ignore
@@ -51,11 +52,16 @@ Export = Callable[[RunResult], Writer]
 LINEAGE_FILE = "lineage.json"
 """Written into a retrained run's folder: ``{"parent": run_id, ...}``."""
 
-EXPORTS: dict[str, Export] = {
-    "predictions.csv": lambda result: result.predictions.write_csv,
-}
+EXPORTS: dict[str, Export] = {}
 """Files every saved run gets besides the registry's tables, by file name. Adding an entry
 here adds the artifact to runs saved from the CLI and from the app alike."""
+
+ON_REQUEST: dict[str, Export] = {
+    "predictions.csv": lambda result: result.predictions.write_csv,
+}
+"""Exports written only when asked (``train_and_save(exports=...)``, ``alpha run
+--export-csv``): every prediction as CSV is most of a large run's bytes (Parquet stays the
+store; the Books page offers the CSV as a download)."""
 
 
 def source_label(data: str) -> str:
@@ -103,20 +109,26 @@ class RunService:
         feats: pl.DataFrame | None = None,
         on_progress: OnProgress = ignore,
         lineage: RetrainPlan | None = None,
+        exports: tuple[str, ...] = (),
     ) -> RunResult:
         """Train, save every artifact and (by default) cache the SHAP explanations.
 
         Returns the result with ``run_id`` set. The explanations are computed from the
         features the run was trained on, never rebuilt. ``lineage``: the retraining this run
         is (its ``lineage.json`` is saved with the run, so the desk serves it at once).
+        ``exports``: names of :data:`ON_REQUEST` files to write too (e.g. predictions.csv).
         """
+        unknown = [name for name in exports if name not in ON_REQUEST]
+        if unknown:
+            raise ValueError(f"unknown export {unknown[0]!r}; use one of {', '.join(ON_REQUEST)}")
         result = self.train(config, panel, feats=feats, on_progress=on_progress)
         on_progress(Progress("saving", 1.0))
         meta = {"data": config.data, "data_label": data_label or source_label(config.data)}
-        exports = {name: export(result) for name, export in EXPORTS.items()}
+        files = {name: export(result) for name, export in EXPORTS.items()}
+        files.update({name: ON_REQUEST[name](result) for name in exports})
         if lineage is not None:
-            exports[LINEAGE_FILE] = lineage.write_lineage
-        save_run(result, self.root, meta, extra_files=exports)
+            files[LINEAGE_FILE] = lineage.write_lineage
+        save_run(result, self.root, meta, extra_files=files)
         if explain:
             on_progress(Progress("explaining", 1.0))
             self.explain(result)
@@ -188,6 +200,41 @@ class RunService:
 
     def delete(self, run_id: str) -> None:
         delete_run(run_id, self.root)
+
+    # ------------------------------------------------------------------ sweeps
+    def sweep(
+        self,
+        spec: sweep.SweepSpec,
+        panel: pl.DataFrame | None = None,
+        *,
+        executor: Executor | None = None,
+        on_trial: Callable[[int, int], None] | None = None,
+    ) -> sweep.Sweep:
+        """Run (or resume) a sweep in ``<artifacts>/sweeps/<sweep_id>``; its ledger and
+        statistics are then :meth:`alpha_core.sweep.Sweep.summary`."""
+        sweep.check_spec(spec)
+        found = sweep.Sweep(self.sweeps_root() / spec.sweep_id, spec)
+        if panel is None and not (found.folder / sweep.PANEL_FILE).exists():
+            panel = load_panel(spec.base.data, metadata=spec.base.metadata)
+        if panel is not None:
+            found.prepare(panel)
+        found.run(executor or SerialExecutor(), on_trial)
+        return found
+
+    def sweeps_root(self) -> Path:
+        return sweep.sweeps_root(self.root)
+
+    def sweeps(self) -> list[sweep.Sweep]:
+        """Sweeps with a ledger, newest first."""
+        root = self.sweeps_root()
+        found = [sweep.Sweep(p.parent) for p in root.glob(f"*/{sweep.LEDGER_FILE}")]
+        return sorted(found, key=lambda s: s.ledger_path.stat().st_mtime, reverse=True)
+
+    def load_sweep(self, sweep_id: str) -> sweep.Sweep:
+        folder = self.sweeps_root() / sweep_id
+        if not (folder / sweep.SPEC_FILE).exists():
+            raise FileNotFoundError(f"no sweep {sweep_id!r} in {self.sweeps_root()}")
+        return sweep.Sweep(folder)
 
     # ------------------------------------------------------------------ the desk
     def lineage(self, run_id: str) -> list[str]:

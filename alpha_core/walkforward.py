@@ -22,19 +22,25 @@ fold's windows so the ordering can be audited.
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 
 from alpha_core.config import ConfigError, RunConfig
+from alpha_core.executor import Executor, Task, make_executor
 from alpha_core.features import FEATURES_BY_NAME, LABEL, LABEL_END, is_categorical
-from alpha_core.model import TrainedModel, fit_model, training_rows
+from alpha_core.model import TrainedModel, fit_model, load_model, save_model, training_rows
 from alpha_core.predictions import predict_window
 from alpha_core.progress import OnProgress, Progress
+from alpha_core.storage import atomic_dir
 from alpha_core.transforms import transform_label
 
 FOLD = "fold"
@@ -180,61 +186,177 @@ def run_folds(
     on_progress: OnProgress,
     start: float = 0.05,
     span: float = 0.9,
+    executor: Executor | None = None,
 ) -> tuple[list[TrainedModel], pl.DataFrame, pl.DataFrame]:
     """Train every fold and predict its block: ``(models, predictions, fold_table)``.
 
     Predictions are ``date, asset, prediction, label, fold``; the fold table has one row per
     fold with its planned windows, the training rows' actual first/last date and last label
-    end, row count, training RMSE and seconds.
+    end, row count, training RMSE and seconds. Folds run through ``executor`` (default: the
+    config's ``executor`` backend); a serial run keeps the frame in memory, the others write
+    it once to a work folder and each fold reads its own window (:func:`fold_task`).
     """
     dates = feats.get_column("date").unique().sort().to_list()
     folds = plan_folds(config, dates)
+    if executor is None:
+        executor = make_executor(getattr(config, "executor", "serial"))
+    if executor.name == "serial" or len(folds) == 1:
+        results = _serial_folds(config, feats, folds, names, on_progress, start, span)
+    else:
+        results = _distributed_folds(config, feats, folds, names, on_progress, executor)
+    models = [model for model, _, _ in results]
+    parts = [preds for _, preds, _ in results]
+    table = pl.DataFrame([row for _, _, row in results]).select(FOLD, pl.exclude(FOLD))
+    return models, pl.concat(parts).sort("date", "asset"), table
+
+
+FoldResult = tuple[TrainedModel, pl.DataFrame, dict[str, object]]
+
+
+def _serial_folds(
+    config: RunConfig,
+    feats: pl.DataFrame,
+    folds: list[Fold],
+    names: tuple[str, ...],
+    on_progress: OnProgress,
+    start: float,
+    span: float,
+) -> list[FoldResult]:
     n_folds = len(folds)
     total = config.model.n_estimators
-    models: list[TrainedModel] = []
-    parts: list[pl.DataFrame] = []
-    rows: list[dict[str, object]] = []
+    results = []
     for fold in folds:
-        t0 = time.perf_counter()
-        train = fold_training_rows(feats, fold, names, config)
-        if train.height == 0:
-            raise ConfigError(
-                f"fold {fold.index}: no training rows in {fold.train_start} .. {fold.train_end}"
-                f": {why_no_rows(feats, fold, names)}"
-            )
         base = start + span * fold.index / n_folds
 
         def progress(i: int, n: int, base: float = base, k: int = fold.index) -> None:
             fraction = base + span * i / (total * n_folds)
             on_progress(Progress("training", fraction, k, n_folds, i, n))
 
-        model = fit_model(
-            train, names, config.model, config.seed, progress=progress, model_type=config.model_type
+        results.append(fit_fold(config, feats, fold, names, progress))
+    return results
+
+
+def fit_fold(
+    config: RunConfig,
+    feats: pl.DataFrame,
+    fold: Fold,
+    names: tuple[str, ...],
+    progress: Callable[[int, int], None] | None = None,
+) -> FoldResult:
+    """One fold: train on its purged window, predict its block; ``(model, preds, row)``."""
+    t0 = time.perf_counter()
+    train = fold_training_rows(feats, fold, names, config)
+    if train.height == 0:
+        raise ConfigError(
+            f"fold {fold.index}: no training rows in {fold.train_start} .. {fold.train_end}"
+            f": {why_no_rows(feats, fold, names)}"
         )
-        model.meta.update(
-            {
-                "fold": fold.index,
-                "purge_before": str(fold.purge_before),
-                "test_start": str(fold.test_start),
-                "test_end": str(fold.test_end),
-                "label_transform": config.label_transform,
-                "feature_transform": config.feature_transform,
-            }
-        )
-        models.append(model)
-        preds = predict_window(model, feats, fold.test_start, fold.test_end)
-        parts.append(preds.with_columns(pl.lit(fold.index, dtype=pl.Int32).alias(FOLD)))
-        rows.append(
-            {
-                **{k: v for k, v in dataclasses.asdict(fold).items() if k != "index"},
-                FOLD: fold.index,
-                "first_train_date": train["date"].min(),
-                "last_train_date": train["date"].max(),
-                "last_label_end": train[LABEL_END].max(),
-                "n_train_rows": train.height,
-                "train_rmse": model.meta.get("train_rmse"),
-                "seconds": time.perf_counter() - t0,
-            }
-        )
-    table = pl.DataFrame(rows).select(FOLD, pl.exclude(FOLD))
-    return models, pl.concat(parts).sort("date", "asset"), table
+    model = fit_model(
+        train, names, config.model, config.seed, progress=progress, model_type=config.model_type
+    )
+    model.meta.update(
+        {
+            "fold": fold.index,
+            "purge_before": str(fold.purge_before),
+            "test_start": str(fold.test_start),
+            "test_end": str(fold.test_end),
+            "label_transform": config.label_transform,
+            "feature_transform": config.feature_transform,
+        }
+    )
+    preds = predict_window(model, feats, fold.test_start, fold.test_end)
+    preds = preds.with_columns(pl.lit(fold.index, dtype=pl.Int32).alias(FOLD))
+    row = {
+        **{k: v for k, v in dataclasses.asdict(fold).items() if k != "index"},
+        FOLD: fold.index,
+        "first_train_date": train["date"].min(),
+        "last_train_date": train["date"].max(),
+        "last_label_end": train[LABEL_END].max(),
+        "n_train_rows": train.height,
+        "train_rmse": model.meta.get("train_rmse"),
+        "seconds": time.perf_counter() - t0,
+    }
+    return model, preds, row
+
+
+# ------------------------------------------------------------ folds through the executor
+FEATS_FILE = "feats.parquet"
+ROW_FILE = "row.json"
+PREDS_FILE = "predictions.parquet"
+MODEL_STEM = "model"
+
+
+def fold_task(out: Path, feats: str, config: dict, fold: dict, names: list[str]) -> None:
+    """A fold as a task: read its window of the work folder's features, fit, predict and
+    write ``out/`` (model, predictions, row) atomically."""
+    run_config = RunConfig.from_dict(config)
+    plan = Fold(**{k: date.fromisoformat(v) if k != "index" else v for k, v in fold.items()})
+    frame = (
+        pl.scan_parquet(feats)
+        .filter(pl.col("date").is_between(plan.train_start, plan.test_end))
+        .collect()
+    )
+    model, preds, row = fit_fold(run_config, frame, plan, tuple(names))
+    with atomic_dir(out) as tmp:
+        save_model(model, tmp, MODEL_STEM)
+        preds.write_parquet(tmp / PREDS_FILE)
+        (tmp / ROW_FILE).write_text(json.dumps(row, default=str))
+
+
+def _fold_dict(fold: Fold) -> dict[str, object]:
+    return {k: (v if k == "index" else str(v)) for k, v in dataclasses.asdict(fold).items()}
+
+
+def _distributed_folds(
+    config: RunConfig,
+    feats: pl.DataFrame,
+    folds: list[Fold],
+    names: tuple[str, ...],
+    on_progress: OnProgress,
+    executor: Executor,
+) -> list[FoldResult]:
+    keep = ["date", "asset", LABEL, LABEL_END, *[n for n in names if n not in (LABEL, LABEL_END)]]
+    with tempfile.TemporaryDirectory(prefix="alpha-folds-", dir=work_root()) as work:
+        path = Path(work) / FEATS_FILE
+        feats.select(keep).write_parquet(path, statistics=True, row_group_size=256_000)
+        tasks = [
+            Task(
+                key=f"fold_{f.index:03d}",
+                fn="alpha_core.walkforward:fold_task",
+                kwargs={
+                    "feats": str(path),
+                    "config": config.to_dict(),
+                    "fold": _fold_dict(f),
+                    "names": list(names),
+                },
+                out=Path(work) / f"fold_{f.index:03d}",
+            )
+            for f in folds
+        ]
+        done: list[int] = []
+
+        def report(task: Task) -> None:
+            done.append(1)
+            on_progress(
+                Progress("training", 0.05 + 0.9 * len(done) / len(tasks), len(done) - 1,
+                         len(tasks), message=f"{len(done)}/{len(tasks)} folds trained")
+            )  # fmt: skip
+
+        executor.run(tasks, on_done=report)
+        return [_read_fold(t.out) for t in tasks]
+
+
+def _read_fold(folder: Path) -> FoldResult:
+    model = load_model(folder, MODEL_STEM)
+    preds = pl.read_parquet(folder / PREDS_FILE)
+    raw = json.loads((folder / ROW_FILE).read_text())
+    row: dict[str, object] = {
+        k: date.fromisoformat(v) if isinstance(v, str) else v for k, v in raw.items()
+    }
+    return model, preds, row
+
+
+def work_root() -> str | None:
+    """Where fold work folders go (``ALPHA_LAB_WORK_DIR``, shared by a cluster's nodes;
+    default the system temporary folder)."""
+    return os.environ.get("ALPHA_LAB_WORK_DIR") or None

@@ -94,6 +94,7 @@ def test_cli_runs_on_real_sp500(tmp_path, capsys):
             "--on-bad-bars",
             "drop",
             "--json",
+            "--export-csv",
             "--artifacts",
             str(tmp_path),
         ]

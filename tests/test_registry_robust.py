@@ -50,7 +50,9 @@ def template(tmp_path_factory) -> Path:
         name="template",
     )
     root = tmp_path_factory.mktemp("template")
-    result = RunService(root).train_and_save(config, panel, explain=False)
+    result = RunService(root).train_and_save(
+        config, panel, explain=False, exports=("predictions.csv",)
+    )
     return root / result.run_id
 
 
