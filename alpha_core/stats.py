@@ -45,7 +45,6 @@ import math
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import stats as _sps
 
 __all__ = [
     "alpha_beta",
@@ -79,6 +78,14 @@ _BOOT_CHUNK_ELEMS = 4_000_000
 
 # --------------------------------------------------------------------------- helpers
 
+
+
+def _scipy_stats():  # noqa: ANN202
+    """``scipy.stats``, imported on first use: it costs ~0.5 s of import, which the daily desk
+    (``alpha book``) does not need."""
+    import scipy.stats
+
+    return scipy.stats
 
 def _clean(r: ArrayLike) -> np.ndarray:
     """1-D float64 copy of ``r`` with NaNs removed."""
@@ -295,7 +302,7 @@ def sharpe_ci_analytic(
     term = _sr_var_term(sr, skew, kurt)
     if not term > 0.0:
         return _NAN_PAIR
-    half = float(_sps.norm.ppf(0.5 + level / 2.0)) * math.sqrt(term / (x.size - 1))
+    half = float(_scipy_stats().norm.ppf(0.5 + level / 2.0)) * math.sqrt(term / (x.size - 1))
     scale = math.sqrt(periods)
     return (float((sr - half) * scale), float((sr + half) * scale))
 
@@ -390,7 +397,7 @@ def probabilistic_sharpe_ratio(r: ArrayLike, sr_benchmark: float = 0.0) -> float
     if not term > 0.0:
         return _NAN
     z = (sr - sr_benchmark) * math.sqrt(x.size - 1) / math.sqrt(term)
-    return float(_sps.norm.cdf(z))
+    return float(_scipy_stats().norm.cdf(z))
 
 
 def expected_max_sharpe(n_trials: int, sr_variance: float) -> float:
@@ -409,7 +416,8 @@ def expected_max_sharpe(n_trials: int, sr_variance: float) -> float:
         raise ValueError(f"sr_variance must be >= 0, got {sr_variance}")
     g = float(np.euler_gamma)
     n = float(n_trials)
-    z = (1.0 - g) * _sps.norm.ppf(1.0 - 1.0 / n) + g * _sps.norm.ppf(1.0 - 1.0 / (n * math.e))
+    ppf = _scipy_stats().norm.ppf
+    z = (1.0 - g) * ppf(1.0 - 1.0 / n) + g * ppf(1.0 - 1.0 / (n * math.e))
     return float(math.sqrt(sr_variance) * z)
 
 
@@ -457,7 +465,7 @@ def min_track_record_length(r: ArrayLike, sr_benchmark: float = 0.0, level: floa
     term = _sr_var_term(sr, skew, kurt)
     if not term > 0.0:
         return _NAN
-    z = float(_sps.norm.ppf(level))
+    z = float(_scipy_stats().norm.ppf(level))
     return float(1.0 + term * (z / (sr - sr_benchmark)) ** 2)
 
 
@@ -524,4 +532,4 @@ def rank_information_coefficient(pred: ArrayLike, target: ArrayLike) -> float:
     x, y = _clean_pair(pred, target)
     if x.size < 3:
         return _NAN
-    return _pearson(_sps.rankdata(x), _sps.rankdata(y))
+    return _pearson(_scipy_stats().rankdata(x), _scipy_stats().rankdata(y))

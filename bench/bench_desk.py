@@ -55,6 +55,7 @@ def main() -> None:
         run = run_child([*alpha, "run", "--data", args.data, "--train-start", "2013-02-08",
                          "--train-end", "2017-06-30", "--test-start", "2017-07-03",
                          "--test-end", "2018-02-07", "--model-preset", "fast", "--no-explain",
+                         "--on-bad-bars", "drop",
                          "--json"], env=env)  # fmt: skip
         if run["returncode"]:
             raise SystemExit(run["stderr"][-2000:])
