@@ -140,6 +140,10 @@ _REGISTRY: tuple[Metric, ...] = (
     Metric("turnover_mean", "Mean daily turnover", group=_NET, summary=True),
     Metric("turnover_annual", "Annual turnover", group=_NET),
     Metric("cost_annual", "Annual cost drag", "pct", group=_NET, summary=True),
+    Metric("break_even_bps", "Break-even cost (bps: net Sharpe 0)", group=_NET, summary=True),
+    Metric("net_sharpe", "Net Sharpe (= Sharpe after costs)", group=_NET),
+    Metric("turnover", "Turnover (= mean daily turnover)", group=_NET),
+    Metric("cost_drag", "Cost drag (= annual cost drag)", "pct", group=_NET),
     Metric("trade_cost_annual", "Annual trading cost", "pct", group=_NET),
     Metric("borrow_cost_annual", "Annual borrow cost", "pct", group=_NET),
     Metric("hit_rate", "Hit rate (positions right)", "pct", group=_BOOKS, summary=True),
@@ -443,6 +447,7 @@ def compute_metrics(
         "sharpe_boot_n": n_boot,
         "hit_rate": hit_rate(books) if books is not None else math.nan,
         **_cost_metrics(daily, periods),
+        **_break_even(kept),
         **pred_stats.metrics,
         **(extra or {}),
         "long_sharpe": stats.sharpe_ratio(daily["long"].filter(held["long"]).to_numpy(), periods),
@@ -461,10 +466,44 @@ def compute_metrics(
         "test_start": str(daily["date"].min()) if daily.height else None,
         "test_end": str(daily["date"].max()) if daily.height else None,
     }
+    metrics.update({alias: metrics.get(key) for alias, key in ALIASES.items()})
     for m in METRICS.values():
         if m.compute is not None:
             metrics[m.key] = m.compute(daily, preds, books)
     return {k: _clean(v) for k, v in metrics.items()}
+
+
+ALIASES = {"net_sharpe": "sharpe_net", "turnover": "turnover_mean", "cost_drag": "cost_annual"}
+"""The issue's names for existing metrics (``alias: key``), saved and shown under both."""
+
+
+def break_even_bps(gross: np.ndarray, turnover: np.ndarray, other_cost: np.ndarray) -> float:
+    """The trading cost in bps per unit of turnover at which the net Sharpe is 0.
+
+    The net return ``gross_t - c * turnover_t - other_t`` is linear in the cost rate c, and
+    a Sharpe ratio is 0 exactly when the mean is, so
+    ``c* = mean(gross - other) / mean(turnover)`` (in bps: times 1e4). Negative when the
+    books lose before trading costs; NaN without turnover.
+    """
+    if gross.size == 0:
+        return math.nan
+    traded = float(np.mean(turnover))
+    if not traded > 0:
+        return math.nan
+    return float(np.mean(gross - other_cost)) / traded * 1e4
+
+
+def _break_even(kept: pl.DataFrame) -> dict[str, float]:
+    """:func:`break_even_bps` over the days the statistics use (borrow fees stay charged)."""
+    if "turnover" not in kept.columns:
+        return {}
+    return {
+        "break_even_bps": break_even_bps(
+            kept["long_short"].to_numpy(),
+            kept["turnover"].to_numpy(),
+            kept["borrow_cost"].to_numpy(),
+        )
+    }
 
 
 def _spread(top: float | None, bottom: float | None) -> float:
