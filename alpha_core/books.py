@@ -332,5 +332,5 @@ def _decision_rows(preds: pl.DataFrame, config: RunConfig) -> pl.DataFrame:
     frame = smooth_predictions(preds, config.smooth_days)
     if config.rebalance_every > 1:
         keep = rebalance_dates(preds["date"], config.rebalance_every)
-        frame = frame.filter(pl.col("date").is_in(pl.Series(keep, dtype=preds["date"].dtype)))
+        frame = frame.filter(pl.col("date").is_in(keep))
     return frame

@@ -128,7 +128,7 @@ def cap_turnover(books: pl.DataFrame, ranked: pl.DataFrame, max_turnover: float)
     fading = capped.join(books.select(keys), on=keys, how="anti")
     rest = [c for c in columns if c not in keys]
     fading = fading.join(
-        ranked.select(keys, *[c for c in rest if c in ranked.columns]), on=keys, how="left"
+        ranked.select(*keys, *[c for c in rest if c in ranked.columns]), on=keys, how="left"
     )
     out = pl.concat([from_target, fading], how="diagonal_relaxed")
     side = pl.when(pl.col("weight") > 0).then(pl.lit("long")).otherwise(pl.lit("short"))
