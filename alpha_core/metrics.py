@@ -182,6 +182,8 @@ _REGISTRY: tuple[Metric, ...] = (
       for h in IC_HORIZONS),
     Metric("valid_rank_ic", "Validation mean rank IC (chosen model)", "num4", group=_PREDS,
            summary=True),
+    Metric("valid_net_sharpe", "Validation net Sharpe (chosen turnover settings)",
+           group=_PREDS, summary=True),
     Metric("pred_tie_share", "Mean share of a day's predictions tied", "pct", group=_PREDS,
            compute=lambda _d, preds, _b: tie_summary(preds["date"], preds[PREDICTION])[
                "tie_share_mean"]),
@@ -192,6 +194,8 @@ _REGISTRY: tuple[Metric, ...] = (
     Metric("feature_set", "Feature set", "text", group=_RUN, summary=True),
     Metric("n_candidates", "Candidates compared on the validation window", "int", group=_RUN),
     Metric("chosen_candidate", "Candidate chosen on the validation window", "text",
+           group=_RUN),
+    Metric("chosen_books", "Turnover settings chosen on the validation window", "text",
            group=_RUN),
     Metric("train_rmse", "Train RMSE", "num4", group=_RUN, claim=0.0375, summary=True),
     Metric("test_rmse", "Test RMSE", "num4", group=_RUN, claim=0.0177, summary=True),

@@ -86,7 +86,7 @@ def buffered_sides(
         side[rows[is_long]] = "long"
         side[rows[is_short]] = "short"
         held_long, held_short = set(names[is_long]), set(names[is_short])
-    return pl.Series("side", side, dtype=pl.Utf8)
+    return pl.Series("side", side.tolist(), dtype=pl.Utf8)
 
 
 def cap_turnover(books: pl.DataFrame, ranked: pl.DataFrame, max_turnover: float) -> pl.DataFrame:
