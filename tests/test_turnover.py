@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -228,3 +230,72 @@ def test_turnover_settings_reach_the_cli_and_validation():
     with pytest.raises(ConfigError) as err:
         RunConfig(hold_buffer=0.8).validate()
     assert err.value.field == "hold_buffer"
+
+
+# ------------------------------------------------------------------------------ Books page
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    from alpha_core.config import ModelParams
+    from alpha_core.data import load_panel
+    from alpha_core.pipeline import run_experiment
+    from alpha_core.registry import save_run
+
+    root = tmp_path_factory.mktemp("runs")
+    cfg = RunConfig(
+        train_start=dt.date(2021, 1, 4),
+        train_end=dt.date(2024, 10, 1),
+        model=ModelParams(n_estimators=6, num_leaves=8, max_depth=4),
+        cost_bps=5.0,
+        hold_buffer=0.05,
+        rebalance_every=2,
+    )
+    result = run_experiment(cfg, load_panel("demo"))
+    save_run(result, root, {"data": "demo"})
+    return root, result
+
+
+def books_page(root, run_id):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=120)
+    at.switch_page("pages/5_Books.py")
+    at.session_state["run_id"] = run_id
+    return at
+
+
+def test_books_page_shows_net_figures_of_the_rebook(tiny_run, monkeypatch):
+    from alpha_core.report import format_value
+
+    root, result = tiny_run
+    monkeypatch.setenv("ALPHA_LAB_ARTIFACTS", str(root))
+    monkeypatch.setenv("ALPHA_LAB_NO_FIRST_RUN", "1")
+    at = books_page(root, result.run_id).run()
+    assert not at.exception and not at.error
+    cards = {m.label: m.value for m in at.metric}
+    m = result.metrics
+    assert cards["Sharpe"] == format_value(m["sharpe"], "num")
+    assert cards["Sharpe net"] == format_value(m["sharpe_net"], "num")
+    assert cards["Total return net"] == format_value(m["total_return_net"], "pct")
+    assert cards["Cost drag a year"] == format_value(m["cost_annual"], "pct")
+    assert cards["Break-even cost (bps)"] == format_value(m["break_even_bps"], "num")
+    assert m["sharpe_net"] < m["sharpe"]  # 5 bps cost something
+    assert any("hold buffer 0.05" in c.value for c in at.caption)
+
+
+def test_books_page_without_positions_shows_a_message(tiny_run, monkeypatch):
+    from alpha_ui import cache
+
+    root, result = tiny_run
+    monkeypatch.setenv("ALPHA_LAB_ARTIFACTS", str(root))
+    monkeypatch.setenv("ALPHA_LAB_NO_FIRST_RUN", "1")
+    real = cache.rebook
+
+    def empty(run_id, **changes):
+        done = real(run_id, **changes)
+        return dataclasses.replace(done, books=done.books.clear())
+
+    monkeypatch.setattr(cache, "rebook", empty)
+    at = books_page(root, result.run_id).run()
+    assert not at.exception and not at.error
+    assert any("hold no position" in i.value for i in at.info)
+    assert not at.dataframe  # no book tables, no date slider
