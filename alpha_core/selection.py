@@ -99,10 +99,11 @@ Every candidate: at most 200 trees at learning rate 0.1, early stopping after 50
 without a better validation rank IC (scored every 10 trees), half the features and half the
 rows per tree, 63 histogram bins placed from a sample of 50,000 rows (about 800 rows per bin
 boundary: ample for 63 bins, and a quarter of LightGBM's default sample, whose binning is
-most of a fit's CPU on a 400k x 157 matrix). *small*: 15 leaves, depth 4; *medium*: 63 leaves, depth 8;
-both with at least 500 rows per leaf. Targets: the raw return, or its per-date z-score
-(Qlib's ``CSZScoreNorm``). Sized for the CPU budget of a whole run on the S&P 500 file
-(docs/performance.md); the run's feature set and feature transform are the user's."""
+most of a fit's CPU on a 400k x 157 matrix). *small*: 15 leaves, depth 4; *medium*: 63
+leaves, depth 8; both with at least 500 rows per leaf. Targets: the raw return, or its
+per-date z-score (Qlib's ``CSZScoreNorm``). Sized for the CPU budget of a whole run on the
+S&P 500 file (docs/performance.md); the run's feature set and feature transform are the
+user's."""
 
 
 @dataclass
