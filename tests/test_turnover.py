@@ -299,3 +299,31 @@ def test_books_page_without_positions_shows_a_message(tiny_run, monkeypatch):
     assert not at.exception and not at.error
     assert any("hold no position" in i.value for i in at.info)
     assert not at.dataframe  # no book tables, no date slider
+
+
+# ------------------------------------------------------------------ choosing on validation
+def test_select_valid_chooses_turnover_by_validation_net_sharpe():
+    from alpha_core import selection
+
+    preds = random_preds(n_assets=40, n_days=60, seed=11)
+    cfg = RunConfig(cost_bps=5.0)
+    chosen, meta = selection.choose_books(cfg, preds)
+    rows = meta["book_candidates"]
+    assert [r["books"] for r in rows] == [c.name for c in selection.BOOK_CANDIDATES]
+    # each row's net Sharpe is the one a rebook of those settings measures (held days)
+    for cand, row in zip(selection.BOOK_CANDIDATES, rows, strict=True):
+        m = rebook(preds, cfg.replace(**dict(cand.settings)), {})[2]
+        assert row["valid_net_sharpe"] == pytest.approx(m["sharpe_net"], rel=1e-9)
+    best = max(range(len(rows)), key=lambda i: (rows[i]["valid_net_sharpe"], -i))
+    assert [r["chosen"] for r in rows] == [i == best for i in range(len(rows))]
+    assert meta["chosen_books"] == rows[best]["books"]
+    want = dict(selection.BOOK_CANDIDATES[best].settings)
+    assert {f: getattr(chosen, f) for f in want} == want
+    # costs change the criterion: at 0 bps the gross Sharpe decides
+    free = selection.choose_books(RunConfig(), preds)[1]["book_candidates"]
+    assert [r["valid_net_sharpe"] for r in free] == pytest.approx([r["valid_sharpe"] for r in free])
+    # settings the user gives are kept (the stage is skipped), and reach the flags
+    assert not selection.gives_books(RunConfig())
+    assert selection.gives_books(RunConfig(smooth_days=3))
+    flags = selection._flags(RunConfig(hold_buffer=0.1, rebalance_every=5), books=True)
+    assert flags.endswith("--rebalance-every 5 --hold-buffer 0.1")
