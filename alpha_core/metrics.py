@@ -8,6 +8,10 @@ kurtosis: ``sharpe_ci_low/high``; stationary bootstrap: ``sharpe_boot_ci_low/hig
 probabilistic Sharpe ratio against 0 (``psr``), the deflated Sharpe ratio given the
 config's ``n_trials`` (``dsr``) and the minimum track record length in days (``min_trl``).
 
+Costs: ``turnover_mean`` (alias ``turnover``), ``cost_annual`` (the annual cost drag as a
+return, alias ``cost_drag``), ``sharpe_net`` (alias ``net_sharpe``) and ``break_even_bps``,
+the trading cost at which the net Sharpe is 0 (:func:`break_even_bps`, in closed form).
+
 IC and quantile statistics always use the raw realised return (``label``, and the
 forward returns ``fwd_ret_<h>`` for the IC decay), never a transformed training label.
 
