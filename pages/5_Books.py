@@ -18,6 +18,7 @@ from alpha_core.metrics import METRICS
 from alpha_core.report import format_metric
 from alpha_core.selection import TURNOVER_FIELDS
 from alpha_ui import cache, charts, config_form, layout
+from alpha_ui.text import plain
 
 ICON = ":material/menu_book:"
 
@@ -52,7 +53,7 @@ st.caption(
     f"{result.config.short_pct:.0%}; shown: long {long_pct:.0%} / short {short_pct:.0%} "
     "(recomputed from the stored predictions, no retraining). Costs: "
     f"{result.config.cost_bps:g} bps per unit turnover, borrow {result.config.borrow_bps:g} "
-    f"bps a year; turnover control: {turnover_settings or 'none (daily full rebalance)'}."
+    f"bps a year; turnover control: {plain(turnover_settings or 'none (daily full rebalance)')}."
 )
 
 CARDS = {  # gross: metrics key -> short card label; the format comes from the metrics registry

@@ -279,7 +279,7 @@ def test_books_page_shows_net_figures_of_the_rebook(tiny_run, monkeypatch):
     assert cards["Cost drag a year"] == format_value(m["cost_annual"], "pct")
     assert cards["Break-even cost (bps)"] == format_value(m["break_even_bps"], "num")
     assert m["sharpe_net"] < m["sharpe"]  # 5 bps cost something
-    assert any("hold buffer 0.05" in c.value for c in at.caption)
+    assert any("hold buffer 0\\.05" in c.value for c in at.caption)  # escaped Markdown
 
 
 def test_books_page_without_positions_shows_a_message(tiny_run, monkeypatch):
