@@ -327,3 +327,25 @@ def test_select_valid_chooses_turnover_by_validation_net_sharpe():
     assert selection.gives_books(RunConfig(smooth_days=3))
     flags = selection._flags(RunConfig(hold_buffer=0.1, rebalance_every=5), books=True)
     assert flags.endswith("--rebalance-every 5 --hold-buffer 0.1")
+
+
+def test_a_select_valid_run_carries_its_chosen_turnover_settings(monkeypatch):
+    from test_selection import PANEL, TWO, config
+
+    from alpha_core import selection
+    from alpha_core.pipeline import run_experiment
+
+    monkeypatch.setattr(selection, "CANDIDATES", TWO)
+    result = run_experiment(config(cost_bps=5.0), PANEL)
+    chosen = result.model_meta["chosen_books"]
+    (cand,) = [c for c in selection.BOOK_CANDIDATES if c.name == chosen]
+    settings = {**{f: getattr(RunConfig(), f) for f in selection.TURNOVER_FIELDS}}
+    settings.update(cand.settings)
+    assert {f: getattr(result.config, f) for f in settings} == settings
+    assert result.metrics["chosen_books"] == chosen
+    # the books are those settings' books: a rebook of the saved config gives them again
+    again, _, metrics = rebook(result.predictions, result.config, result.model_meta)
+    assert again.equals(result.books) and metrics["net_sharpe"] == result.metrics["net_sharpe"]
+    # a run that gives a turnover setting keeps it (no turnover stage)
+    given = run_experiment(config(cost_bps=5.0, smooth_days=3), PANEL)
+    assert given.config.smooth_days == 3 and "chosen_books" not in given.model_meta
