@@ -41,6 +41,13 @@ import polars as pl
 from alpha_core.config import ConfigError, RunConfig
 from alpha_core.predictions import PREDICTION
 from alpha_core.transforms import percentile_rank
+from alpha_core.turnover import (
+    buffered_sides,
+    cap_turnover,
+    hold_between,
+    rebalance_dates,
+    smooth_predictions,
+)
 
 RANK = "rank"
 CAPPED = "capped"
@@ -87,17 +94,23 @@ def form_books(
     gross_long: float = 1.0,
     gross_short: float = 1.0,
     within: str | None = None,
+    hold_buffer: float = 0.0,
 ) -> pl.DataFrame:
     """Equal-weight long and short books for every date (and ``within`` group) of ranked
-    predictions; ties are broken by asset name (see the module doc)."""
+    predictions; ties are broken by asset name (see the module doc). With ``hold_buffer``
+    a name held the previous date stays while within its percentile plus the buffer
+    (:func:`alpha_core.turnover.buffered_sides`)."""
     eps = 1e-12
     position = _ordinal_rank(ranked, ["date"] if within is None else ["date", within])
-    side = (
-        pl.when((position >= 1 - long_pct - eps) & (position > 0.5))
-        .then(pl.lit("long"))
-        .when((position <= short_pct + eps) & (position < 0.5))
-        .then(pl.lit("short"))
-    )
+    if hold_buffer > 0:
+        side = buffered_sides(ranked, position, long_pct, short_pct, hold_buffer)
+    else:
+        side = (
+            pl.when((position >= 1 - long_pct - eps) & (position > 0.5))
+            .then(pl.lit("long"))
+            .when((position <= short_pct + eps) & (position < 0.5))
+            .then(pl.lit("short"))
+        )
     book = ranked.with_columns(side.alias("side")).filter(pl.col("side").is_not_null())
     count = pl.len().over("date", "side")
     weight = (
@@ -253,14 +266,16 @@ def build_books(preds: pl.DataFrame, config: RunConfig) -> tuple[pl.DataFrame, d
             "with known values (this data has none: they cannot take effect)",
             field="sector_neutral" if config.sector_neutral else "max_sector_weight",
         )
-    frame = preds
+    frame = _decision_rows(preds, config)
     if need_group:
         frame = frame.with_columns(pl.col(group_col).fill_null("unknown"))
     if config.sizing == "score":
         frame = frame.with_columns(pl.col(PREDICTION).median().over("date").alias("_median_pred"))
     ranked = rank_predictions(frame, within=group_col if config.sector_neutral else None)
     within = group_col if config.sector_neutral else None
-    books = form_books(ranked, config.long_pct, config.short_pct, within=within)
+    books = form_books(
+        ranked, config.long_pct, config.short_pct, within=within, hold_buffer=config.hold_buffer
+    )
     base = _base_weights(books, config.sizing)
     books = books.drop("_median_pred", strict=False).select(pl.exclude("^fwd_ret_.*$"))
 
@@ -306,4 +321,16 @@ def build_books(preds: pl.DataFrame, config: RunConfig) -> tuple[pl.DataFrame, d
         "capped_positions_mean": float(capped.sum() / n_dates) if n_dates else 0.0,
         "limit_infeasible_days": int(np.unique(g_date[infeasible]).size),
     }
-    return books, summary
+    if config.max_turnover is not None:
+        books = cap_turnover(books, ranked, config.max_turnover)
+    return hold_between(books, preds, config.rebalance_every), summary
+
+
+def _decision_rows(preds: pl.DataFrame, config: RunConfig) -> pl.DataFrame:
+    """The rows books are formed on: smoothed predictions on the rebalance dates
+    (:mod:`alpha_core.turnover`; every row as it is at the defaults)."""
+    frame = smooth_predictions(preds, config.smooth_days)
+    if config.rebalance_every > 1:
+        keep = rebalance_dates(preds["date"], config.rebalance_every)
+        frame = frame.filter(pl.col("date").is_in(keep))
+    return frame

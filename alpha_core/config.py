@@ -172,6 +172,17 @@ class ModelParams:
         "share of each fold's last training dates, purged; 0 uses the run's validation window",
     )
 
+    bin_construct_sample_cnt: int = setting(
+        200_000,
+        label="Rows sampled for the histogram bins",
+        lo=1,
+        section="Model",
+        advanced=True,
+        help="rows LightGBM samples to place the bin boundaries when it builds its dataset "
+        "(its bin_construct_sample_cnt; 200,000 is LightGBM's default). Fewer rows build the "
+        "dataset faster on large panels; the trees then split on slightly different bins",
+    )
+
     def validate(self) -> None:
         validate_fields(self, "model.")
 
@@ -491,6 +502,47 @@ class RunConfig:
         help="where walk-forward folds train: serial (this process), process (one worker per "
         "core) or ray (a Ray cluster; pip install 'alpha-lab[ray]'); every backend gives the "
         "same predictions (docs/scale.md)",
+    )
+
+    # ------------------------------------------------------------ turnover control
+    rebalance_every: int = setting(
+        1,
+        label="Rebalance every (days)",
+        lo=1,
+        section="Books",
+        help="trade every k-th test date and hold the book (its weights) in between; "
+        "1: every day (alpha_core.turnover)",
+    )
+    hold_buffer: float = setting(
+        0.0,
+        label="Hold buffer",
+        lo=0,
+        hi=0.5,
+        widget="percent",
+        step=0.01,
+        section="Books",
+        help="a name enters the long book in the top long_pct and leaves it only below the top "
+        "long_pct + buffer (the short book mirrors it); 0: no buffer",
+    )
+    smooth_days: int = setting(
+        1,
+        label="Smooth predictions over (days)",
+        lo=1,
+        section="Books",
+        help="rank each asset by the mean of its last N predictions (known at the decision "
+        "date); 1: today's prediction alone",
+    )
+    max_turnover: float | None = setting(
+        None,
+        label="Max daily turnover",
+        lo=0,
+        hi=20,
+        closed="right",
+        step=0.05,
+        fmt="%.2f",
+        section="Costs & limits",
+        help="cap on sum |w_t - w_t-1| per day: the trade is scaled towards the target book "
+        "so that it holds (empty: no cap)",
     )
 
     # ---------------------------------------------------------------- validation

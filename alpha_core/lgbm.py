@@ -317,13 +317,24 @@ class LightGBMModel(TrainedModel):
         return cls(booster, features, meta)
 
 
+def _dataset_params(params: ModelParams) -> dict[str, Any]:
+    """Dataset parameters that differ from LightGBM's defaults (none at the defaults, so a
+    model trained before they existed is built on the same bins)."""
+    sample = params.bin_construct_sample_cnt
+    return {} if sample == 200_000 else {"bin_construct_sample_cnt": sample}
+
+
 def _dataset(x: np.ndarray, y: np.ndarray, features: tuple[str, ...], params: ModelParams):
     return lgb.Dataset(
         x,
         label=y,
         feature_name=list(features),
         categorical_feature=[f for f in features if is_categorical(f)],
-        params={"max_bin": params.max_bin, "verbosity": -1},
+        params={
+            "max_bin": params.max_bin,
+            "verbosity": -1,
+            **_dataset_params(params),
+        },
     )
 
 

@@ -8,6 +8,10 @@ kurtosis: ``sharpe_ci_low/high``; stationary bootstrap: ``sharpe_boot_ci_low/hig
 probabilistic Sharpe ratio against 0 (``psr``), the deflated Sharpe ratio given the
 config's ``n_trials`` (``dsr``) and the minimum track record length in days (``min_trl``).
 
+Costs: ``turnover_mean`` (alias ``turnover``), ``cost_annual`` (the annual cost drag as a
+return, alias ``cost_drag``), ``sharpe_net`` (alias ``net_sharpe``) and ``break_even_bps``,
+the trading cost at which the net Sharpe is 0 (:func:`break_even_bps`, in closed form).
+
 IC and quantile statistics always use the raw realised return (``label``, and the
 forward returns ``fwd_ret_<h>`` for the IC decay), never a transformed training label.
 
@@ -140,6 +144,10 @@ _REGISTRY: tuple[Metric, ...] = (
     Metric("turnover_mean", "Mean daily turnover", group=_NET, summary=True),
     Metric("turnover_annual", "Annual turnover", group=_NET),
     Metric("cost_annual", "Annual cost drag", "pct", group=_NET, summary=True),
+    Metric("break_even_bps", "Break-even cost (bps: net Sharpe 0)", group=_NET, summary=True),
+    Metric("net_sharpe", "Net Sharpe (= Sharpe after costs)", group=_NET),
+    Metric("turnover", "Turnover (= mean daily turnover)", group=_NET),
+    Metric("cost_drag", "Cost drag (= annual cost drag)", "pct", group=_NET),
     Metric("trade_cost_annual", "Annual trading cost", "pct", group=_NET),
     Metric("borrow_cost_annual", "Annual borrow cost", "pct", group=_NET),
     Metric("hit_rate", "Hit rate (positions right)", "pct", group=_BOOKS, summary=True),
@@ -178,6 +186,8 @@ _REGISTRY: tuple[Metric, ...] = (
       for h in IC_HORIZONS),
     Metric("valid_rank_ic", "Validation mean rank IC (chosen model)", "num4", group=_PREDS,
            summary=True),
+    Metric("valid_net_sharpe", "Validation net Sharpe (chosen turnover settings)",
+           group=_PREDS, summary=True),
     Metric("pred_tie_share", "Mean share of a day's predictions tied", "pct", group=_PREDS,
            compute=lambda _d, preds, _b: tie_summary(preds["date"], preds[PREDICTION])[
                "tie_share_mean"]),
@@ -188,6 +198,8 @@ _REGISTRY: tuple[Metric, ...] = (
     Metric("feature_set", "Feature set", "text", group=_RUN, summary=True),
     Metric("n_candidates", "Candidates compared on the validation window", "int", group=_RUN),
     Metric("chosen_candidate", "Candidate chosen on the validation window", "text",
+           group=_RUN),
+    Metric("chosen_books", "Turnover settings chosen on the validation window", "text",
            group=_RUN),
     Metric("train_rmse", "Train RMSE", "num4", group=_RUN, claim=0.0375, summary=True),
     Metric("test_rmse", "Test RMSE", "num4", group=_RUN, claim=0.0177, summary=True),
@@ -443,6 +455,7 @@ def compute_metrics(
         "sharpe_boot_n": n_boot,
         "hit_rate": hit_rate(books) if books is not None else math.nan,
         **_cost_metrics(daily, periods),
+        **_break_even(kept),
         **pred_stats.metrics,
         **(extra or {}),
         "long_sharpe": stats.sharpe_ratio(daily["long"].filter(held["long"]).to_numpy(), periods),
@@ -461,10 +474,44 @@ def compute_metrics(
         "test_start": str(daily["date"].min()) if daily.height else None,
         "test_end": str(daily["date"].max()) if daily.height else None,
     }
+    metrics.update({alias: metrics.get(key) for alias, key in ALIASES.items()})
     for m in METRICS.values():
         if m.compute is not None:
             metrics[m.key] = m.compute(daily, preds, books)
     return {k: _clean(v) for k, v in metrics.items()}
+
+
+ALIASES = {"net_sharpe": "sharpe_net", "turnover": "turnover_mean", "cost_drag": "cost_annual"}
+"""The issue's names for existing metrics (``alias: key``), saved and shown under both."""
+
+
+def break_even_bps(gross: np.ndarray, turnover: np.ndarray, other_cost: np.ndarray) -> float:
+    """The trading cost in bps per unit of turnover at which the net Sharpe is 0.
+
+    The net return ``gross_t - c * turnover_t - other_t`` is linear in the cost rate c, and
+    a Sharpe ratio is 0 exactly when the mean is, so
+    ``c* = mean(gross - other) / mean(turnover)`` (in bps: times 1e4). Negative when the
+    books lose before trading costs; NaN without turnover.
+    """
+    if gross.size == 0:
+        return math.nan
+    traded = float(np.mean(turnover))
+    if not traded > 0:
+        return math.nan
+    return float(np.mean(gross - other_cost)) / traded * 1e4
+
+
+def _break_even(kept: pl.DataFrame) -> dict[str, float]:
+    """:func:`break_even_bps` over the days the statistics use (borrow fees stay charged)."""
+    if "turnover" not in kept.columns:
+        return {}
+    return {
+        "break_even_bps": break_even_bps(
+            kept["long_short"].to_numpy(),
+            kept["turnover"].to_numpy(),
+            kept["borrow_cost"].to_numpy(),
+        )
+    }
 
 
 def _spread(top: float | None, bottom: float | None) -> float:

@@ -29,7 +29,7 @@ from alpha_core.predictions import CONTEXT_FEATURES, with_context
 from alpha_core.progress import OnProgress, Progress, ignore
 from alpha_core.quality import duplicate_bars
 from alpha_core.result import RunResult, models_meta
-from alpha_core.selection import Choice, choose, wants_validation
+from alpha_core.selection import TURNOVER_FIELDS, Choice, choose, wants_validation
 from alpha_core.transforms import transform_features
 from alpha_core.walkforward import run_folds, shuffle_labels_within_date
 
@@ -115,6 +115,7 @@ def run_experiment(
     if wants_validation(config):
         t0 = time.perf_counter()
         choice = choose(config, model_feats, names, on_progress)
+        config = config.replace(**{f: getattr(choice.config, f) for f in TURNOVER_FIELDS})
         timings["selection"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -239,4 +240,6 @@ def _chosen(config: RunConfig, model_meta: dict[str, Any]) -> dict[str, Any]:
         "n_candidates": int(model_meta.get("n_candidates", 1)),
         "chosen_candidate": model_meta.get("chosen_candidate"),
         "valid_rank_ic": model_meta.get("valid_rank_ic"),
+        "chosen_books": model_meta.get("chosen_books"),
+        "valid_net_sharpe": model_meta.get("valid_net_sharpe"),
     }

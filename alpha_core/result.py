@@ -64,7 +64,16 @@ class RunResult:
         return models_meta(self.models)
 
 
-SELECTION_KEYS = ("selection", "n_candidates", "chosen_candidate", "valid_rank_ic", "valid_window")
+SELECTION_KEYS = (
+    "selection",
+    "n_candidates",
+    "chosen_candidate",
+    "valid_rank_ic",
+    "valid_window",
+    "chosen_books",
+    "valid_net_sharpe",
+    "book_candidates",
+)
 """What the validation window decided, recorded in every model's meta (alpha_core.selection)."""
 
 

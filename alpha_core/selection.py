@@ -35,6 +35,7 @@ chosen) is saved with the run; ``n_candidates`` feeds the deflated Sharpe ratio.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -42,9 +43,13 @@ from typing import Any
 
 import polars as pl
 
+from alpha_core import stats
+from alpha_core.backtest import add_costs, daily_returns
+from alpha_core.books import build_books
 from alpha_core.config import ConfigError, ModelParams, RunConfig
 from alpha_core.features import LABEL, LABEL_END, model_rows
 from alpha_core.model import fit_model, training_rows
+from alpha_core.predictions import PREDICTION
 from alpha_core.progress import OnProgress, Progress, ignore
 from alpha_core.scoring import tie_summary
 from alpha_core.transforms import transform_label
@@ -77,6 +82,7 @@ _CANDIDATE_BASE = ModelParams(
     bagging_freq=1,
     max_bin=63,
     early_stopping_rounds=50,
+    bin_construct_sample_cnt=50_000,
 )
 _SIZES = {
     "small": {"num_leaves": 15, "max_depth": 4, "min_data_in_leaf": 500},
@@ -91,10 +97,13 @@ CANDIDATES: tuple[Candidate, ...] = tuple(
 
 Every candidate: at most 200 trees at learning rate 0.1, early stopping after 50 trees
 without a better validation rank IC (scored every 10 trees), half the features and half the
-rows per tree, 63 histogram bins. *small*: 15 leaves, depth 4; *medium*: 63 leaves, depth 8;
-both with at least 500 rows per leaf. Targets: the raw return, or its per-date z-score
-(Qlib's ``CSZScoreNorm``). Sized for the CPU budget of a whole run on the S&P 500 file
-(docs/performance.md); the run's feature set and feature transform are the user's."""
+rows per tree, 63 histogram bins placed from a sample of 50,000 rows (about 800 rows per bin
+boundary: ample for 63 bins, and a quarter of LightGBM's default sample, whose binning is
+most of a fit's CPU on a 400k x 157 matrix). *small*: 15 leaves, depth 4; *medium*: 63
+leaves, depth 8; both with at least 500 rows per leaf. Targets: the raw return, or its
+per-date z-score (Qlib's ``CSZScoreNorm``). Sized for the CPU budget of a whole run on the
+S&P 500 file (docs/performance.md); the run's feature set and feature transform are the
+user's."""
 
 
 @dataclass
@@ -180,15 +189,20 @@ def choose(
     """Train each candidate before the validation window, score it there, pick one."""
     fit, valid = validation_rows(config, feats, names)
     candidates = candidates_for(config)
-    rows = []
+    rows, scores = [], []
     for k, candidate in enumerate(candidates):
         on_progress(Progress("selecting", 0.05 * k / len(candidates), k, len(candidates)))
-        rows.append(_score(candidate, config, fit, valid, names))
+        row, score = _score(candidate, config, fit, valid, names)
+        rows.append(row)
+        scores.append(score)
     pick = _pick(rows) if config.select == "valid" else 0
     refits = [_refit(config, c, r["best_iteration"]) for c, r in zip(candidates, rows, strict=True)]
+    books_meta: dict[str, Any] = {}
+    if config.select == "valid" and not gives_books(config):
+        refits[pick], books_meta = choose_books(refits[pick], _scored(valid, scores[pick]))
     table = pl.DataFrame(
         [
-            {**r, "chosen": i == pick, "flags": _flags(refit)}
+            {**r, "chosen": i == pick, "flags": _flags(refit, books=i == pick)}
             for i, (r, refit) in enumerate(zip(rows, refits, strict=True))
         ]
     )
@@ -199,8 +213,99 @@ def choose(
         "chosen_candidate": chosen.name,
         "valid_rank_ic": rows[pick]["valid_rank_ic"],
         "valid_window": [str(valid["date"].min()), str(valid["date"].max())],
+        **books_meta,
     }
     return Choice(refits[pick], table, meta)
+
+
+# ------------------------------------------------------------- the books' turnover stage
+@dataclass(frozen=True)
+class BookCandidate:
+    """Turnover settings the selection may choose for the chosen model's books."""
+
+    name: str
+    settings: tuple[tuple[str, Any], ...] = ()
+
+
+BOOK_CANDIDATES: tuple[BookCandidate, ...] = (
+    BookCandidate("daily"),
+    BookCandidate("buffer 0.1", (("hold_buffer", 0.1),)),
+    BookCandidate("smooth 5", (("smooth_days", 5),)),
+    BookCandidate("smooth 5, buffer 0.1", (("smooth_days", 5), ("hold_buffer", 0.1))),
+    BookCandidate("smooth 10, buffer 0.2", (("smooth_days", 10), ("hold_buffer", 0.2))),
+    BookCandidate("every 5 days", (("rebalance_every", 5),)),
+    BookCandidate(
+        "every 5 days, smooth 5, buffer 0.1",
+        (("rebalance_every", 5), ("smooth_days", 5), ("hold_buffer", 0.1)),
+    ),
+)
+"""The fixed turnover variants of ``select = "valid"`` (:mod:`alpha_core.turnover`), from
+daily full rebalancing (the seed's books) to a weekly, smoothed, buffered book. Each is
+scored on the validation window with the chosen model's validation predictions (the model
+trained before the window) by the **net Sharpe ratio at the run's own costs**
+(``cost_bps``, ``borrow_bps``) of its long-short books there; the highest wins, the first
+in this order on equal scores (so "daily" unless another does better net). Chosen only when
+the run gives none of the turnover settings itself; they are variants of one signal, so
+they are recorded (``book_candidates`` in the model's sidecar) but not counted as trials of
+the deflated Sharpe ratio."""
+
+TURNOVER_FIELDS = ("rebalance_every", "hold_buffer", "smooth_days", "max_turnover")
+"""The run settings of :mod:`alpha_core.turnover`."""
+
+
+def gives_books(config: RunConfig) -> bool:
+    """True when the run sets any turnover setting itself (the selection then keeps them)."""
+    default = RunConfig()
+    return any(getattr(config, f) != getattr(default, f) for f in TURNOVER_FIELDS)
+
+
+def _finite(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def _scored(valid: pl.DataFrame, score: Any) -> pl.DataFrame:
+    """Validation rows as predictions: scores, realised label and the sizing inputs present
+    (those are the model's inputs there, after the run's feature transform)."""
+    extra = [c for c in ("vol_20", "sector", "asset_class") if c in valid.columns]
+    return valid.select("date", "asset", LABEL, *extra).with_columns(
+        pl.Series(PREDICTION, score, dtype=pl.Float64)
+    )
+
+
+def book_score(preds: pl.DataFrame, config: RunConfig) -> dict[str, Any]:
+    """Net and gross Sharpe and mean daily turnover of ``config``'s books of ``preds``."""
+    books, _ = build_books(preds, config)
+    daily = add_costs(
+        daily_returns(books, preds), books, preds["date"], config.cost_bps, config.borrow_bps
+    )
+    held = daily.filter((pl.col("n_long") + pl.col("n_short")) > 0)
+    return {
+        "valid_net_sharpe": stats.sharpe_ratio(held["long_short_net"].to_numpy()),
+        "valid_sharpe": stats.sharpe_ratio(held["long_short"].to_numpy()),
+        "valid_turnover": float(held["turnover"].mean()) if held.height else math.nan,
+    }
+
+
+def choose_books(config: RunConfig, preds: pl.DataFrame) -> tuple[RunConfig, dict[str, Any]]:
+    """``config`` with the :data:`BOOK_CANDIDATES` entry of best validation net Sharpe, and
+    the record (``book_candidates`` rows, ``chosen_books``, ``valid_net_sharpe``)."""
+    rows = []
+    for candidate in BOOK_CANDIDATES:
+        settings = dict(candidate.settings)
+        rows.append(
+            {"books": candidate.name, **book_score(preds, config.replace(**settings)), **settings}
+        )
+    ok = [i for i, r in enumerate(rows) if math.isfinite(r["valid_net_sharpe"])]
+    pick = max(ok, key=lambda i: (rows[i]["valid_net_sharpe"], -i)) if ok else 0
+    for i, r in enumerate(rows):
+        r["chosen"] = i == pick
+    chosen = BOOK_CANDIDATES[pick]
+    meta = {
+        "book_candidates": [{k: _finite(v) for k, v in r.items()} for r in rows],
+        "chosen_books": chosen.name,
+        "valid_net_sharpe": rows[pick]["valid_net_sharpe"],
+    }
+    return config.replace(**dict(chosen.settings)), meta
 
 
 def _refit(config: RunConfig, candidate: Candidate, trees: int) -> RunConfig:
@@ -215,15 +320,17 @@ def _score(
     fit: pl.DataFrame,
     valid: pl.DataFrame,
     names: tuple[str, ...],
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], Any]:
+    """The candidate's row of the table and its validation scores."""
     t0 = time.perf_counter()
     train = transform_label(fit, candidate.label_transform)
     model = fit_model(
         train, names, candidate.params, config.seed, model_type=config.model_type, valid=valid
     )
-    ties = tie_summary(valid["date"], model.predict(valid))
+    scores = model.predict(valid)
+    ties = tie_summary(valid["date"], scores)
     p = candidate.params
-    return {
+    row = {
         "candidate": candidate.name,
         "label_transform": candidate.label_transform,
         "learning_rate": p.learning_rate,
@@ -240,6 +347,7 @@ def _score(
         "n_valid_rows": valid.height,
         "seconds": time.perf_counter() - t0,
     }
+    return row, scores
 
 
 def _pick(rows: list[dict[str, Any]]) -> int:
@@ -271,13 +379,22 @@ _MODEL_FLAGS = (
     "bagging_freq",
     "max_bin",
     "early_stopping_rounds",
+    "bin_construct_sample_cnt",
 )
 
 
-def _flags(config: RunConfig) -> str:
-    """The chosen settings as ``alpha run`` flags: the same run without selecting."""
+def _flags(config: RunConfig, books: bool = False) -> str:
+    """The chosen settings as ``alpha run`` flags: the same run without selecting (with
+    ``books``, its turnover settings too)."""
     parts = [f"--feature-set {config.feature_set}", f"--label-transform {config.label_transform}"]
     if config.features:
         parts.append(f"--features {','.join(config.features)}")
     parts += [f"--{n.replace('_', '-')} {getattr(config.model, n)}" for n in _MODEL_FLAGS]
+    if books:
+        default = RunConfig()
+        parts += [
+            f"--{n.replace('_', '-')} {getattr(config, n)}"
+            for n in TURNOVER_FIELDS
+            if getattr(config, n) != getattr(default, n)
+        ]
     return " ".join(parts)

@@ -79,13 +79,13 @@ _BOOT_CHUNK_ELEMS = 4_000_000
 # --------------------------------------------------------------------------- helpers
 
 
-
 def _scipy_stats():  # noqa: ANN202
     """``scipy.stats``, imported on first use: it costs ~0.5 s of import, which the daily desk
     (``alpha book``) does not need."""
     import scipy.stats
 
     return scipy.stats
+
 
 def _clean(r: ArrayLike) -> np.ndarray:
     """1-D float64 copy of ``r`` with NaNs removed."""

@@ -1,4 +1,5 @@
-"""Books: the daily long and short books; percentile sliders rebook without retraining.
+"""Books: the daily long and short books, gross and net of costs; percentile sliders rebook
+without retraining (with the run's turnover control and costs).
 
 The download buttons do not rerun the page when clicked (``on_click="ignore"``): a rerun
 replaces the page's files, and a download still in flight when it finishes is cancelled
@@ -7,6 +8,7 @@ replaces the page's files, and a download still in flight when it finishes is ca
 
 from __future__ import annotations
 
+import polars as pl
 import streamlit as st
 
 from alpha_core import views
@@ -14,7 +16,9 @@ from alpha_core.books import books_csv
 from alpha_core.config import RunConfig, setting_for
 from alpha_core.metrics import METRICS
 from alpha_core.report import format_metric
+from alpha_core.selection import TURNOVER_FIELDS
 from alpha_ui import cache, charts, config_form, layout
+from alpha_ui.text import plain
 
 ICON = ":material/menu_book:"
 
@@ -39,23 +43,56 @@ for column, side in zip(st.columns(2), ("long", "short"), strict=True):
 long_pct, short_pct = percentiles["long_pct"], percentiles["short_pct"]
 rebooked = cache.rebook(run_id, **percentiles)
 books, daily, metrics = rebooked.books, rebooked.daily, rebooked.metrics
+turnover_settings = ", ".join(
+    f"{setting_for(RunConfig, f).spec.label.lower()} {getattr(result.config, f)}"
+    for f in TURNOVER_FIELDS
+    if getattr(result.config, f) != getattr(RunConfig(), f)
+)
 st.caption(
     f"Run `{run_id}` trained with long {result.config.long_pct:.0%} / short "
     f"{result.config.short_pct:.0%}; shown: long {long_pct:.0%} / short {short_pct:.0%} "
-    "(recomputed from the stored predictions, no retraining)."
+    "(recomputed from the stored predictions, no retraining). Costs: "
+    f"{result.config.cost_bps:g} bps per unit turnover, borrow {result.config.borrow_bps:g} "
+    f"bps a year; turnover control: {plain(turnover_settings or 'none (daily full rebalance)')}."
 )
 
-CARDS = {  # metrics key -> short card label; the format comes from the metrics registry
+CARDS = {  # gross: metrics key -> short card label; the format comes from the metrics registry
     "sharpe": "Sharpe",
     "total_return": "Total return",
     "max_drawdown": "Max drawdown",
     "avg_long_positions": "Avg long positions",
     "avg_short_positions": "Avg short positions",
 }
-for col, (key, label) in zip(st.columns(len(CARDS)), CARDS.items(), strict=True):
-    col.metric(label, format_metric(METRICS[key], metrics))
+NET_CARDS = {  # the same books after costs (metrics.py: the ``_net`` keys)
+    "sharpe_net": "Sharpe net",
+    "total_return_net": "Total return net",
+    "max_drawdown_net": "Max drawdown net",
+    "turnover_mean": "Turnover a day",
+    "cost_annual": "Cost drag a year",
+    "break_even_bps": "Break-even cost (bps)",
+}
+for cards in (CARDS, NET_CARDS):
+    for col, (key, label) in zip(st.columns(len(cards)), cards.items(), strict=True):
+        col.metric(label, format_metric(METRICS[key], metrics))
+if books.height == 0:
+    st.info(
+        "These books hold no position on any date (e.g. a model whose predictions are all "
+        "tied, such as a single tree, or percentiles that select no name): nothing to show. "
+        "Widen the percentiles above or train the run again with more trees."
+    )
+    st.stop()
+net = daily.select(
+    "date", pl.col("long_short").alias("gross"), pl.col("long_short_net").alias("net")
+)
 st.altair_chart(
-    charts.equity(views.equity_frame(daily), title="P&L at these percentiles (growth of 1)"),
+    charts.equity(views.equity_frame(daily), title="P&L at these percentiles, gross (growth of 1)"),
+    width="stretch",
+)
+st.altair_chart(
+    charts.equity(
+        views.equity_frame(net, ("gross", "net")),
+        title="Long-short gross and net of costs (growth of 1)",
+    ),
     width="stretch",
 )
 
