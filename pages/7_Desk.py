@@ -81,6 +81,7 @@ b1.download_button(
     file_name=f"book_{run_id}_{book.as_of}.csv",
     mime="text/csv",
     key="desk_dl_book",
+    on_click="ignore",  # a download must not rerun the page (issue 10)
 )
 force = b2.checkbox("Force", key="desk_force", help="record even if the ledger holds another")
 if b3.button("Record in the ledger", key="desk_record"):
@@ -88,7 +89,7 @@ if b3.button("Record in the ledger", key="desk_record"):
         recorded = service.book(run_id, panel, as_of=as_of, force=force)
         st.success(f"Ledger: {plain(recorded.status)} ({plain(recorded.as_of)})")
     except (DeskError, LedgerConflict) as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
 
 # ----------------------------------------------------------------------------- orders
 st.subheader("Orders")
@@ -116,6 +117,7 @@ if raw:
             file_name=f"orders_{run_id}_{book.as_of}.csv",
             mime="text/csv",
             key="desk_dl_orders",
+            on_click="ignore",
         )
 
 

@@ -241,3 +241,40 @@ def test_train_rebook_download_and_screenshots(server, browser, tmp_path):
     page.get_by_text("In use: upload.csv (uploaded)").first.wait_for(timeout=10_000)
     assert list((registry / ".uploads").glob("*_upload.csv"))
     context.close()
+
+
+def test_desk_produces_a_book_and_downloads_the_orders(server, browser, tmp_path):
+    """Tomorrow's book on the Desk page, holdings uploaded, the orders CSV downloaded: it is
+    the engine's orders for the page's own book."""
+    import polars as pl
+
+    from alpha_core.data import load_panel
+    from alpha_core.orders import ORDER_COLUMNS, make_orders, read_holdings
+    from alpha_core.runs import RunService
+
+    url = server["url"]
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    open_page(page, url, "Desk", "Download the book (CSV)")
+    with page.expect_download() as got_book:
+        page.get_by_role("button", name="Download the book (CSV)").click()
+    book = pl.read_csv(got_book.value.path(), try_parse_dates=True)
+    long_name = book.filter(pl.col("side") == "long")["asset"][0]
+    other = sorted(set(load_panel("demo")["asset"].unique()) - set(book["asset"]))[0]
+    holdings = tmp_path / "holdings.csv"
+    holdings.write_text(f"asset,quantity\n{long_name},10\n{other},25\n")  # one to close out
+    page.locator("input[type=file]").set_input_files(str(holdings))
+    button = page.get_by_role("button", name="Download the orders (CSV)")
+    button.wait_for(timeout=60_000)
+    with page.expect_download() as got_orders:
+        button.click()
+    shown = pl.read_csv(got_orders.value.path())
+    as_of = book["date"][0]
+    prices = RunService.prices(load_panel("demo"), as_of)
+    expected = make_orders(book, read_holdings(holdings), prices, 1_000_000.0, 1.0, 0.0)
+    expected = expected.filter(pl.col("order_qty") != 0).select(ORDER_COLUMNS)
+    assert shown.columns == list(ORDER_COLUMNS)
+    assert shown["asset"].to_list() == expected["asset"].to_list()
+    assert shown["order_qty"].to_list() == pytest.approx(expected["order_qty"].to_list())
+    assert other in shown["asset"].to_list()  # the name not in the book is closed out
+    context.close()
