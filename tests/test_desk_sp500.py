@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -60,3 +61,25 @@ def test_sp500_parity_ledger_and_monitor(tmp_path, capsys):
     ic = {r["metric"]: r for r in payload["decay"]}["rank_ic"]
     assert ic["live"] == pytest.approx(result.metrics["rank_ic_mean"], abs=1e-12)
     assert {r["feature"] for r in payload["drift"]} >= {"vol_20", "vol_z_20"}
+
+    # the same track record, drift and ledger on the Desk page
+    from streamlit.testing.v1 import AppTest
+
+    root = Path(__file__).resolve().parents[1]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ALPHA_LAB_ARTIFACTS", str(tmp_path))
+        mp.setenv("ALPHA_LAB_NO_FIRST_RUN", "1")
+        at = AppTest.from_file(str(root / "app.py"), default_timeout=300)
+        at.switch_page("pages/7_Desk.py")
+        at.session_state["run_id"] = result.run_id
+        at.session_state["source"] = {"data": str(SP500), "metadata": None, "label": "S&P 500"}
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    def table(column: str):  # display tables carry no key in AppTest: find them by column
+        (found,) = [d.value for d in at.dataframe if column in d.value.columns]
+        return found
+
+    assert len(table("config_hash")) == 152  # the ledger
+    shown_ic = table("metric").set_index("metric").loc["rank_ic", "live"]
+    assert shown_ic == pytest.approx(ic["live"], abs=1e-12)
+    assert {"vol_20", "vol_z_20"} <= set(table("psi")["feature"])
