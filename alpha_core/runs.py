@@ -58,6 +58,11 @@ EXPORTS: dict[str, Export] = {
 here adds the artifact to runs saved from the CLI and from the app alike."""
 
 
+class Cancelled(Exception):  # noqa: N818 - the name says what happened
+    """Raised by a progress callback to stop a run; the run service lets it through, and
+    a run stopped before its save leaves nothing on disk."""
+
+
 def source_label(data: str) -> str:
     """How a data source is named in run metadata, the CLI summary and the app."""
     return f"demo universe ({DEMO_SOURCE_LABEL})" if data == "demo" else str(data)

@@ -81,16 +81,30 @@ def job() -> jobs.Job | None:
 
 
 def adopt_finished_job() -> None:
-    """A finished training job of this session becomes the current run."""
-    finished = job()
-    if finished is None or finished.active:
+    """This session's job's run becomes the current run as soon as it is saved (once).
+
+    A job still computing the run's SHAP cache stays this session's job (the sidebar shows
+    its progress); an ended job is dropped after its outcome is noted for the toast.
+    """
+    current = job()
+    if current is None:
         return
-    if finished.status == "done" and finished.run_id:
-        set_current_run(finished.run_id)
-        st.session_state["last_finished"] = finished.run_id
-    else:
-        st.session_state["last_error"] = finished.error
+    if current.run_id and st.session_state.get("adopted_run") != current.run_id:
+        set_current_run(current.run_id)
+        st.session_state["adopted_run"] = current.run_id
+        st.session_state["last_finished"] = current.run_id
+    if current.active:
+        return
+    if current.status == "error":
+        st.session_state["last_error"] = current.error
+    elif current.status == "cancelled":
+        st.session_state["last_cancelled"] = current.config.name or "the run"
     st.session_state["job_id"] = None
+
+
+def run_name(run_id: str) -> str:
+    """The run's name as listed (its id when it has none or is not listed)."""
+    return next((i.name for i in cache.runs() if i.run_id == run_id and i.name), run_id)
 
 
 def start_training(config: RunConfig, data_label: str) -> jobs.Job:
