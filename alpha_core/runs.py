@@ -21,11 +21,11 @@ from typing import Any
 
 import polars as pl
 
-from alpha_core import desk, ledger, monitor
+from alpha_core import desk, html_report, ledger, monitor
 from alpha_core import explain as explain_stage
 from alpha_core.books import books_csv
 from alpha_core.config import RunConfig, validate_fields
-from alpha_core.data import load_panel
+from alpha_core.data import PanelError, load_panel, panel_fingerprint
 from alpha_core.demo import DEMO_SOURCE_LABEL
 from alpha_core.metrics import daily_ic
 from alpha_core.pipeline import rebook, run_experiment, run_feature_frame
@@ -43,7 +43,7 @@ from alpha_core.registry import (
     scan_runs,
 )
 from alpha_core.result import RunResult
-from alpha_core.storage import Writer
+from alpha_core.storage import Writer, write_atomic
 
 Export = Callable[[RunResult], Writer]
 """``export(result) -> writer`` of one file saved beside a run (see :data:`EXPORTS`)."""
@@ -172,6 +172,28 @@ class RunService:
     def books_csv(books: pl.DataFrame, day: date | None = None) -> str:
         """Books as CSV text (one date, or every date when ``day`` is None)."""
         return books_csv(books, day)
+
+    def report_html(self, run_id: str, panel: pl.DataFrame | None = None) -> str:
+        """The run as one self-contained HTML page (:mod:`alpha_core.html_report`).
+
+        The data fingerprint is :func:`alpha_core.data.panel_fingerprint` of the run's panel
+        (``panel``, else its source when still readable; otherwise the report says so).
+        """
+        result = self.load(run_id)
+        meta = json.loads((self.folder(run_id) / "meta.json").read_text())
+        if panel is None:
+            try:
+                panel = load_panel(result.config.data, metadata=result.config.metadata)
+            except (PanelError, OSError):
+                panel = None
+        fingerprint = panel_fingerprint(panel) if panel is not None else None
+        return html_report.render(result, meta, fingerprint)
+
+    def write_report(self, run_id: str, out: Path | None = None) -> Path:
+        """Write :meth:`report_html` to ``out`` (default ``<run folder>/report.html``)."""
+        out = Path(out) if out is not None else self.folder(run_id) / "report.html"
+        write_atomic(out, self.report_html(run_id))
+        return out
 
     # ------------------------------------------------------------------ the registry
     def load(self, run_id: str) -> RunResult:

@@ -525,3 +525,54 @@ def rank_information_coefficient(pred: ArrayLike, target: ArrayLike) -> float:
     if x.size < 3:
         return _NAN
     return _pearson(_sps.rankdata(x), _sps.rankdata(y))
+
+
+def drawdown_periods(r: ArrayLike) -> list[tuple[int, int, int | None, float]]:
+    """Every drawdown of the return series ``r``, deepest first.
+
+    Each is ``(peak, trough, recovery, depth)``: indices of the last day at the running peak,
+    of the lowest equity, of the first day back at (or above) the peak (None: not recovered
+    by the end), and the depth ``trough equity / peak equity - 1`` (negative). The peak
+    before the first day is the starting equity 1 (index -1).
+    """
+    equity = np.concatenate([[1.0], equity_curve(np.nan_to_num(np.asarray(r, float)))])
+    periods: list[tuple[int, int, int | None, float]] = []
+    peak = 0
+    i = 1
+    while i < equity.size:
+        if equity[i] >= equity[peak]:
+            peak = i
+            i += 1
+            continue
+        trough = i
+        while i < equity.size and equity[i] < equity[peak]:
+            if equity[i] < equity[trough]:
+                trough = i
+            i += 1
+        recovery = i - 1 if i < equity.size else None
+        depth = float(equity[trough] / equity[peak] - 1.0)
+        periods.append((peak - 1, trough - 1, recovery, depth))
+    return sorted(periods, key=lambda p: p[3])
+
+
+def value_at_risk(r: ArrayLike, level: float = 0.95) -> float:
+    """Historical one-day VaR: the ``1 - level`` quantile of ``r`` (a loss is negative)."""
+    x = _clean(r)
+    return float(np.quantile(x, 1.0 - level)) if x.size else float("nan")
+
+
+def conditional_value_at_risk(r: ArrayLike, level: float = 0.95) -> float:
+    """Historical expected shortfall: the mean of the returns at or below the VaR."""
+    x = _clean(r)
+    if not x.size:
+        return float("nan")
+    return float(x[x <= np.quantile(x, 1.0 - level)].mean())
+
+
+def tail_ratio(r: ArrayLike) -> float:
+    """|95th percentile| / |5th percentile| of daily returns (above 1: fatter right tail)."""
+    x = _clean(r)
+    if not x.size:
+        return float("nan")
+    low = abs(float(np.quantile(x, 0.05)))
+    return abs(float(np.quantile(x, 0.95))) / low if low > 0 else float("nan")

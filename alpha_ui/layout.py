@@ -34,8 +34,12 @@ def page(script: str) -> nav.Page:
     st.set_page_config(page_title=f"{this.title} - Alpha Lab", page_icon=this.icon, layout="wide")
     fastshap.warm_up_in_background()
     session.owner()
+    url_problems = session.apply_url()
     session.adopt_finished_job()
     _sidebar(pages)
+    session.write_url()
+    for problem in url_problems:
+        st.warning(plain(problem))
     return this
 
 

@@ -178,3 +178,44 @@ def test_sidebar_notice_updates_and_toast_names_the_run(live_registry, tmp_path,
     assert at.session_state["run_id"] == job.run_id
     assert any("watched run" in t.value for t in at.toast)
     assert session.DEMO_SOURCE["data"] == "demo"
+
+
+# ----------------------------------------------------------------------------- the URL
+def test_url_carries_the_run_and_a_new_session_opens_it(live_registry):
+    older = live_registry["normal"]
+    at = app("pages/3_Performance.py", older).run()
+    assert not at.exception
+    assert at.query_params["run"] == [older] or at.query_params["run"] == older
+    fresh = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    fresh.switch_page("pages/3_Performance.py")
+    fresh.query_params["run"] = older
+    fresh.run()
+    assert not fresh.exception
+    assert fresh.session_state["run_id"] == older  # not the newest run
+    assert fresh.sidebar.selectbox(key="run_pick").value == older
+
+
+def test_url_carries_the_dataset(live_registry, tmp_path):
+    path = tmp_path / "prices.parquet"
+    live_registry["panel"].filter(
+        live_registry["panel"]["asset"].is_in(live_registry["panel"]["asset"].unique()[:30])
+    ).write_parquet(path)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.switch_page("pages/1_Data.py")
+    at.query_params.update({"data": str(path), "label": "my prices"})
+    at.run()
+    assert not at.exception
+    assert at.session_state["source"]["data"] == str(path)
+    assert any("my prices" in c.value for c in at.sidebar.caption)
+    assert at.query_params["data"] in (str(path), [str(path)])
+
+
+def test_url_with_unknown_run_or_forbidden_path_warns(live_registry, monkeypatch, tmp_path):
+    monkeypatch.setenv("ALPHA_LAB_DATA_ROOTS", str(tmp_path / "allowed"))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.query_params.update({"run": "nope", "data": "/etc/passwd"})
+    at.run()
+    assert not at.exception
+    warnings = " ".join(w.value for w in at.warning)
+    assert "nope" in warnings and "outside the folders" in warnings
+    assert at.session_state["source"]["data"] == "demo"
