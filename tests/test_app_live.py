@@ -219,3 +219,24 @@ def test_url_with_unknown_run_or_forbidden_path_warns(live_registry, monkeypatch
     warnings = " ".join(w.value for w in at.warning)
     assert "nope" in warnings and "outside the folders" in warnings
     assert at.session_state["source"]["data"] == "demo"
+
+
+# ----------------------------------------------------------------------------- Performance
+def test_performance_shows_worst_drawdowns_yearly_and_the_report(live_registry):
+    from alpha_core import views
+
+    run_id = live_registry["normal"]
+    run = load_run(run_id, live_registry["root"])
+    at = app("pages/3_Performance.py", run_id).run()
+    assert not at.exception, [e.value for e in at.exception]
+    net = "long_short_net" if "long_short_net" in views.series_for(run.daily) else "long_short"
+    shown = next(d.value for d in at.dataframe if "trough" in d.value.columns)
+    want = views.worst_drawdowns(run.daily, net)
+    assert list(shown["depth"]) == pytest.approx(want["depth"].to_list())
+    assert [d.date() if hasattr(d, "date") else d for d in shown["trough"]] == want[
+        "trough"
+    ].to_list()
+    at.button(key="build_report").click().run()
+    assert not at.exception
+    button = at.get("download_button")[0]
+    assert button.proto.label.startswith("Download the report")
