@@ -54,7 +54,7 @@ with c1:
     )
 with c2:
     st.altair_chart(charts.rank_ic(views.ic_frame(result.predictions)), width="stretch")
-st.subheader(f"Returns by month and year ({views.SERIES_LABELS[net].lower()})")
+st.subheader(f"Returns by month and year ({plain(views.SERIES_LABELS[net].lower())})")
 m1, m2 = st.columns([4, 1])
 m1.altair_chart(charts.monthly_heatmap(views.monthly_returns(daily, net)), width="stretch")
 m2.altair_chart(charts.yearly_bars(views.yearly_returns(daily, net)), width="stretch")

@@ -240,3 +240,31 @@ def test_performance_shows_worst_drawdowns_yearly_and_the_report(live_registry):
     assert not at.exception
     button = at.get("download_button")[0]
     assert button.proto.label.startswith("Download the report")
+
+
+# ----------------------------------------------------------------------------- Tear sheet
+def test_tear_sheet_shows_the_engines_ic_statistics(live_registry):
+    from alpha_core import tearsheet as ts
+
+    run_id = live_registry["normal"]
+    run = load_run(run_id, live_registry["root"])
+    at = app("pages/8_Tear_sheet.py", run_id).run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = next(d.value for d in at.dataframe if "statistic" in d.value.columns)
+    want = ts.ic_summary(ts.daily_ic(ts.factor_data(run.predictions))["ic"])
+    values = dict(zip(shown["statistic"], shown["value"], strict=True))
+    assert values["IC mean"] == pytest.approx(want["mean"])
+    assert values["t-stat"] == pytest.approx(want["t_stat"])
+    assert values["p-value"] == pytest.approx(want["p_value"])
+    # the demo has sectors: the IC by sector table is drawn, equal to the engine's
+    by_sector = next(d.value for d in at.dataframe if "ic_mean" in d.value.columns)
+    engine = ts.ic_by_group(ts.factor_data(run.predictions), "sector")
+    assert list(by_sector["group"]) == engine["group"].to_list()
+    assert list(by_sector["ic_mean"]) == pytest.approx(engine["ic_mean"].to_list())
+    at.selectbox(key="ts_horizon").set_value(5).run()
+    assert not at.exception
+    shown = next(d.value for d in at.dataframe if "statistic" in d.value.columns)
+    want5 = ts.ic_summary(ts.daily_ic(ts.factor_data(run.predictions, 5))["ic"])
+    assert dict(zip(shown["statistic"], shown["value"], strict=True))["IC mean"] == pytest.approx(
+        want5["mean"]
+    )

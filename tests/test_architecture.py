@@ -234,13 +234,13 @@ def test_a_page_added_as_one_file_reaches_the_sidebar_and_home(tmp_path, monkeyp
     app_dir = tmp_path / "app"
     shutil.copytree(ROOT / "pages", app_dir / "pages")
     shutil.copy(ROOT / "app.py", app_dir / "app.py")
-    (app_dir / "pages" / "7_Toy.py").write_text(TOY_PAGE)  # the one place
+    (app_dir / "pages" / "99_Toy.py").write_text(TOY_PAGE)  # the one place
     monkeypatch.setenv("ALPHA_LAB_ARTIFACTS", str(tmp_path / "runs"))
     monkeypatch.setenv("ALPHA_LAB_NO_FIRST_RUN", "1")
     at = AppTest.from_file(str(app_dir / "app.py"), default_timeout=120).run()
     assert not at.exception, [e.value for e in at.exception]
     assert [e.proto.label for e in at.sidebar.get("page_link")][-1] == "Toy"
     assert "Toy: a page added as one file" in [e.proto.label for e in at.main.get("page_link")]
-    at.switch_page("pages/7_Toy.py").run()
+    at.switch_page("pages/99_Toy.py").run()
     assert not at.exception
     assert at.title[0].value == "Toy page"
