@@ -37,10 +37,12 @@ from alpha_core.registry import (
     delete_run,
     list_runs,
     load_run,
+    read_notes,
     rename_run,
     run_dir,
     save_run,
     scan_runs,
+    write_notes,
 )
 from alpha_core.result import RunResult
 from alpha_core.storage import Writer, write_atomic
@@ -215,6 +217,14 @@ class RunService:
 
     def delete(self, run_id: str) -> None:
         delete_run(run_id, self.root)
+
+    def notes(self, run_id: str) -> dict[str, Any]:
+        """The run's note and tags (``{"note": str, "tags": [str]}``)."""
+        return read_notes(run_id, self.root)
+
+    def set_notes(self, run_id: str, note: str, tags: list[str]) -> None:
+        """Store the run's note and tags with the run (``notes.json`` in its folder)."""
+        write_notes(run_id, note, tags, self.root)
 
     # ------------------------------------------------------------------ the desk
     def lineage(self, run_id: str) -> list[str]:

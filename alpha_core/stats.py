@@ -576,3 +576,30 @@ def tail_ratio(r: ArrayLike) -> float:
         return float("nan")
     low = abs(float(np.quantile(x, 0.05)))
     return abs(float(np.quantile(x, 0.95))) / low if low > 0 else float("nan")
+
+
+def sharpe_difference_test(a: ArrayLike, b: ArrayLike) -> dict[str, float]:
+    """Jobson-Korkie test of equal Sharpe ratios, with Memmel's (2003) correction.
+
+    ``a`` and ``b`` are the two return series on the same days (pairs with a NaN dropped).
+    Returns the per-period Sharpe ratios ``sharpe_a``/``sharpe_b``, their difference, its
+    standard error, the z statistic and the two-sided p-value. The variance of the
+    difference is ``(2 - 2 rho + (sa^2 + sb^2 - 2 sa sb rho^2) / 2) / T`` (rho the
+    correlation of the series; moments with ddof 0), i.e. the delta method under normal
+    returns.
+    """
+    x, y = _clean_pair(a, b)
+    nan = float("nan")
+    out = dict(sharpe_a=nan, sharpe_b=nan, difference=nan, std_error=nan, z=nan, p_value=nan,
+               rho=nan, n=float(x.size))  # fmt: skip
+    if x.size < 3 or not (_has_spread(x) and _has_spread(y)):
+        return out
+    sa, sb = x.mean() / x.std(), y.mean() / y.std()
+    rho = float(np.corrcoef(x, y)[0, 1])
+    var = (2 - 2 * rho + 0.5 * (sa**2 + sb**2 - 2 * sa * sb * rho**2)) / x.size
+    se = math.sqrt(max(var, 0.0))
+    z = (sa - sb) / se if se > 0 else nan
+    p = float(2.0 * _sps.norm.sf(abs(z))) if se > 0 else nan
+    out.update(sharpe_a=float(sa), sharpe_b=float(sb), difference=float(sa - sb),
+               std_error=se, z=float(z), p_value=float(p), rho=rho)  # fmt: skip
+    return out

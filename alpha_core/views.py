@@ -251,3 +251,67 @@ def exposure_by_group(books: pl.DataFrame, column: str = "sector") -> pl.DataFra
         .sort("date", "group")
         .cast(schema)
     )
+
+
+# ------------------------------------------------------------------------------- comparing
+def data_source(config: dict[str, Any]) -> str:
+    """What a run was trained on, for keeping runs on different data apart."""
+    meta = config.get("metadata")
+    return f"{config.get('data')}" + (f" + {meta}" if meta else "")
+
+
+def common_days(dailies: dict[str, pl.DataFrame]) -> list[date]:
+    """The trading days every run has (sorted)."""
+    sets = [set(d["date"].to_list()) for d in dailies.values()]
+    return sorted(set.intersection(*sets)) if sets else []
+
+
+def aligned_equity(dailies: dict[str, pl.DataFrame], only_common: bool = True) -> pl.DataFrame:
+    """``date, run, kind, equity``: gross and net long-short growth of 1 per run.
+
+    ``only_common``: on the trading days every run has, compounded from 1 on the first of
+    them (so the curves are comparable day for day); otherwise each run on all its days.
+    """
+    days = set(common_days(dailies)) if only_common else None
+    frames = []
+    for name, daily in dailies.items():
+        kept = daily.filter(pl.col("date").is_in(list(days))) if days is not None else daily
+        kept = kept.sort("date")
+        net = kept["long_short_net"] if "long_short_net" in kept.columns else kept["long_short"]
+        for kind, r in (("gross", kept["long_short"]), ("net", net)):
+            frames.append(
+                pl.DataFrame(
+                    {
+                        "date": kept["date"],
+                        "run": [name] * kept.height,
+                        "kind": [kind] * kept.height,
+                        "equity": stats.equity_curve(r.to_numpy()),
+                    }
+                )  # fmt: skip
+            )
+    schema = {"date": pl.Date, "run": pl.Utf8, "kind": pl.Utf8, "equity": pl.Float64}
+    return pl.concat(frames).cast(schema) if frames else pl.DataFrame(schema=schema)
+
+
+def sharpe_difference(
+    a: pl.DataFrame, b: pl.DataFrame, column: str = "long_short", periods: int = 252
+) -> dict[str, float]:
+    """:func:`alpha_core.stats.sharpe_difference_test` of two runs on their common days,
+    with the Sharpe ratios also annualised (``*_annual``)."""
+    both = a.select("date", pl.col(column).alias("a")).join(
+        b.select("date", pl.col(column).alias("b")), on="date"
+    )
+    out = stats.sharpe_difference_test(both["a"].to_numpy(), both["b"].to_numpy())
+    scale = float(np.sqrt(periods))
+    for key in ("sharpe_a", "sharpe_b", "difference"):
+        out[f"{key}_annual"] = out[key] * scale
+    return out
+
+
+def metrics_by_run(named: dict[str, dict[str, Any]], keys: list[str]) -> pl.DataFrame:
+    """``run`` plus one numeric column per metric key: one row per run (sortable)."""
+    rows = {"run": list(named)}
+    for key in keys:
+        values = [m.get(key) for m in named.values()]
+        rows[key] = [float(v) if isinstance(v, int | float) else None for v in values]
+    return pl.DataFrame(rows, schema={"run": pl.Utf8, **{k: pl.Float64 for k in keys}})

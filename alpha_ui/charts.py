@@ -60,6 +60,31 @@ def overlay_equity(frame: pl.DataFrame) -> alt.Chart:
     )
 
 
+def compare_equity(frame: pl.DataFrame, title: str) -> alt.Chart:
+    """``date, run, kind, equity``: one colour per run (tableau10), net dashed."""
+    return (
+        alt.Chart(_pd(frame), title=title)
+        .mark_line()
+        .encode(
+            x=alt.X("date:T", title="Date"),
+            y=alt.Y("equity:Q", title="Long-short equity (start = 1)", scale=alt.Scale(zero=False)),
+            color=alt.Color("run:N", title="Run", scale=alt.Scale(scheme="tableau10")),
+            strokeDash=alt.StrokeDash(
+                "kind:N",
+                title="Returns",
+                scale=alt.Scale(domain=["gross", "net"], range=[[1, 0], [5, 3]]),
+            ),  # fmt: skip
+            tooltip=[
+                alt.Tooltip("date:T"),
+                "run:N",
+                "kind:N",
+                alt.Tooltip("equity:Q", format=".4f"),
+            ],  # fmt: skip
+        )
+        .properties(height=H + 40)
+    )
+
+
 def drawdown(frame: pl.DataFrame) -> alt.Chart:
     return (
         alt.Chart(_pd(frame), title="Underwater (drawdown from running peak)")
