@@ -268,3 +268,25 @@ def test_tear_sheet_shows_the_engines_ic_statistics(live_registry):
     assert dict(zip(shown["statistic"], shown["value"], strict=True))["IC mean"] == pytest.approx(
         want5["mean"]
     )
+
+
+# ----------------------------------------------------------------------------- Train form
+def test_train_form_says_where_its_values_come_from_and_resets(live_registry):
+    from alpha_core.config import defaults_for_data
+
+    run_id = live_registry["normal"]
+    run = load_run(run_id, live_registry["root"])
+    at = app("pages/2_Train.py", run_id).run()
+    assert not at.exception, [e.value for e in at.exception]
+    captions = lambda: [c.value.replace("\\", "") for c in at.caption]  # noqa: E731
+    assert any("the current run, normal run" in c for c in captions())
+    assert at.number_input(key="cfg.model.n_estimators").value == run.config.model.n_estimators
+    at.number_input(key="cfg.model.n_estimators").set_value(9).run()
+    at.button(key="form_reset").click().run()
+    assert not at.exception
+    panel = live_registry["panel"]
+    defaults = defaults_for_data(panel["date"].unique().sort().to_list(), demo=True, saved_runs=2)
+    assert at.number_input(key="cfg.model.n_estimators").value == defaults.model.n_estimators
+    assert any("defaults for this dataset" in c for c in captions())
+    at.button(key="form_from_run").click().run()
+    assert at.number_input(key="cfg.model.n_estimators").value == run.config.model.n_estimators
