@@ -198,7 +198,9 @@ def test_url_carries_the_run_and_a_new_session_opens_it(live_registry):
 def test_url_carries_the_dataset(live_registry, tmp_path):
     path = tmp_path / "prices.parquet"
     live_registry["panel"].filter(
-        live_registry["panel"]["asset"].is_in(live_registry["panel"]["asset"].unique()[:30])
+        live_registry["panel"]["asset"].is_in(
+            live_registry["panel"]["asset"].unique()[:30].to_list()
+        )
     ).write_parquet(path)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     at.switch_page("pages/1_Data.py")
