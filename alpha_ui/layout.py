@@ -102,14 +102,18 @@ def job_status_text(job: jobs.Job) -> str:
 def _job_notice(job_id: str) -> None:
     """The session's job, redrawn every second on every page, with a cancel button.
 
-    When the run is saved (or the job ends) the whole page reruns, so the run becomes
-    current and the toast appears without a click.
+    When the run is saved (or the job fails or is cancelled) the whole page reruns, so the
+    run becomes current and the toast appears without a click.
     """
     job = jobs.get(job_id)
     if job is None:
         return
-    if (job.run_id and st.session_state.get("adopted_run") != job.run_id) or not job.active:
-        st.rerun()
+    if job.run_id and st.session_state.get("adopted_run") != job.run_id:
+        st.rerun()  # just saved: the run becomes current, the toast names it
+    if not job.active:
+        if job.status != "done":
+            st.rerun()  # failed or cancelled: the page says so
+        return  # SHAP done: nothing to redraw (a full rerun would cancel a download)
     doing = "Training" if job.training else "Computing SHAP for the saved run"
     name = job.config.name or "unnamed run"
     st.info(f"{plain(doing)} **{plain(name)}**: {plain(job_status_text(job))}")

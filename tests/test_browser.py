@@ -28,7 +28,10 @@ from alpha_ui import nav
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = ROOT / "artifacts" / "screenshots"
-PAGES = tuple((p.title.lower(), "" if p is nav.HOME else p.title) for p in nav.PAGES)
+PAGES = tuple(
+    (p.title.lower(), "" if p is nav.HOME else Path(p.path).stem.split("_", 1)[1])
+    for p in nav.PAGES
+)  # the URL path of pages/8_Tear_sheet.py is /Tear_sheet
 
 pytestmark = [
     pytest.mark.slow,
