@@ -140,17 +140,17 @@ def turnover(frame: pl.DataFrame) -> alt.Chart:
 
 
 def exposure(frame: pl.DataFrame, title: str) -> alt.Chart:
-    """Net book weight per group over time (stacked areas; shorts below 0)."""
+    """Net book weight per group over time, one line per group (shorts below 0)."""
     return (
         alt.Chart(_pd(frame), title=title)
-        .mark_area()
+        .mark_line(strokeWidth=1.2)
         .encode(
             x=alt.X("date:T", title="Date"),
-            y=alt.Y("net:Q", title="Net weight", stack="zero", axis=alt.Axis(format="%")),
-            color=alt.Color("group:N", title=None),
+            y=alt.Y("net:Q", title="Net weight", axis=alt.Axis(format="%")),
+            color=alt.Color("group:N", title=None, scale=alt.Scale(scheme="tableau20")),
             tooltip=[alt.Tooltip("date:T"), "group:N", alt.Tooltip("net:Q", format=".2%")],
         )
-        .properties(height=H - 60)
+        .properties(height=H - 40)
     )
 
 

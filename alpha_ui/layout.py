@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import polars as pl
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
@@ -133,6 +135,15 @@ def damaged_note(damaged: list[DamagedRun]) -> str:
         f"{len(damaged)} damaged run folder(s) skipped ({shown}{more}). "
         "They can be deleted on the Compare page."
     )
+
+
+def date_columns(frame: pl.DataFrame) -> dict[str, Any]:
+    """``column_config`` showing every Date column of ``frame`` as a date (not a datetime)."""
+    return {
+        name: st.column_config.DateColumn(name, format="YYYY-MM-DD")
+        for name, dtype in frame.schema.items()
+        if dtype == pl.Date
+    }
 
 
 def load_or_explain(run_id: str) -> RunResult | None:

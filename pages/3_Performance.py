@@ -62,11 +62,13 @@ m2.altair_chart(charts.yearly_bars(views.yearly_returns(daily, net)), width="str
 d1, d2 = st.columns([3, 2])
 with d1:
     st.subheader("Worst drawdowns")
+    worst = views.worst_drawdowns(daily, net)
     st.dataframe(
-        views.worst_drawdowns(daily, net),
+        worst,
         hide_index=True,
         key="worst_drawdowns",
         column_config={
+            **layout.date_columns(worst),
             "depth": st.column_config.NumberColumn("depth", format="percent"),
             "length": st.column_config.NumberColumn("length (trading days)"),
         },
@@ -85,4 +87,5 @@ if getattr(result, "ic_decay", None) is not None and result.ic_decay.height:
     q2.altair_chart(charts.ic_decay(result.ic_decay), width="stretch")
 if getattr(result, "folds", None) is not None and result.folds.height > 1:
     st.subheader("Walk-forward folds")
-    st.dataframe(views.folds_table(result.folds, result.models), hide_index=True, key="folds")
+    folds = views.folds_table(result.folds, result.models)
+    st.dataframe(folds, hide_index=True, key="folds", column_config=layout.date_columns(folds))
