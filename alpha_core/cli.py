@@ -145,6 +145,7 @@ def build_parser(config_cls: type[RunConfig] = RunConfig) -> argparse.ArgumentPa
     )
     sub.add_parser("runs", help="list saved runs")
     _add_sweep_parser(sub)
+    add_report_parser(sub)
     desk_cli.add_parsers(sub)
     return parser
 
@@ -164,6 +165,25 @@ def _add_sweep_parser(sub: Any) -> None:
     sweep.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds a trial")
     sweep.add_argument("--artifacts", type=Path, default=None, help="registry folder")
     sweep.add_argument("--json", action="store_true", help="print the summary as one JSON line")
+
+
+def add_report_parser(sub: Any) -> None:
+    """``alpha report RUN_ID [--out FILE]``: a run as one self-contained HTML file."""
+    report = sub.add_parser("report", help="write a run's self-contained HTML report")
+    report.add_argument("run_id", help="the run (see alpha runs)")
+    report.add_argument("--out", type=Path, default=None,
+                        help="output file (default: report.html in the run folder)")  # fmt: skip
+    report.add_argument("--artifacts", type=Path, default=None, help="registry folder")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write the report; a run that cannot be read is one line on stderr (exit 2)."""
+    try:
+        out = RunService(args.artifacts).write_report(args.run_id, args.out)
+    except (ValueError, OSError) as exc:
+        return _fail(f"cannot report run {args.run_id}: {exc}")
+    print(out)
+    return 0
 
 
 def given_settings(args: argparse.Namespace, config_cls: type[RunConfig]) -> dict[str, Any]:
@@ -350,6 +370,8 @@ def main(argv: list[str] | None = None, config_cls: type[RunConfig] = RunConfig)
         return cmd_run(args, config_cls)
     if args.command == "sweep":
         return cmd_sweep(args)
+    if args.command == "report":
+        return cmd_report(args)
     if args.command in desk_cli.COMMANDS:
         return desk_cli.COMMANDS[args.command](args)
     return cmd_runs(args)

@@ -141,6 +141,15 @@ _REGISTRY: tuple[Metric, ...] = (
     Metric("calmar_net", "Calmar ratio net of costs", group=_NET, summary=True),
     Metric("alpha_net", "Alpha vs benchmark net of costs (annual)", "pct", group=_NET),
     Metric("beta_net", "Beta vs benchmark net of costs", group=_NET),
+    *(Metric(f"{key}{sfx}", f"{label}{' net of costs' if sfx else ''}", kind,
+             group=_NET if sfx else _GROSS,
+             compute=lambda d, _p, _b, fn=fn, col=col: _tail(d, col, fn))
+      for sfx, col in (("", "long_short"), ("_net", "long_short_net"))
+      for key, label, kind, fn in (
+          ("var_95", "Daily VaR 95% (historical)", "pct", stats.value_at_risk),
+          ("cvar_95", "Daily CVaR 95% (expected shortfall)", "pct",
+           stats.conditional_value_at_risk),
+          ("tail_ratio", "Tail ratio (95th / 5th percentile)", "num", stats.tail_ratio))),
     Metric("turnover_mean", "Mean daily turnover", group=_NET, summary=True),
     Metric("turnover_annual", "Annual turnover", group=_NET),
     Metric("cost_annual", "Annual cost drag", "pct", group=_NET, summary=True),
@@ -512,6 +521,14 @@ def _break_even(kept: pl.DataFrame) -> dict[str, float]:
             kept["borrow_cost"].to_numpy(),
         )
     }
+
+
+def _tail(daily: pl.DataFrame, column: str, fn: Callable[[np.ndarray], float]) -> float:
+    """A tail statistic of ``column`` (net falls back to gross) on the days with positions."""
+    column = column if column in daily.columns else "long_short"
+    if daily.is_empty():
+        return math.nan
+    return fn(daily.filter(_held(daily)["any"])[column].to_numpy())
 
 
 def _spread(top: float | None, bottom: float | None) -> float:

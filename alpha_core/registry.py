@@ -356,6 +356,41 @@ def rename_run(run_id: str, new_name: str, root: Path | None = None) -> None:
     write_json(path / "meta.json", meta)
 
 
+NOTES = "notes.json"
+"""A run's notes and tags (``{"note": str, "tags": [str, ...]}``): the researcher's words
+about the run, written after the save, outside the manifest (editing them is not damage)."""
+MAX_NOTE_CHARS, MAX_TAGS, MAX_TAG_CHARS = 10_000, 20, 40
+
+
+def read_notes(run_id: str, root: Path | None = None) -> dict[str, Any]:
+    """The run's note and tags (empty when none were written or the file is unreadable)."""
+    path = run_dir(run_id, root) / NOTES
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {"note": "", "tags": []}
+    note = raw.get("note") if isinstance(raw, dict) else ""
+    tags = raw.get("tags") if isinstance(raw, dict) else []
+    return {
+        "note": note if isinstance(note, str) else "",
+        "tags": [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else [],
+    }
+
+
+def write_notes(run_id: str, note: str, tags: list[str], root: Path | None = None) -> None:
+    """Replace the run's note and tags (atomically); tags are stripped, de-duplicated and
+    lower-cased; ValueError when the note or a tag is too long or there are too many."""
+    path = run_dir(run_id, root)
+    if not (path / META).is_file():
+        raise RunNotFoundError(f"no run {run_id!r} in {path.parent}")
+    clean = list(dict.fromkeys(t.strip().lower() for t in tags if t.strip()))
+    if len(note) > MAX_NOTE_CHARS:
+        raise ValueError(f"a note holds at most {MAX_NOTE_CHARS:,} characters")
+    if len(clean) > MAX_TAGS or any(len(t) > MAX_TAG_CHARS for t in clean):
+        raise ValueError(f"at most {MAX_TAGS} tags of at most {MAX_TAG_CHARS} characters")
+    write_json(path / NOTES, {"note": note, "tags": clean})
+
+
 def delete_run(run_id: str, root: Path | None = None) -> None:
     """Delete a run folder, readable or damaged: renamed aside first, then removed.
 

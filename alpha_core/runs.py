@@ -21,11 +21,11 @@ from typing import Any
 
 import polars as pl
 
-from alpha_core import desk, ledger, monitor, sweep
+from alpha_core import desk, html_report, ledger, monitor, sweep
 from alpha_core import explain as explain_stage
 from alpha_core.books import books_csv
 from alpha_core.config import RunConfig, validate_fields
-from alpha_core.data import load_panel
+from alpha_core.data import PanelError, load_panel, panel_fingerprint
 from alpha_core.demo import DEMO_SOURCE_LABEL
 from alpha_core.executor import Executor, SerialExecutor
 from alpha_core.metrics import daily_ic
@@ -38,13 +38,15 @@ from alpha_core.registry import (
     delete_run,
     list_runs,
     load_run,
+    read_notes,
     rename_run,
     run_dir,
     save_run,
     scan_runs,
+    write_notes,
 )
 from alpha_core.result import RunResult
-from alpha_core.storage import Writer
+from alpha_core.storage import Writer, write_atomic
 
 Export = Callable[[RunResult], Writer]
 """``export(result) -> writer`` of one file saved beside a run (see :data:`EXPORTS`)."""
@@ -62,6 +64,11 @@ ON_REQUEST: dict[str, Export] = {
 """Exports written only when asked (``train_and_save(exports=...)``, ``alpha run
 --export-csv``): every prediction as CSV is most of a large run's bytes (Parquet stays the
 store; the Books page offers the CSV as a download)."""
+
+
+class Cancelled(Exception):  # noqa: N818 - the name says what happened
+    """Raised by a progress callback to stop a run; the run service lets it through, and
+    a run stopped before its save leaves nothing on disk."""
 
 
 def source_label(data: str) -> str:
@@ -180,6 +187,28 @@ class RunService:
         """Books as CSV text (one date, or every date when ``day`` is None)."""
         return books_csv(books, day)
 
+    def report_html(self, run_id: str, panel: pl.DataFrame | None = None) -> str:
+        """The run as one self-contained HTML page (:mod:`alpha_core.html_report`).
+
+        The data fingerprint is :func:`alpha_core.data.panel_fingerprint` of the run's panel
+        (``panel``, else its source when still readable; otherwise the report says so).
+        """
+        result = self.load(run_id)
+        meta = json.loads((self.folder(run_id) / "meta.json").read_text())
+        if panel is None:
+            try:
+                panel = load_panel(result.config.data, metadata=result.config.metadata)
+            except (PanelError, OSError):
+                panel = None
+        fingerprint = panel_fingerprint(panel) if panel is not None else None
+        return html_report.render(result, meta, fingerprint)
+
+    def write_report(self, run_id: str, out: Path | None = None) -> Path:
+        """Write :meth:`report_html` to ``out`` (default ``<run folder>/report.html``)."""
+        out = Path(out) if out is not None else self.folder(run_id) / "report.html"
+        write_atomic(out, self.report_html(run_id))
+        return out
+
     # ------------------------------------------------------------------ the registry
     def load(self, run_id: str) -> RunResult:
         return load_run(run_id, self.root)
@@ -235,6 +264,14 @@ class RunService:
         if not (folder / sweep.SPEC_FILE).exists():
             raise FileNotFoundError(f"no sweep {sweep_id!r} in {self.sweeps_root()}")
         return sweep.Sweep(folder)
+
+    def notes(self, run_id: str) -> dict[str, Any]:
+        """The run's note and tags (``{"note": str, "tags": [str]}``)."""
+        return read_notes(run_id, self.root)
+
+    def set_notes(self, run_id: str, note: str, tags: list[str]) -> None:
+        """Store the run's note and tags with the run (``notes.json`` in its folder)."""
+        write_notes(run_id, note, tags, self.root)
 
     # ------------------------------------------------------------------ the desk
     def lineage(self, run_id: str) -> list[str]:

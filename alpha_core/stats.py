@@ -533,3 +533,81 @@ def rank_information_coefficient(pred: ArrayLike, target: ArrayLike) -> float:
     if x.size < 3:
         return _NAN
     return _pearson(_scipy_stats().rankdata(x), _scipy_stats().rankdata(y))
+
+
+def drawdown_periods(r: ArrayLike) -> list[tuple[int, int, int | None, float]]:
+    """Every drawdown of the return series ``r``, deepest first.
+
+    Each is ``(peak, trough, recovery, depth)``: indices of the last day at the running peak,
+    of the lowest equity, of the first day back at (or above) the peak (None: not recovered
+    by the end), and the depth ``trough equity / peak equity - 1`` (negative). The peak
+    before the first day is the starting equity 1 (index -1).
+    """
+    equity = np.concatenate([[1.0], equity_curve(np.nan_to_num(np.asarray(r, float)))])
+    periods: list[tuple[int, int, int | None, float]] = []
+    peak = 0
+    i = 1
+    while i < equity.size:
+        if equity[i] >= equity[peak]:
+            peak = i
+            i += 1
+            continue
+        trough = i
+        while i < equity.size and equity[i] < equity[peak]:
+            if equity[i] < equity[trough]:
+                trough = i
+            i += 1
+        recovery = i - 1 if i < equity.size else None
+        depth = float(equity[trough] / equity[peak] - 1.0)
+        periods.append((peak - 1, trough - 1, recovery, depth))
+    return sorted(periods, key=lambda p: p[3])
+
+
+def value_at_risk(r: ArrayLike, level: float = 0.95) -> float:
+    """Historical one-day VaR: the ``1 - level`` quantile of ``r`` (a loss is negative)."""
+    x = _clean(r)
+    return float(np.quantile(x, 1.0 - level)) if x.size else float("nan")
+
+
+def conditional_value_at_risk(r: ArrayLike, level: float = 0.95) -> float:
+    """Historical expected shortfall: the mean of the returns at or below the VaR."""
+    x = _clean(r)
+    if not x.size:
+        return float("nan")
+    return float(x[x <= np.quantile(x, 1.0 - level)].mean())
+
+
+def tail_ratio(r: ArrayLike) -> float:
+    """|95th percentile| / |5th percentile| of daily returns (above 1: fatter right tail)."""
+    x = _clean(r)
+    if not x.size:
+        return float("nan")
+    low = abs(float(np.quantile(x, 0.05)))
+    return abs(float(np.quantile(x, 0.95))) / low if low > 0 else float("nan")
+
+
+def sharpe_difference_test(a: ArrayLike, b: ArrayLike) -> dict[str, float]:
+    """Jobson-Korkie test of equal Sharpe ratios, with Memmel's (2003) correction.
+
+    ``a`` and ``b`` are the two return series on the same days (pairs with a NaN dropped).
+    Returns the per-period Sharpe ratios ``sharpe_a``/``sharpe_b``, their difference, its
+    standard error, the z statistic and the two-sided p-value. The variance of the
+    difference is ``(2 - 2 rho + (sa^2 + sb^2 - 2 sa sb rho^2) / 2) / T`` (rho the
+    correlation of the series; moments with ddof 0), i.e. the delta method under normal
+    returns.
+    """
+    x, y = _clean_pair(a, b)
+    nan = float("nan")
+    out = dict(sharpe_a=nan, sharpe_b=nan, difference=nan, std_error=nan, z=nan, p_value=nan,
+               rho=nan, n=float(x.size))  # fmt: skip
+    if x.size < 3 or not (_has_spread(x) and _has_spread(y)):
+        return out
+    sa, sb = x.mean() / x.std(), y.mean() / y.std()
+    rho = float(np.corrcoef(x, y)[0, 1])
+    var = (2 - 2 * rho + 0.5 * (sa**2 + sb**2 - 2 * sa * sb * rho**2)) / x.size
+    se = math.sqrt(max(var, 0.0))
+    z = (sa - sb) / se if se > 0 else nan
+    p = float(2.0 * _scipy_stats().norm.sf(abs(z))) if se > 0 else nan
+    out.update(sharpe_a=float(sa), sharpe_b=float(sb), difference=float(sa - sb),
+               std_error=se, z=float(z), p_value=float(p), rho=rho)  # fmt: skip
+    return out

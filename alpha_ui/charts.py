@@ -60,6 +60,31 @@ def overlay_equity(frame: pl.DataFrame) -> alt.Chart:
     )
 
 
+def compare_equity(frame: pl.DataFrame, title: str) -> alt.Chart:
+    """``date, run, kind, equity``: one colour per run (tableau10), net dashed."""
+    return (
+        alt.Chart(_pd(frame), title=title)
+        .mark_line()
+        .encode(
+            x=alt.X("date:T", title="Date"),
+            y=alt.Y("equity:Q", title="Long-short equity (start = 1)", scale=alt.Scale(zero=False)),
+            color=alt.Color("run:N", title="Run", scale=alt.Scale(scheme="tableau10")),
+            strokeDash=alt.StrokeDash(
+                "kind:N",
+                title="Returns",
+                scale=alt.Scale(domain=["gross", "net"], range=[[1, 0], [5, 3]]),
+            ),  # fmt: skip
+            tooltip=[
+                alt.Tooltip("date:T"),
+                "run:N",
+                "kind:N",
+                alt.Tooltip("equity:Q", format=".4f"),
+            ],  # fmt: skip
+        )
+        .properties(height=H + 40)
+    )
+
+
 def drawdown(frame: pl.DataFrame) -> alt.Chart:
     return (
         alt.Chart(_pd(frame), title="Underwater (drawdown from running peak)")
@@ -78,6 +103,57 @@ def drawdown(frame: pl.DataFrame) -> alt.Chart:
     )
 
 
+def _symmetric(values: pl.Series) -> list[float]:
+    """A colour domain centred at 0: [-m, m] with m the largest |value| (0 is the midpoint)."""
+    m = float(values.abs().max() or 0.0) or 0.01
+    return [-m, m]
+
+
+def yearly_bars(frame: pl.DataFrame) -> alt.Chart:
+    """Yearly returns as bars, green above 0 and red below, labelled."""
+    base = alt.Chart(_pd(frame), title="Yearly returns").encode(
+        y=alt.Y("year:O", title="Year"),
+        x=alt.X("return:Q", title="Return", axis=alt.Axis(format="%")),
+    )
+    bars = base.mark_bar().encode(
+        color=alt.condition("datum['return'] >= 0", alt.value("#2e7d32"), alt.value("#c62828")),
+        tooltip=["year:O", alt.Tooltip("return:Q", format=".2%")],
+    )
+    text = base.mark_text(align="left", dx=3).encode(text=alt.Text("return:Q", format=".1%"))
+    return (bars + text).properties(height=alt.Step(30))
+
+
+def turnover(frame: pl.DataFrame) -> alt.Chart:
+    """Daily one-way turnover (fraction of capital traded) and its cost."""
+    data = frame.unpivot(index="date", on=["turnover", "cost"], variable_name="what")
+    return (
+        alt.Chart(_pd(data), title="Turnover and cost a day (fraction of capital)")
+        .mark_line()
+        .encode(
+            x=alt.X("date:T", title="Date"),
+            y=alt.Y("value:Q", title="Fraction of capital", axis=alt.Axis(format="%")),
+            color=alt.Color("what:N", title=None),
+            tooltip=[alt.Tooltip("date:T"), "what:N", alt.Tooltip("value:Q", format=".3%")],
+        )
+        .properties(height=H - 60)
+    )
+
+
+def exposure(frame: pl.DataFrame, title: str) -> alt.Chart:
+    """Net book weight per group over time, one line per group (shorts below 0)."""
+    return (
+        alt.Chart(_pd(frame), title=title)
+        .mark_line(strokeWidth=1.2)
+        .encode(
+            x=alt.X("date:T", title="Date"),
+            y=alt.Y("net:Q", title="Net weight", axis=alt.Axis(format="%")),
+            color=alt.Color("group:N", title=None, scale=alt.Scale(scheme="tableau20")),
+            tooltip=[alt.Tooltip("date:T"), "group:N", alt.Tooltip("net:Q", format=".2%")],
+        )
+        .properties(height=H - 40)
+    )
+
+
 def monthly_heatmap(frame: pl.DataFrame) -> alt.Chart:
     base = alt.Chart(_pd(frame), title="Monthly long-short returns").encode(
         x=alt.X("month:O", title="Month", axis=alt.Axis(labelAngle=0)),
@@ -87,7 +163,7 @@ def monthly_heatmap(frame: pl.DataFrame) -> alt.Chart:
         color=alt.Color(
             "return:Q",
             title="Return",
-            scale=alt.Scale(scheme="redyellowgreen", domainMid=0),
+            scale=alt.Scale(scheme="redyellowgreen", domain=_symmetric(frame["return"])),
             legend=alt.Legend(format="%"),
         ),
         tooltip=["year:O", "month:O", alt.Tooltip("return:Q", format=".2%")],

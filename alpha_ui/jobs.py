@@ -18,7 +18,7 @@ import polars as pl
 
 from alpha_core.config import RunConfig
 from alpha_core.progress import Progress
-from alpha_core.runs import RetrainPlan, RunService
+from alpha_core.runs import Cancelled, RetrainPlan, RunService
 
 
 @dataclass
@@ -29,7 +29,7 @@ class Job:
     config: RunConfig
     root: Path
     owner: str
-    status: str = "queued"  # queued | running | done | error
+    status: str = "queued"  # queued | running | explaining | done | error | cancelled
     progress: Progress = field(default_factory=lambda: Progress("queued"))
     run_id: str | None = None
     error: str | None = None
@@ -38,10 +38,35 @@ class Job:
     thread: threading.Thread | None = None
     trees: tuple[int, int] = (0, 0)
     """(built, total) trees of the latest training event."""
+    cancel_requested: bool = False
+    saved_at: float | None = None
+    """When the run was saved (it is shown from then on; SHAP follows)."""
 
     @property
     def active(self) -> bool:
+        """Still working: training, saving or computing the run's SHAP cache."""
+        return self.status in ("queued", "running", "explaining")
+
+    @property
+    def training(self) -> bool:
+        """Before the run is saved (the only phase a cancel applies to)."""
         return self.status in ("queued", "running")
+
+    def elapsed(self, now: float | None = None) -> float:
+        """Seconds since the job started (until it finished)."""
+        end = self.finished if self.finished is not None else (now or time.time())
+        return max(0.0, end - self.started)
+
+    def eta(self, now: float | None = None) -> float | None:
+        """Seconds left to the save, extrapolated from the fraction done (None: too early)."""
+        if not self.training or self.fraction < 0.02:
+            return None
+        return self.elapsed(now) * (1.0 - self.fraction) / self.fraction
+
+    def cancel(self) -> None:
+        """Ask the job to stop: its next progress event raises :class:`Cancelled`; nothing
+        is saved. No effect once the run is saved."""
+        self.cancel_requested = True
 
     @property
     def message(self) -> str:
@@ -52,7 +77,9 @@ class Job:
         return max(0.0, min(1.0, self.progress.fraction))
 
     def report(self, event: Progress) -> None:
-        """The job's progress callback."""
+        """The job's progress callback (raises :class:`Cancelled` after :meth:`cancel`)."""
+        if self.cancel_requested and self.training:
+            raise Cancelled("training cancelled")
         self.progress = event
         if event.stage == "training":
             self.trees = (event.step, event.total)
@@ -87,17 +114,27 @@ class JobBoard:
 
         def work() -> None:
             job.status = "running"
+            service = RunService(root)
             try:
-                result = RunService(root).train_and_save(
+                result = service.train_and_save(
                     config,
                     panel,
                     data_label=data_label,
-                    explain=explain_after,
+                    explain=False,
                     on_progress=job.report,
                     lineage=lineage,
                 )
-                job.run_id = result.run_id
+                job.run_id = result.run_id  # saved: shown from now on
+                job.saved_at = time.time()
+                if explain_after:
+                    job.status = "explaining"
+                    job.progress = Progress("explaining", 1.0, message="computing SHAP values")
+                    service.explain(result)
                 job.status = "done"
+                job.progress = Progress("done", 1.0)
+            except Cancelled:
+                job.status = "cancelled"
+                job.progress = Progress("cancelled", job.fraction, message="cancelled")
             except Exception as exc:  # shown on the page; the app keeps working
                 job.error = f"{type(exc).__name__}: {exc}"
                 job.status = "error"

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import polars as pl
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from alpha_core import fastshap
 from alpha_core.registry import DamagedRun
 from alpha_core.result import RunResult
-from alpha_ui import cache, nav, session
+from alpha_ui import cache, jobs, nav, session
 from alpha_ui.text import plain
 
 
@@ -34,8 +36,12 @@ def page(script: str) -> nav.Page:
     st.set_page_config(page_title=f"{this.title} - Alpha Lab", page_icon=this.icon, layout="wide")
     fastshap.warm_up_in_background()
     session.owner()
+    url_problems = session.apply_url()
     session.adopt_finished_job()
     _sidebar(pages)
+    session.write_url()
+    for problem in url_problems:
+        st.warning(plain(problem))
     return this
 
 
@@ -61,9 +67,64 @@ def _sidebar(pages: tuple[nav.Page, ...]) -> None:
         st.sidebar.warning(damaged_note(listing.damaged))
     job = session.job()
     if job is not None and job.active:
-        st.sidebar.info(f"Training in the background: {plain(job.message)} ({job.fraction:.0%})")
+        with st.sidebar:
+            _job_notice(job.id)
+    _toasts()
+
+
+def _toasts() -> None:
+    """One-off notes about this session's job: saved (by the run's name), failed, cancelled."""
     if st.session_state.get("last_finished"):
-        st.toast(f"Run {plain(st.session_state.pop('last_finished'))} finished and is now current.")
+        name = session.run_name(st.session_state.pop("last_finished"))
+        st.toast(f"Run {plain(name)} is saved and is now the current run.")
+    if st.session_state.get("last_cancelled"):
+        st.toast(f"Training of {plain(st.session_state.pop('last_cancelled'))} was cancelled.")
+
+
+def duration(seconds: float) -> str:
+    """``75`` -> ``1:15``; ``3700`` -> ``1:01:40``."""
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def job_status_text(job: jobs.Job) -> str:
+    """``training: 40/100 trees - 35% - 0:12 elapsed, about 0:22 left`` (plain text)."""
+    parts = [job.message]
+    if job.training:
+        parts.append(f"{job.fraction:.0%}")
+    timing = f"{duration(job.elapsed())} elapsed"
+    eta = job.eta()
+    if eta is not None:
+        timing += f", about {duration(eta)} left"
+    return " - ".join([*parts, timing])
+
+
+@st.fragment(run_every=1.0)
+def _job_notice(job_id: str) -> None:
+    """The session's job, redrawn every second on every page, with a cancel button.
+
+    When the run is saved (or the job fails or is cancelled) the whole page reruns, so the
+    run becomes current and the toast appears without a click.
+    """
+    job = jobs.get(job_id)
+    if job is None:
+        return
+    if job.run_id and st.session_state.get("adopted_run") != job.run_id:
+        st.rerun()  # just saved: the run becomes current, the toast names it
+    if not job.active:
+        if job.status != "done":
+            st.rerun()  # failed or cancelled: the page says so
+        return  # SHAP done: nothing to redraw (a full rerun would cancel a download)
+    doing = "Training" if job.training else "Computing SHAP for the saved run"
+    name = job.config.name or "unnamed run"
+    st.info(f"{plain(doing)} **{plain(name)}**: {plain(job_status_text(job))}")
+    if job.training:
+        st.progress(job.fraction)
+        if job.cancel_requested:
+            st.caption("Cancelling ...")
+        elif st.button("Cancel training", key="cancel_training"):
+            job.cancel()
 
 
 def damaged_note(damaged: list[DamagedRun]) -> str:
@@ -74,6 +135,15 @@ def damaged_note(damaged: list[DamagedRun]) -> str:
         f"{len(damaged)} damaged run folder(s) skipped ({shown}{more}). "
         "They can be deleted on the Compare page."
     )
+
+
+def date_columns(frame: pl.DataFrame) -> dict[str, Any]:
+    """``column_config`` showing every Date column of ``frame`` as a date (not a datetime)."""
+    return {
+        name: st.column_config.DateColumn(name, format="YYYY-MM-DD")
+        for name, dtype in frame.schema.items()
+        if dtype == pl.Date
+    }
 
 
 def load_or_explain(run_id: str) -> RunResult | None:

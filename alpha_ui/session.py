@@ -4,7 +4,11 @@ Kept in ``st.session_state`` under plain (non-widget) keys:
 
 - ``source``: ``{"data": "demo" | <path>, "metadata": <path> | None, "label": <text>}``
 - ``run_id``: the current run (None: the newest run in the registry)
-- ``job_id``: this session's training job, adopted as the current run when it finishes
+- ``job_id``: this session's training job, adopted as the current run when it is saved
+
+The dataset and the run are mirrored in the URL's query parameters (``data``, ``meta``,
+``label``, ``run``): :func:`apply_url` reads them once when a session starts (a reload, a
+new tab or a shared link), :func:`write_url` writes them on every page.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import streamlit as st
 from alpha_core.config import RunConfig
 from alpha_core.data import PanelError
 from alpha_core.runs import source_label
-from alpha_ui import cache, jobs
+from alpha_ui import cache, jobs, uploads
 
 LOG = logging.getLogger(__name__)
 DEMO_SOURCE = {"data": "demo", "metadata": None, "label": source_label("demo")}
@@ -71,6 +75,57 @@ def current_run_id() -> str | None:
     return st.session_state["run_id"]
 
 
+URL_KEYS = ("data", "meta", "label", "run")
+
+
+def apply_url() -> list[str]:
+    """Once per session: take the dataset and the run from the URL's query parameters.
+
+    Returns what could not be applied, as plain sentences (a path outside the server's data
+    roots, a run that is not in the registry); the session then keeps its defaults.
+    """
+    if st.session_state.get("url_applied"):
+        return []
+    st.session_state["url_applied"] = True
+    params = st.query_params
+    problems = []
+    data, meta = params.get("data"), params.get("meta") or None
+    if data and data != "demo":
+        try:
+            uploads.check_server_path(data)
+            if meta:
+                uploads.check_server_path(meta)
+        except PanelError as exc:
+            problems.append(f"The link's dataset is not used: {exc}")
+        else:
+            label = params.get("label") or data.split("/")[-1]
+            st.session_state["source"] = {"data": data, "metadata": meta, "label": label}
+    run = params.get("run")
+    if run:
+        if run in {i.run_id for i in cache.runs()}:
+            st.session_state["run_id"] = run
+        else:
+            problems.append(f"The link's run {run} is not in this registry; showing the newest.")
+    return problems
+
+
+def write_url() -> None:
+    """Mirror the session's dataset and current run in the URL (only keys that changed)."""
+    src = source()
+    wanted = {
+        "data": src["data"],
+        "meta": src.get("metadata") or "",
+        "label": "" if is_demo(src) else src.get("label", ""),
+        "run": st.session_state.get("run_id") or "",
+    }
+    for key, value in wanted.items():
+        if not value:
+            if key in st.query_params:
+                del st.query_params[key]
+        elif st.query_params.get(key) != value:
+            st.query_params[key] = value
+
+
 def set_current_run(run_id: str | None) -> None:
     st.session_state["run_id"] = run_id
 
@@ -81,16 +136,30 @@ def job() -> jobs.Job | None:
 
 
 def adopt_finished_job() -> None:
-    """A finished training job of this session becomes the current run."""
-    finished = job()
-    if finished is None or finished.active:
+    """This session's job's run becomes the current run as soon as it is saved (once).
+
+    A job still computing the run's SHAP cache stays this session's job (the sidebar shows
+    its progress); an ended job is dropped after its outcome is noted for the toast.
+    """
+    current = job()
+    if current is None:
         return
-    if finished.status == "done" and finished.run_id:
-        set_current_run(finished.run_id)
-        st.session_state["last_finished"] = finished.run_id
-    else:
-        st.session_state["last_error"] = finished.error
+    if current.run_id and st.session_state.get("adopted_run") != current.run_id:
+        set_current_run(current.run_id)
+        st.session_state["adopted_run"] = current.run_id
+        st.session_state["last_finished"] = current.run_id
+    if current.active:
+        return
+    if current.status == "error":
+        st.session_state["last_error"] = current.error
+    elif current.status == "cancelled":
+        st.session_state["last_cancelled"] = current.config.name or "the run"
     st.session_state["job_id"] = None
+
+
+def run_name(run_id: str) -> str:
+    """The run's name as listed (its id when it has none or is not listed)."""
+    return next((i.name for i in cache.runs() if i.run_id == run_id and i.name), run_id)
 
 
 def start_training(config: RunConfig, data_label: str) -> jobs.Job:

@@ -35,22 +35,37 @@ lo, hi = panel["date"].min(), panel["date"].max()
 st.markdown(f"**Dataset:** {plain(src['label'])} - {lo} .. {hi}")
 
 
-def _base() -> RunConfig:
-    """The current run's config on this dataset, else the engine's defaults for the data."""
+def _base() -> tuple[RunConfig, str]:
+    """The form's starting values and where they come from (said above the form): the
+    current run's config on this dataset, else (or after a reset) the defaults for the data."""
     defaults = defaults_for_data(
         panel.get_column("date").unique().sort().to_list(),
         demo=session.is_demo(src),
         saved_runs=len(cache.runs()),
         base=RunConfig(data=src["data"], metadata=src.get("metadata")),
     )
+    origin = "the engine's defaults for this dataset (those alpha run uses)"
+    if st.session_state.get(FROM_DEFAULTS):
+        return defaults, origin
     run_id = session.current_run_id()
     try:
         cfg = None if run_id is None else cache.load(run_id).config
     except cache.RUN_ERRORS:  # a damaged current run: start from the defaults
         cfg = None
     if cfg is not None and cfg.data == src["data"] and cfg.metadata == src.get("metadata"):
-        return cfg.replace(name="", n_trials=defaults.n_trials)
-    return defaults
+        name = session.run_name(run_id)
+        return cfg.replace(name="", n_trials=defaults.n_trials), f"the current run, {name}"
+    return defaults, origin
+
+
+FROM_DEFAULTS = "train_from_defaults"
+
+
+def _start_over(from_defaults: bool) -> None:
+    """Forget the form's edited values and start from the defaults (or the current run)."""
+    st.session_state[FROM_DEFAULTS] = from_defaults
+    for key in [k for k in st.session_state if str(k).startswith("cfg.")]:
+        del st.session_state[key]
 
 
 @st.fragment(run_every=0.5)
@@ -96,8 +111,19 @@ st.selectbox(
     help="; ".join(f"{name}: {p.help}" for name, p in MODEL_PRESETS.items()),
 )
 
+base, origin = _base()
+f1, f2 = st.columns([4, 1])
+f1.caption(
+    f"The form starts from {plain(origin)}; your edits are kept until you train or reset. "
+    "The number of trials counts every saved run plus this one."
+)
+if st.session_state.get(FROM_DEFAULTS):
+    f2.button("Start from the current run", key="form_from_run", on_click=_start_over,
+              args=(False,))  # fmt: skip
+else:
+    f2.button("Reset to defaults", key="form_reset", on_click=_start_over, args=(True,))
 with st.form("train_form", border=True):
-    raw = config_form.render(_base(), lo, hi)
+    raw = config_form.render(base, lo, hi)
     submitted = st.form_submit_button(
         "Train", type="primary", disabled=job is not None and job.active
     )

@@ -88,7 +88,20 @@ with c4:
 st.subheader("Why is this asset in the book today?")
 books = result.books
 dates = books["date"].unique().sort().to_list()
-day = st.select_slider("Date", options=dates, value=dates[-1], key=f"explain_day_{run_id}")
+if not dates:
+    st.info(
+        "This run holds no positions on any test date (e.g. too few trees to rank assets), "
+        "so no asset is in a book to explain."
+    )
+    st.stop()
+picked = st.date_input(
+    "Date (the nearest book date on or before it is shown)",
+    value=dates[-1],
+    min_value=dates[0],
+    max_value=dates[-1],
+    key=f"explain_day_{run_id}",
+)
+day = max((d for d in dates if d <= picked), default=dates[0])
 k = st.slider("Top contributions per asset", 1, 6, 3, key="explain_k")
 for side, col in zip(("long", "short"), st.columns(2), strict=True):
     assets = side_book(books, day, side)["asset"].to_list()

@@ -10,6 +10,7 @@ import polars as pl
 import streamlit as st
 
 from alpha_core import report, views
+from alpha_core.metrics import METRICS
 from alpha_core.registry import is_run_id
 from alpha_ui import cache, charts, layout, session
 from alpha_ui.text import plain
@@ -55,6 +56,62 @@ def _delete(run_id: str) -> None:
     st.rerun()
 
 
+COMPARE_KEYS = ["sharpe", "sharpe_net", "sharpe_ci_low", "sharpe_ci_high", "psr", "dsr",
+                "total_return", "total_return_net", "cagr_net", "max_drawdown",
+                "max_drawdown_net", "annual_volatility", "turnover_mean", "rank_ic_mean",
+                "quantile_spread", "var_95_net", "cvar_95_net"]  # fmt: skip
+
+
+def _sharpe_test(dailies: dict[str, pl.DataFrame], names: dict[str, str]) -> None:
+    """The Jobson-Korkie-Memmel test of two runs' Sharpe ratios on their common days."""
+    st.subheader("Is the Sharpe difference real?")
+    ids = list(dailies)
+    c1, c2, c3 = st.columns(3)
+    a = c1.selectbox("Run A", ids, index=0, format_func=lambda r: names[r], key="sr_a")
+    b = c2.selectbox("Run B", ids, index=1, format_func=lambda r: names[r], key="sr_b")
+    kind = c3.radio("Returns", ["net of costs", "gross"], horizontal=True, key="sr_kind")
+    if a == b:
+        st.caption("Pick two different runs.")
+        return
+    column = "long_short_net" if kind == "net of costs" else "long_short"
+    if any(column not in dailies[r].columns for r in (a, b)):
+        column = "long_short"
+    periods = int(by_id[a].metrics.get("periods_per_year") or 252)
+    test = views.sharpe_difference(dailies[a], dailies[b], column, periods)
+    st.dataframe(
+        pl.DataFrame(
+            {
+                "figure": [
+                    "common days",
+                    "Sharpe A (annualised)",
+                    "Sharpe B (annualised)",
+                    "difference (annualised)",
+                    "correlation of daily returns",
+                    "z statistic",
+                    "p-value (two-sided)",
+                ],  # fmt: skip
+                "value": [
+                    test["n"],
+                    test["sharpe_a_annual"],
+                    test["sharpe_b_annual"],
+                    test["difference_annual"],
+                    test["rho"],
+                    test["z"],
+                    test["p_value"],
+                ],  # fmt: skip
+            }
+        ),
+        hide_index=True,
+        key="sr_test",
+        column_config={"value": st.column_config.NumberColumn(format="%.4f")},
+    )
+    st.caption(
+        "Jobson-Korkie test with Memmel's correction: the difference of the daily Sharpe "
+        "ratios over its delta-method standard error on the days both runs traded. A "
+        "p-value above 0.05 means the data cannot tell the two Sharpe ratios apart."
+    )
+
+
 if st.session_state.get("compare_flash"):
     st.success(plain(st.session_state.pop("compare_flash")))
 if not infos:
@@ -62,10 +119,22 @@ if not infos:
     _damaged_section()
     st.stop()
 by_id = {i.run_id: i for i in infos}
-labels = {i.run_id: f"{i.name} ({i.run_id[:15]})" for i in infos}
-default = [i.run_id for i in infos[:2]]
+service = cache.service()
+notes = {i.run_id: service.notes(i.run_id) for i in infos}
+
+
+def _label(run_id: str) -> str:
+    tags = notes[run_id]["tags"]
+    return f"{by_id[run_id].name} ({run_id[:15]})" + (f" [{', '.join(tags)}]" if tags else "")
+
+
+labels = {i.run_id: _label(i.run_id) for i in infos}
+all_tags = sorted({t for n in notes.values() for t in n["tags"]})
+wanted = st.multiselect("Only runs tagged", all_tags, key="cmp_tags") if all_tags else []
+choices = [r for r in by_id if not wanted or set(wanted) & set(notes[r]["tags"])]
+default = choices[:2]
 picked = st.multiselect(
-    "Runs", list(by_id), default=default, format_func=lambda r: labels[r], key="cmp_runs"
+    "Runs", choices, default=default, format_func=lambda r: labels[r], key="cmp_runs"
 )
 picked = [r for r in picked if r in by_id]
 if len(picked) >= 1:
@@ -74,20 +143,53 @@ if len(picked) >= 1:
         n = by_id[r].name
         names[r] = n if n not in names.values() else f"{n} ({r[:15]})"
     st.subheader("Metrics")
+    st.caption("One row per run: click a column header to sort by that metric.")
+    keys = [k for k in COMPARE_KEYS if any(k in by_id[r].metrics for r in picked)]
     st.dataframe(
-        report.metrics_comparison({names[r]: by_id[r].metrics for r in picked}), hide_index=True
+        views.metrics_by_run({names[r]: by_id[r].metrics for r in picked}, keys),
+        hide_index=True,
+        key="cmp_sortable",
+        column_config={
+            k: st.column_config.NumberColumn(METRICS[k].label, format="%.4f")
+            for k in keys
+            if k in METRICS
+        },  # fmt: skip
     )
-    frames = []
+    with st.expander("Every metric, side by side"):
+        st.dataframe(
+            report.metrics_comparison({names[r]: by_id[r].metrics for r in picked}),
+            hide_index=True,
+        )
+    dailies = {}
     for r in picked:
         try:
-            daily = cache.load(r).daily
+            dailies[r] = cache.load(r).daily
         except cache.RUN_ERRORS as exc:  # a damaged run: the others are still compared
             st.warning(f"No equity curve for {plain(names[r])}: {plain(exc)}")
+    sources: dict[str, list[str]] = {}
+    for r in dailies:
+        sources.setdefault(views.data_source(by_id[r].config), []).append(r)
+    if len(sources) > 1:
+        st.warning(
+            f"These runs were trained on {len(sources):d} different datasets: each dataset's "
+            "runs are drawn on their own chart, never on one axis."
+        )
+    only_common = st.toggle(
+        "Align the runs on their common trading days (compounded from 1 on the first)",
+        value=True,
+        key="cmp_common",
+    )
+    for source, runs in sources.items():
+        group = {names[r]: dailies[r] for r in runs}
+        frame = views.aligned_equity(group, only_common)
+        n_days = len(views.common_days(group))
+        if only_common and n_days == 0:
+            st.info(f"{plain(source)}: these runs share no trading day.")
             continue
-        eq = views.equity_frame(daily, series=("long_short",))
-        frames.append(eq.select("date", pl.lit(names[r]).alias("run"), "equity"))
-    if frames:
-        st.altair_chart(charts.overlay_equity(pl.concat(frames)), width="stretch")
+        title = f"Data: {source}" + (f" - {n_days:,} common days" if only_common else "")
+        st.altair_chart(charts.compare_equity(frame, title), width="stretch")
+    if len(dailies) >= 2:
+        _sharpe_test(dailies, names)
     st.subheader("Config differences")
     diff = views.config_diff({names[r]: by_id[r].config for r in picked})
     if diff.height:
@@ -110,6 +212,18 @@ with c1:
             st.error(plain(exc))
         else:
             st.success(f"Renamed to {plain(repr(new_name.strip()))}.")
+            st.rerun()
+    note = st.text_area("Note", value=notes[target]["note"], key=f"note_{target}")
+    tags = st.text_input(
+        "Tags (comma-separated)", value=", ".join(notes[target]["tags"]), key=f"tags_{target}"
+    )
+    if st.button("Save note and tags", key="notes_btn"):
+        try:
+            service.set_notes(target, note, tags.split(","))
+        except (ValueError, OSError) as exc:
+            st.error(plain(exc))
+        else:
+            st.session_state["compare_flash"] = "Note and tags saved with the run."
             st.rerun()
 with c2:
     confirm = st.checkbox(

@@ -196,13 +196,13 @@ def test_compare_metrics_diff_rename_delete(registry, tmp_path):
     no_errors(at)
     at.multiselect(key="cmp_runs").set_value([a, b]).run()
     no_errors(at)
-    table = at.dataframe[0].value
+    table = next(d.value for d in at.dataframe if "metric" in d.value.columns)
     assert list(table.columns) == ["metric", "tiny-a", "tiny-b"]
     ra, rb = load_run(a, registry["root"]), load_run(b, registry["root"])
     row = table[table["metric"] == "Sharpe ratio (long-short, annualised)"].iloc[0]
     assert row["tiny-a"] == format_value(ra.metrics["sharpe"], "num")
     assert row["tiny-b"] == format_value(rb.metrics["sharpe"], "num")
-    diff = at.dataframe[1].value
+    diff = next(d.value for d in at.dataframe if "field" in d.value.columns)
     assert {"seed", "long_pct", "name"} <= set(diff["field"])
 
     # rename and delete work on a throwaway copy of a run

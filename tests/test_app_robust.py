@@ -36,7 +36,8 @@ from alpha_ui import nav  # noqa: E402
 from alpha_ui.text import plain  # noqa: E402
 
 PAGES = tuple(page.path for page in nav.PAGES)
-RUN_PAGES = ("pages/3_Performance.py", "pages/4_Explain.py", "pages/5_Books.py", "pages/7_Desk.py")
+RUN_PAGES = ("pages/3_Performance.py", "pages/4_Explain.py", "pages/5_Books.py", "pages/7_Desk.py",
+             "pages/8_Tear_sheet.py")  # fmt: skip
 EVIL = "![x](http://evil/x.png) [link](http://evil) <img src=x> www.evil.com"
 
 

@@ -28,7 +28,10 @@ from alpha_ui import nav
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = ROOT / "artifacts" / "screenshots"
-PAGES = tuple((p.title.lower(), "" if p is nav.HOME else p.title) for p in nav.PAGES)
+PAGES = tuple(
+    (p.title.lower(), "" if p is nav.HOME else Path(p.path).stem.split("_", 1)[1])
+    for p in nav.PAGES
+)  # the URL path of pages/8_Tear_sheet.py is /Tear_sheet
 
 pytestmark = [
     pytest.mark.slow,
@@ -214,6 +217,7 @@ def test_train_rebook_download_and_screenshots(server, browser, tmp_path):
         "books": "Daily books",
         "compare": "Manage runs",
         "desk": "Ledger",
+        "tear sheet": "Factor tear sheet",
     }
     for name, path_ in PAGES:  # a page without a marker here: wait for its title
         open_page(page, url, path_, markers.get(name, name.capitalize()))
@@ -277,4 +281,81 @@ def test_desk_produces_a_book_and_downloads_the_orders(server, browser, tmp_path
     assert shown["asset"].to_list() == expected["asset"].to_list()
     assert shown["order_qty"].to_list() == pytest.approx(expected["order_qty"].to_list())
     assert other in shown["asset"].to_list()  # the name not in the book is closed out
+    context.close()
+
+
+def save_tiny_run(registry: Path, name: str, seed: int) -> str:
+    from datetime import date
+
+    from alpha_core.config import ModelParams, RunConfig
+    from alpha_core.data import load_panel
+    from alpha_core.pipeline import run_experiment
+    from alpha_core.registry import save_run
+
+    model = ModelParams(n_estimators=4, num_leaves=8, max_depth=4)
+    cfg = RunConfig(train_start=date(2024, 1, 2), train_end=date(2024, 10, 1), seed=seed,
+                    model=model, name=name)  # fmt: skip
+    result = run_experiment(cfg, load_panel("demo"))
+    save_run(result, registry, {"data": "demo"})
+    return result.run_id
+
+
+def test_a_deep_link_shows_the_same_run_and_dataset_in_a_new_context(server, browser, tmp_path):
+    """The dataset and the run travel in the URL: a new browser context (no session, no
+    cookies) opening the link sees the linked run, not the newest, and the linked data."""
+    from alpha_core.data import load_panel
+
+    url, registry = server["url"], server["registry"]
+    older = save_tiny_run(registry, "linked run", 1)
+    save_tiny_run(registry, "newest run", 2)  # a fresh session would otherwise open this one
+    data = tmp_path / "prices.parquet"
+    load_panel("demo").filter(pl.col("date") >= pl.date(2023, 1, 1)).write_parquet(data)
+
+    first = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = first.new_page()
+    open_page(page, url, f"Performance?run={older}&data={data}&label=linked%20data",
+              "Worst drawdowns")  # fmt: skip
+    page.get_by_text("Dataset: linked data").first.wait_for(timeout=30_000)
+    link = page.url
+    assert f"run={older}" in link and "data=" in link
+    first.close()
+
+    second = browser.new_context(viewport={"width": 1280, "height": 800})
+    again = second.new_page()
+    again.goto(link)
+    again.get_by_text("Worst drawdowns").first.wait_for(timeout=90_000)
+    wait_idle(again)
+    again.get_by_text("Dataset: linked data").first.wait_for(timeout=30_000)
+    sidebar = again.locator('[data-testid="stSidebar"]')
+    chosen = sidebar.locator('input[aria-label="Current run"]').input_value()
+    assert chosen.startswith("linked run ("), chosen
+    assert f"run={older}" in again.url
+    # moving to another page keeps the run and writes it back into the URL
+    again.get_by_role("link", name="Tear sheet").first.click()
+    again.get_by_text("Factor tear sheet").first.wait_for(timeout=90_000)
+    wait_idle(again)
+    assert f"run={older}" in again.url
+    assert not again.locator('[data-testid="stException"]').count()
+    second.close()
+
+
+def test_cancel_from_the_sidebar_saves_nothing(server, browser):
+    from alpha_core.registry import list_runs
+
+    url, registry = server["url"], server["registry"]
+    before = {i.run_id for i in list_runs(registry)}
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    open_page(page, url, "Train", "Train a run")
+    page.get_by_label("Trees").fill("3000")
+    page.locator('input[aria-label="Run name"]').fill("to be cancelled")
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_role("link", name="Performance").first.click()  # the notice is on every page
+    cancel = page.get_by_role("button", name="Cancel training")
+    cancel.wait_for(timeout=90_000)
+    page.get_by_text(re.compile(r"elapsed")).first.wait_for(timeout=30_000)
+    cancel.click()
+    page.get_by_text("was cancelled").first.wait_for(timeout=120_000)
+    assert {i.run_id for i in list_runs(registry)} == before
+    assert not [p for p in registry.iterdir() if p.name.startswith(".tmp-")]
     context.close()

@@ -75,6 +75,7 @@ def test_sp500_parity_ledger_and_monitor(tmp_path, capsys):
         at.session_state["source"] = {"data": str(SP500), "metadata": None, "label": "S&P 500"}
         at.run()
     assert not at.exception, [e.value for e in at.exception]
+
     def table(column: str):  # display tables carry no key in AppTest: find them by column
         (found,) = [d.value for d in at.dataframe if column in d.value.columns]
         return found

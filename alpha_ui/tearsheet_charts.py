@@ -1,0 +1,120 @@
+"""Altair charts of the factor tear sheet's frames (:mod:`alpha_core.tearsheet`)."""
+
+from __future__ import annotations
+
+import altair as alt
+import polars as pl
+
+H = 240
+
+
+def _pd(frame: pl.DataFrame):
+    return frame.to_pandas()
+
+
+def quantile_bars(frame: pl.DataFrame, title: str) -> alt.Chart:
+    """Mean demeaned return per quantile with +-1.96 standard-error bars."""
+    data = frame.with_columns(
+        (pl.col("mean") - 1.96 * pl.col("std_error")).alias("low"),
+        (pl.col("mean") + 1.96 * pl.col("std_error")).alias("high"),
+    )
+    base = alt.Chart(_pd(data), title=title).encode(x=alt.X("quantile:O", title="Quantile"))
+    bars = base.mark_bar().encode(
+        y=alt.Y("mean:Q", title="Mean daily return (demeaned)", axis=alt.Axis(format=".2%")),
+        color=alt.condition("datum.mean >= 0", alt.value("#2e7d32"), alt.value("#c62828")),
+        tooltip=[
+            "quantile:O",
+            alt.Tooltip("mean:Q", format=".4%"),
+            alt.Tooltip("std_error:Q", format=".4%"),
+        ],  # fmt: skip
+    )
+    errors = base.mark_errorbar(color="#444").encode(y="low:Q", y2="high:Q")
+    return (bars + errors).properties(height=H)
+
+
+def cumulative(frame: pl.DataFrame) -> alt.Chart:
+    return (
+        alt.Chart(_pd(frame), title="Cumulative demeaned return by quantile (growth of 1)")
+        .mark_line()
+        .encode(
+            x=alt.X("date:T", title="Date"),
+            y=alt.Y("growth:Q", title="Growth of 1", scale=alt.Scale(zero=False)),
+            color=alt.Color("quantile:O", title="Quantile", scale=alt.Scale(scheme="redblue")),
+            tooltip=[alt.Tooltip("date:T"), "quantile:O", alt.Tooltip("growth:Q", format=".4f")],
+        )
+        .properties(height=H)
+    )
+
+
+def spread(frame: pl.DataFrame, window: int) -> alt.Chart:
+    base = alt.Chart(_pd(frame), title="Top minus bottom quantile, a day").encode(
+        x=alt.X("date:T", title="Date")
+    )
+    daily = base.mark_bar(opacity=0.35, color="#1565c0").encode(
+        y=alt.Y("spread:Q", title="Return spread", axis=alt.Axis(format=".1%"))
+    )
+    rolling = base.mark_line(color="#e65100").encode(
+        y="rolling:Q", tooltip=[alt.Tooltip("date:T"), alt.Tooltip("rolling:Q", format=".3%")]
+    )
+    return (daily + rolling).properties(height=H, title=f"Spread (bars) and {window}-day mean")
+
+
+def ic_histogram(frame: pl.DataFrame) -> alt.Chart:
+    return (
+        alt.Chart(_pd(frame), title="Daily IC distribution")
+        .mark_bar()
+        .encode(
+            x=alt.X("ic:Q", bin=alt.Bin(maxbins=30), title="Daily rank IC"),
+            y=alt.Y("count():Q", title="Days"),
+        )
+        .properties(height=H)
+    )
+
+
+def ic_qq(frame: pl.DataFrame) -> alt.Chart:
+    points = (
+        alt.Chart(_pd(frame), title="IC Q-Q plot against the normal")
+        .mark_circle(size=18)
+        .encode(
+            x=alt.X("theoretical:Q", title="Normal quantile"),
+            y=alt.Y("observed:Q", title="Observed IC"),
+        )
+    )
+    fit = points.transform_regression("theoretical", "observed").mark_line(color="#c62828")
+    return (points + fit).properties(height=H)
+
+
+def monthly_ic(frame: pl.DataFrame) -> alt.Chart:
+    m = float(frame["ic"].abs().max() or 0.0) or 0.01
+    base = alt.Chart(_pd(frame), title="Mean IC by month").encode(
+        x=alt.X("month:O", title="Month", axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("year:O", title="Year"),
+    )
+    rect = base.mark_rect().encode(
+        color=alt.Color("ic:Q", title="IC", scale=alt.Scale(scheme="redblue", domain=[-m, m])),
+        tooltip=["year:O", "month:O", alt.Tooltip("ic:Q", format=".3f")],
+    )
+    return (rect + base.mark_text().encode(text=alt.Text("ic:Q", format=".2f"))).properties(
+        height=alt.Step(28)
+    )
+
+
+def ic_decay(frame: pl.DataFrame) -> alt.Chart:
+    data = frame.with_columns(
+        (pl.col("ic_mean") - 1.96 * pl.col("ic_std_error")).alias("low"),
+        (pl.col("ic_mean") + 1.96 * pl.col("ic_std_error")).alias("high"),
+    )
+    base = alt.Chart(_pd(data), title="IC decay (mean daily IC, +-1.96 se)").encode(
+        x=alt.X("horizon:O", title="Forward horizon (trading days)")
+    )
+    return (
+        base.mark_bar(color="#1565c0").encode(y=alt.Y("ic_mean:Q", title="Mean rank IC"))
+        + base.mark_errorbar().encode(y="low:Q", y2="high:Q")
+    ).properties(height=H)
+
+
+def lines(frame: pl.DataFrame, y: str, title: str, color: str | None = None) -> alt.Chart:
+    enc = {"x": alt.X("date:T", title="Date"), "y": alt.Y(f"{y}:Q", title=title)}
+    if color:
+        enc["color"] = alt.Color(f"{color}:O", title=color.capitalize())
+    return alt.Chart(_pd(frame), title=title).mark_line().encode(**enc).properties(height=H)
