@@ -93,15 +93,9 @@ def apply_contract(
     for a setting the data cannot support.
     """
     check_settings(config, panel)
-    found = bad_bars(check_quality(panel))
-    if found.height and config.on_bad_bars == "refuse":
-        raise PanelError(refusal(found))
-    dropped = 0
-    if found.height and config.on_bad_bars == "drop":
-        panel = panel.join(found.select("asset", "date"), on=["asset", "date"], how="anti")
-        dropped = found.height
-        if panel.height == 0:
-            raise PanelError(f"every bar of the data is a bad bar ({refusal(found)})")
+    kept, found = apply_bad_bar_policy(config.on_bad_bars, panel)
+    dropped = panel.height - kept.height
+    panel = kept
     try:
         calendar = infer_calendar(panel["date"])
     except CalendarError as exc:
@@ -114,6 +108,23 @@ def apply_contract(
         features_dropped=unusable_features(features, panel),
     )
     return panel, contract
+
+
+def apply_bad_bar_policy(policy: str, panel: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``(the bars the policy lets through, the bad bars found)``; raises PanelError under
+    ``refuse`` (or when ``drop`` would leave nothing). Training and the desk both use it, so a
+    book is scored on the bars its model was trained on."""
+    if policy == "keep":
+        return panel, bad_bars(check_quality(panel))
+    found = bad_bars(check_quality(panel))
+    if found.height and policy == "refuse":
+        raise PanelError(refusal(found))
+    if found.height == 0:
+        return panel, found
+    kept = panel.join(found.select("asset", "date"), on=["asset", "date"], how="anti")
+    if kept.height == 0:
+        raise PanelError(f"every bar of the data is a bad bar ({refusal(found)})")
+    return kept, found
 
 
 def refusal(found: pl.DataFrame) -> str:

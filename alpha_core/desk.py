@@ -41,12 +41,11 @@ import polars as pl
 
 from alpha_core.books import build_books
 from alpha_core.config import RunConfig
-from alpha_core.contract import refusal
-from alpha_core.data import panel_fingerprint
+from alpha_core.contract import apply_bad_bar_policy
+from alpha_core.data import PanelError, panel_fingerprint
 from alpha_core.features import FEATURES_BY_NAME, build_features, model_rows, sector_codes
 from alpha_core.model import ModelFileError, TrainedModel, load_model, read_model_file
 from alpha_core.predictions import CONTEXT_FEATURES, PREDICTION, decision_context
-from alpha_core.quality import bad_bars, check_quality
 from alpha_core.transforms import transform_features
 
 BOOK_ROW_COLUMNS = ("date", "asset", "side", "weight", PREDICTION, "rank", "sector")
@@ -181,14 +180,12 @@ def lookback_bars(names: tuple[str, ...]) -> int:
 def as_trained(config: RunConfig, panel: pl.DataFrame) -> pl.DataFrame:
     """The bars the run's data contract lets through: bad bars dropped, refused or kept as
     the run's ``on_bad_bars`` says, so the book is computed on the bars its model was."""
-    if config.on_bad_bars == "keep":
+    if config.on_bad_bars == "keep":  # nothing to find: skip the quality checks
         return panel
-    found = bad_bars(check_quality(panel))
-    if found.height == 0:
-        return panel
-    if config.on_bad_bars == "refuse":
-        raise DeskError("bad_bars", refusal(found))
-    return panel.join(found.select("asset", "date"), on=["asset", "date"], how="anti")
+    try:
+        return apply_bad_bar_policy(config.on_bad_bars, panel)[0]
+    except PanelError as exc:
+        raise DeskError("bad_bars", str(exc)) from exc
 
 
 def decision_slice(panel: pl.DataFrame, as_of: date, bars: int) -> pl.DataFrame:
