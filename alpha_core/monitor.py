@@ -197,6 +197,19 @@ def prediction_drift(
     }
 
 
+def prediction_shares(drift: dict[str, Any]) -> pl.DataFrame:
+    """``bin, share, sample``: :func:`prediction_drift`'s bin shares, backtest then recent
+    (the Desk page's "then vs now" chart)."""
+    ref, cur = drift["reference_shares"], drift["recent_shares"]
+    return pl.DataFrame(
+        {
+            "bin": list(range(len(ref))) + list(range(len(cur))),
+            "share": ref + cur,
+            "sample": ["backtest"] * len(ref) + ["recent"] * len(cur),
+        }
+    )
+
+
 def _demeaned(preds: pl.DataFrame) -> np.ndarray:
     """Predictions minus their date's mean: books use only each date's ordering, so a level
     common to every asset (e.g. a calendar effect) is not drift."""

@@ -131,9 +131,14 @@ def make_orders(
     )  # fmt: skip
 
 
+def sent_orders(orders: pl.DataFrame) -> pl.DataFrame:
+    """The rows with an order to send (non-zero order quantity)."""
+    return orders.filter(pl.col("order_qty") != 0)
+
+
 def orders_csv(orders: pl.DataFrame) -> str:
     """The broker-neutral orders CSV: :data:`ORDER_COLUMNS` of the rows with an order."""
-    return orders.filter(pl.col("order_qty") != 0).select(ORDER_COLUMNS).write_csv()
+    return sent_orders(orders).select(ORDER_COLUMNS).write_csv()
 
 
 def closing(orders: pl.DataFrame) -> list[str]:

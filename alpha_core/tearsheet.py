@@ -217,6 +217,11 @@ def quantile_turnover(data: pl.DataFrame, lag: int = 1) -> pl.DataFrame:
     )
 
 
+def mean_turnover(turnover: pl.DataFrame) -> pl.DataFrame:
+    """``quantile, turnover``: the mean of :func:`quantile_turnover` per quantile."""
+    return turnover.group_by("quantile").agg(pl.col("turnover").mean()).sort("quantile")
+
+
 # ------------------------------------------------------------------------------ by group
 def group_columns(preds: pl.DataFrame) -> list[str]:
     """The metadata columns with at least two values (sector, asset class)."""

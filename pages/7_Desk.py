@@ -16,7 +16,15 @@ import streamlit as st
 from alpha_core.data import PanelError
 from alpha_core.desk import BOOK_ROW_COLUMNS, DeskError
 from alpha_core.ledger import LedgerConflict, ledger_table
-from alpha_core.orders import OrdersError, closing, make_orders, orders_csv, read_holdings
+from alpha_core.monitor import prediction_shares
+from alpha_core.orders import (
+    OrdersError,
+    closing,
+    make_orders,
+    orders_csv,
+    read_holdings,
+    sent_orders,
+)
 from alpha_core.runs import RETRAIN_EVERY
 from alpha_ui import cache, jobs, layout, session
 from alpha_ui.text import plain
@@ -107,7 +115,7 @@ if raw:
     except (OrdersError, pl.exceptions.PolarsError) as exc:
         st.error(f"Orders cannot be formed: {plain(exc)}")
     else:
-        sent = orders.filter(pl.col("order_qty") != 0).drop("ideal_qty")
+        sent = sent_orders(orders).drop("ideal_qty")
         st.dataframe(sent, hide_index=True, key="desk_orders")
         if closing(orders):
             st.caption(f"Closed out: {plain(', '.join(closing(orders)))}")
@@ -167,14 +175,7 @@ if report.features.height:
     st.altair_chart(bars + rule.mark_rule(color="#c62828").encode(x="psi:Q"), width="stretch")
 preds = report.predictions
 if preds["recent_shares"]:
-    shares = pl.DataFrame(
-        {
-            "bin": list(range(len(preds["reference_shares"]))) * 2,
-            "share": preds["reference_shares"] + preds["recent_shares"],
-            "sample": ["backtest"] * len(preds["reference_shares"])
-            + ["recent"] * len(preds["recent_shares"]),
-        }
-    )
+    shares = prediction_shares(preds)
     st.altair_chart(
         alt.Chart(shares.to_pandas(), title=f"Predictions then vs now (PSI {preds['psi']:.3f})")
         .mark_bar()

@@ -95,14 +95,7 @@ t2.altair_chart(
 )
 st.caption(
     f"Mean rank autocorrelation {auto['autocorrelation'].mean():.3f}; mean turnover by "
-    "quantile: "
-    + ", ".join(
-        f"{q:d}: {t:.1%}"
-        for q, t in turnover.group_by("quantile")
-        .agg(pl.col("turnover").mean())
-        .sort("quantile")
-        .iter_rows()
-    )
+    "quantile: " + ", ".join(f"{q:d}: {t:.1%}" for q, t in ts.mean_turnover(turnover).iter_rows())
 )
 
 for column in ts.group_columns(preds):
