@@ -87,7 +87,7 @@ def test_cancel_stops_training_and_saves_nothing(tmp_path):
     panel = load_panel("demo")
     cfg = tiny(name="to cancel", model=ModelParams(n_estimators=400, num_leaves=8, max_depth=4))
     job = jobs.start(cfg, panel, tmp_path, "tester")
-    deadline = time.time() + 60
+    deadline = time.time() + 600  # a guard against a hang, not a timing assumption
     while job.progress.stage != "training" and time.time() < deadline:
         time.sleep(0.05)
     assert job.progress.stage == "training"
@@ -165,7 +165,9 @@ def test_sidebar_notice_updates_and_toast_names_the_run(live_registry, tmp_path,
         tiny(name="watched run"), live_registry["panel"], live_registry["root"], "tester"
     )
     at.session_state["job_id"] = job.id
-    time.sleep(0.2)
+    while job.progress.stage != "training":  # held at the gate until the notice is read
+        assert job.thread is not None and job.thread.is_alive(), job.error
+        time.sleep(0.02)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     notice = [i.value.replace("\\", "") for i in at.sidebar.info]  # Markdown-escaped

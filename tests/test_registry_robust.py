@@ -312,7 +312,7 @@ def test_listing_and_loading_while_another_thread_deletes(template, tmp_path):
     worker.start()
     seen_runs = loaded = gone = 0
     try:
-        deadline = time.time() + 60  # an empty folder lists in microseconds: start with runs
+        deadline = time.time() + 600  # an empty folder lists in microseconds: start with runs
         while len(list_runs(tmp_path)) < 3 and not errors and time.time() < deadline:
             time.sleep(0.01)
         for i in range(1000):

@@ -92,7 +92,7 @@ def test_a_sweep_killed_mid_way_resumes_to_the_same_ledger(files, serial, tmp_pa
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ledger = root.parent / "sweeps" / serial.name / "ledger.jsonl"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 600  # a guard against a hang
     while time.monotonic() < deadline and proc.poll() is None:
         if ledger.exists() and ledger.read_text().count("\n") >= 2:
             break
