@@ -124,6 +124,23 @@ def open_page(page, url: str, path: str, marker: str) -> None:
     wait_idle(page)
 
 
+def wait_started(page, registry: Path, name: str) -> None:
+    """Wait until the Train page shows the job ``name`` running, or it is already saved.
+
+    Leaving the page before the server handled the Train click would abandon that script
+    run, and no job would start: on a busy machine the click can take seconds to arrive.
+    """
+    from alpha_core.registry import list_runs
+
+    running = page.get_by_text(f"Training {name}")
+    deadline = time.time() + 600  # a guard against a hang
+    while time.time() < deadline:
+        if running.count() or any(i.name == name for i in list_runs(registry)):
+            return
+        page.wait_for_timeout(200)  # poll the condition
+    pytest.fail(f"the job {name!r} did not start within 600 s")
+
+
 def book_count(page, side: str) -> int:
     text = page.get_by_text(re.compile(rf"^{side} book \(\d+\)$")).first.inner_text()
     return int(re.search(r"\((\d+)\)", text).group(1))
@@ -147,8 +164,9 @@ def test_train_rebook_download_and_screenshots(server, browser, tmp_path):
     page.get_by_label("Leaves per tree").fill("16")
     page.locator('input[aria-label="Run name"]').fill("browser run")  # has a help icon
     page.get_by_role("button", name="Train", exact=True).click()
+    wait_started(page, registry, "browser run")
     try:  # the progress bar of trees built (a 20-tree run may finish before it is seen)
-        page.get_by_text(re.compile(r"\d+ / 20 trees built")).first.wait_for(timeout=15_000)
+        page.get_by_text(re.compile(r"\d+ / 20 trees built")).first.wait_for(timeout=5_000)
         page.screenshot(path=str(SHOTS / "train_progress.png"))
     except Exception:
         pass
@@ -350,9 +368,14 @@ def test_cancel_from_the_sidebar_saves_nothing(server, browser):
     page.get_by_label("Trees").fill("3000")
     page.locator('input[aria-label="Run name"]').fill("to be cancelled")
     page.get_by_role("button", name="Train", exact=True).click()
+    # Leave the Train page only once the job runs: a page switch sent before the server
+    # handled the click would abandon that script run, and no job would start.
+    page.get_by_role("button", name="Cancel training").wait_for(timeout=300_000)
     page.get_by_role("link", name="Performance").first.click()  # the notice is on every page
+    page.wait_for_url(re.compile(r"/Performance"), timeout=300_000)
+    page.get_by_role("heading", name="Performance").first.wait_for(timeout=300_000)
     cancel = page.get_by_role("button", name="Cancel training")
-    cancel.wait_for(timeout=90_000)
+    cancel.wait_for(timeout=300_000)
     page.get_by_text(re.compile(r"elapsed")).first.wait_for(timeout=30_000)
     cancel.click()
     page.get_by_text("was cancelled").first.wait_for(timeout=120_000)
