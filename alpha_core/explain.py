@@ -70,7 +70,7 @@ def shap_frame(model: TrainedModel, rows: pl.DataFrame) -> pl.DataFrame:
 
     ``prediction`` is the raw model output, equal to the row's contributions plus expected value.
     """
-    x = feature_matrix(rows, model.features)
+    x = feature_matrix(rows, model.features, dtype=model.input_dtype)
     phi = contributions(model, x)
     data: dict[str, Any] = {
         "date": rows["date"],

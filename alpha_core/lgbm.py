@@ -137,7 +137,7 @@ class LightGBMModel(TrainedModel):
                 "early stopping needs validation rows: the run's validation window "
                 "(fit_model(..., valid=rows)) or model.valid_fraction > 0"
             )
-        x = feature_matrix(train, features, dtype=None)
+        x = feature_matrix(train, features)
         y = train[LABEL].to_numpy()
         dataset = _dataset(x, y, features, params)
         callbacks = [_progress_callback(progress, params.n_estimators)] if progress else []
@@ -195,7 +195,7 @@ class LightGBMModel(TrainedModel):
         progress: FitProgress | None,
     ) -> LightGBMModel:
         """Fit, scoring ``valid`` every EVAL_EVERY trees; keep the best trees when stopping."""
-        x = feature_matrix(train, features, dtype=None)
+        x = feature_matrix(train, features)
         y = train[LABEL].to_numpy()
         dataset = _dataset(x, y, features, params)
         watcher = _RankICStopping(valid, features, params.early_stopping_rounds)
@@ -232,7 +232,7 @@ class LightGBMModel(TrainedModel):
 
     # ------------------------------------------------------------------------- use
     def predict(self, frame: pl.DataFrame) -> np.ndarray:
-        return self.booster.predict(feature_matrix(frame, self.features, dtype=None))
+        return self.booster.predict(feature_matrix(frame, self.features))
 
     def contributions(self, x: np.ndarray, method: str = "auto") -> np.ndarray:
         """TreeSHAP contributions, shape ``(n, k + 1)``; the last column is the expected value.
@@ -368,7 +368,7 @@ class _RankICStopping:
     order = 30
 
     def __init__(self, valid: pl.DataFrame, features: tuple[str, ...], rounds: int) -> None:
-        self.x = feature_matrix(valid, features, dtype=None)
+        self.x = feature_matrix(valid, features)
         self.dates, self.label = valid["date"], valid[LABEL]
         self.rounds = rounds
         self.scores = np.zeros(valid.height)

@@ -62,6 +62,9 @@ class TrainedModel(ABC):
 
     model_type: ClassVar[str] = ""
     """The registry name, also written to the sidecar."""
+    input_dtype: ClassVar[type] = np.float32
+    """The precision of the matrices it is fitted, scored and explained on
+    (:func:`feature_matrix`); explanations use it so they add up to the predictions."""
 
     features: tuple[str, ...]
     meta: dict[str, Any]
@@ -292,32 +295,37 @@ def training_rows(
     end: date,
     purge_before: date,
     features: tuple[str, ...],
+    extra: tuple[str, ...] = (),
 ) -> pl.DataFrame:
     """Rows dated in [start, end] whose label is fully known strictly before ``purge_before``.
 
     Purging on the label's end date removes the last ``horizon`` decision dates before the
     test window, so no training label overlaps the period the model is tested on.
+
+    Only what a fit needs is copied, one column at a time: the keys, the label and its end,
+    ``features`` as Float32 (the precision every model matrix has, :func:`feature_matrix`)
+    and the ``extra`` columns as they are; a fold never copies the whole feature frame.
     """
-    return feats.filter(
-        pl.col("date").is_between(start, end),
-        pl.col(LABEL).is_not_null(),
-        pl.col(LABEL_END) < purge_before,
-        model_rows(feats, features),
-    )
+    mask = feats.select(
+        pl.col("date").is_between(start, end)
+        & pl.col(LABEL).is_not_null()
+        & (pl.col(LABEL_END) < purge_before)
+        & model_rows(feats, features)
+    ).to_series()
+    keys = [c for c in ("date", "asset", LABEL, LABEL_END, *extra) if c in feats.columns]
+    as_is = [feats.get_column(c).filter(mask) for c in dict.fromkeys(keys)]
+    cast = [feats.get_column(f).filter(mask).cast(pl.Float32) for f in features if f not in keys]
+    return pl.DataFrame([*as_is, *cast])
 
 
 def feature_matrix(
-    frame: pl.DataFrame, features: tuple[str, ...], dtype: type | None = np.float64
+    frame: pl.DataFrame, features: tuple[str, ...], dtype: type = np.float32
 ) -> np.ndarray:
     """The ``features`` columns of ``frame`` as a matrix, in that order.
 
-    ``dtype`` None: float32 when every column is Float32 (Alpha158: half the memory, the
-    same values), else float64.
+    Float32 by default, for training and scoring alike: half the memory of float64, and a
+    model always sees its inputs at the precision it was fitted on.
     """
-    if dtype is None:
-        schema = frame.select(features).schema
-        same = all(t == pl.Float32 for t in schema.values())
-        dtype = np.float32 if same and features else np.float64
     cast = pl.Float32 if dtype == np.float32 else pl.Float64
     return frame.select(pl.col(f).cast(cast) for f in features).to_numpy()
 

@@ -80,10 +80,27 @@ def decision_context(panel: pl.DataFrame, feats: pl.DataFrame) -> pl.DataFrame:
 
 
 def with_context(preds: pl.DataFrame, panel: pl.DataFrame, feats: pl.DataFrame) -> pl.DataFrame:
-    """Predictions joined with their decision context and forward returns."""
+    """Predictions joined with their decision context and forward returns.
+
+    Only the predictions' dates are joined: the context of the days they span, and the
+    forward returns from their first day on (a forward return looks only ahead, so the bars
+    before it change nothing). A run's test window is then all this stage touches.
+    """
     keys = ["date", "asset"]
+    if preds.height == 0:
+        first = last = None
+    else:
+        first, last = preds.select(
+            pl.col("date").min().alias("lo"), pl.col("date").max().alias("hi")
+        ).row(0)
+    span = pl.col("date").is_between(first, last) if first else pl.lit(False)
+    present = [c for c in CONTEXT_FEATURES if c in feats.columns]  # else the error below
+    context = decision_context(
+        panel.filter(span), feats.select("date", "asset", *present).filter(span)
+    )
+    ahead = panel.filter(pl.col("date") >= first) if first else panel.clear()
     return (
-        preds.join(decision_context(panel, feats), on=keys, how="left")
-        .join(forward_returns(panel), on=keys, how="left")
+        preds.join(context, on=keys, how="left")
+        .join(forward_returns(ahead), on=keys, how="left")
         .sort(keys)
     )

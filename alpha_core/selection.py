@@ -47,9 +47,9 @@ from alpha_core import stats
 from alpha_core.backtest import add_costs, daily_returns
 from alpha_core.books import build_books
 from alpha_core.config import ConfigError, ModelParams, RunConfig
-from alpha_core.features import LABEL, LABEL_END, model_rows
+from alpha_core.features import LABEL
 from alpha_core.model import fit_model, training_rows
-from alpha_core.predictions import PREDICTION
+from alpha_core.predictions import GROUP_COLUMNS, PREDICTION
 from alpha_core.progress import OnProgress, Progress, ignore
 from alpha_core.scoring import tie_summary
 from alpha_core.transforms import transform_label
@@ -161,12 +161,9 @@ def validation_rows(
     fit = training_rows(feats, first.train_start, start, start, names)
     if config.shuffle_labels:
         fit = shuffle_labels_within_date(fit, config.seed)
-    valid = feats.filter(
-        pl.col("date").is_between(start, end),
-        pl.col(LABEL).is_not_null(),
-        pl.col(LABEL_END) < first.purge_before,
-        model_rows(feats, names),
-    ).sort("date", "asset")
+    sizing = ("vol_20", *GROUP_COLUMNS)  # what the books of the validation window need
+    valid = training_rows(feats, start, end, first.purge_before, names, extra=sizing)
+    valid = valid.sort("date", "asset")
     if fit.height == 0 or valid.height == 0:
         what = "training rows before" if fit.height == 0 else "labelled rows in"
         raise ConfigError(f"no {what} the validation window {start} .. {end}", field="valid_start")
@@ -187,8 +184,9 @@ def choose(
     on_progress: OnProgress = ignore,
 ) -> Choice:
     """Train each candidate before the validation window, score it there, pick one."""
-    fit, valid = validation_rows(config, feats, names)
     candidates = candidates_for(config)
+    on_progress(Progress("selecting", 0.0, 0, len(candidates)))
+    fit, valid = validation_rows(config, feats, names)
     rows, scores = [], []
     for k, candidate in enumerate(candidates):
         on_progress(Progress("selecting", 0.05 * k / len(candidates), k, len(candidates)))
@@ -266,7 +264,7 @@ def _finite(value: Any) -> Any:
 def _scored(valid: pl.DataFrame, score: Any) -> pl.DataFrame:
     """Validation rows as predictions: scores, realised label and the sizing inputs present
     (those are the model's inputs there, after the run's feature transform)."""
-    extra = [c for c in ("vol_20", "sector", "asset_class") if c in valid.columns]
+    extra = [c for c in ("vol_20", *GROUP_COLUMNS) if c in valid.columns]
     return valid.select("date", "asset", LABEL, *extra).with_columns(
         pl.Series(PREDICTION, score, dtype=pl.Float64)
     )

@@ -1,9 +1,16 @@
 """Sweep throughput by backend: a 24-trial grid x monthly walk-forward on the demo.
 
-    PYTHONPATH=$PWD python bench/bench_sweep.py [--trials 24] [--backends serial,process,ray]
+    python bench/bench_sweep.py [--trials 24] [--backends serial,process,ray]
+    python bench/bench_sweep.py --overhead 6 --ray-workers 8
 
 Prints seconds per backend, the speedup over serial, whether every backend wrote the same
 ledger, and the load average (the figures need quiet cores: docs/scale.md).
+
+``--overhead K`` measures Ray's task scheduling overhead on a simulated larger cluster: a
+local Ray of ``--ray-workers`` worker CPUs (more than the machine's cores), and K sweep-trial
+tasks sent one at a time, so each has the whole machine as it would on its own node. Each
+task's latency (submit to result) is set against the same task run in this process without
+Ray (median of the pairs): overhead = (Ray latency - in-process seconds) / in-process seconds.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from pathlib import Path
 
 from alpha_core.config import FAST_PRESET, RunConfig
 from alpha_core.data import load_panel
-from alpha_core.executor import make_executor
+from alpha_core.executor import RayExecutor, SerialExecutor, Task, make_executor
 from alpha_core.runs import RunService
 from alpha_core.sweep import SweepSpec, grid_trials
 
@@ -32,11 +39,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--trials", type=int, default=24)
     parser.add_argument("--backends", default="serial,process,ray")
+    parser.add_argument("--overhead", type=int, default=0, help="tasks for the Ray overhead")
+    parser.add_argument("--ray-workers", type=int, default=8)
     args = parser.parse_args()
     panel = load_panel("demo")
     base = RunConfig(model=FAST_PRESET, walk_forward="monthly")
     spec = SweepSpec(base, grid_trials(GRID)[: args.trials])
     print(f"load average before: {os.getloadavg()}")
+    if args.overhead:
+        ray_overhead(spec, panel, args.overhead, args.ray_workers)
+        return
     seconds, ledgers = {}, {}
     for name in args.backends.split(","):
         with tempfile.TemporaryDirectory() as tmp:
@@ -47,6 +59,54 @@ def main() -> None:
         speedup = seconds.get("serial", seconds[name]) / seconds[name]
         print(f"{name:>8}: {seconds[name]:8.1f} s  speedup {speedup:4.2f}x  load {os.getloadavg()}")
     print("same ledger on every backend:", len(set(ledgers.values())) == 1)
+
+
+def trial_tasks(spec: SweepSpec, panel_file: Path, out: Path, n: int) -> list[Task]:
+    """The sweep's first ``n`` trials as tasks writing under ``out``."""
+    return [
+        Task(
+            key=f"trial_{k:03d}",
+            fn="alpha_core.sweep:trial_task",
+            kwargs={"panel": str(panel_file), "config": spec.config(k).to_dict()},
+            out=out / f"{k:03d}",
+        )
+        for k in range(n)
+    ]
+
+
+def ray_overhead(spec: SweepSpec, panel, n: int, workers: int) -> None:
+    """Ray latency of each trial sent alone against the same trial run in this process."""
+    import statistics
+
+    with tempfile.TemporaryDirectory() as tmp:
+        panel_file = Path(tmp) / "panel.parquet"
+        panel.write_parquet(panel_file)
+        ray = RayExecutor(workers=workers)
+        # warm both sides (imports, Ray's start, a worker) before timing anything
+        SerialExecutor().run(trial_tasks(spec, panel_file, Path(tmp) / "warm_here", 1))
+        ray.run(trial_tasks(spec, panel_file, Path(tmp) / "warm_ray", 1))
+        rows = []
+        for k, (alone, remote) in enumerate(
+            zip(
+                trial_tasks(spec, panel_file, Path(tmp) / "here", n),
+                trial_tasks(spec, panel_file, Path(tmp) / "ray", n),
+                strict=True,
+            )
+        ):
+            t0 = time.perf_counter()
+            SerialExecutor().run([alone])
+            here = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            ray.run([remote])
+            there = time.perf_counter() - t0
+            rows.append((here, there))
+            print(f"trial {k}: in process {here:6.2f} s   through Ray {there:6.2f} s")
+        fractions = [(there - here) / here for here, there in rows]
+        print(
+            f"Ray with {workers} worker CPUs on {os.cpu_count()} cores: median overhead "
+            f"{statistics.median(fractions):+.1%} of task time "
+            f"(min {min(fractions):+.1%}, max {max(fractions):+.1%}); load {os.getloadavg()}"
+        )
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from conftest import make_panel
 
 from alpha_core import explain
 from alpha_core.config import ModelParams, RunConfig
-from alpha_core.features import FEATURE_NAMES, LABEL, build_features
+from alpha_core.features import LABEL, build_features
 from alpha_core.model import (
     MODEL_TYPES,
     TrainedModel,
@@ -46,6 +46,7 @@ class OrdinaryLeastSquares(TrainedModel):
     """y = x . w + b fitted by least squares: the whole of a model type."""
 
     model_type = TOY
+    input_dtype = np.float64  # least squares wants float64
 
     def __init__(self, features, weights, intercept, means, scales, meta=None):
         self.features = tuple(features)
@@ -57,7 +58,7 @@ class OrdinaryLeastSquares(TrainedModel):
 
     @classmethod
     def fit(cls, train, features, params, seed, progress=None):
-        x = feature_matrix(train, features)
+        x = feature_matrix(train, features, dtype=cls.input_dtype)
         y = train[LABEL].to_numpy()
         means, y_mean = x.mean(axis=0), y.mean()
         weights = np.linalg.lstsq(x - means, y - y_mean, rcond=None)[0]
@@ -75,7 +76,10 @@ class OrdinaryLeastSquares(TrainedModel):
         return cls(features, weights, intercept, means, x.std(axis=0), meta)
 
     def predict(self, frame):
-        return feature_matrix(frame, self.features) @ self.weights + self.intercept
+        return (
+            feature_matrix(frame, self.features, dtype=self.input_dtype) @ self.weights
+            + self.intercept
+        )
 
     def contributions(self, x):
         phi = (x - self.means) * self.weights
@@ -160,7 +164,7 @@ def test_registration_makes_the_type_available():
 def test_fit_dispatches_to_the_registered_type(data, toy):
     _, train, _ = data
     assert isinstance(toy, OrdinaryLeastSquares)
-    x = feature_matrix(train, TOY_FEATURES)
+    x = feature_matrix(train, TOY_FEATURES, dtype=np.float64)
     y = train[LABEL].to_numpy()
     # an independent fit: least squares with an explicit intercept column
     coef = np.linalg.lstsq(np.column_stack([x, np.ones(len(x))]), y, rcond=None)[0]
@@ -188,7 +192,7 @@ def test_save_and_load_round_trip_through_json(data, toy, tmp_path):
 def test_contributions_are_exact_linear_shap(data, toy):
     feats, _, config = data
     rows = feats.filter(pl.col("date") >= config.test_start).drop_nulls(list(TOY_FEATURES))
-    x = feature_matrix(rows, TOY_FEATURES)
+    x = feature_matrix(rows, TOY_FEATURES, dtype=np.float64)
     phi = explain.contributions(toy, x)
     assert phi.shape == (rows.height, len(TOY_FEATURES) + 1)
     np.testing.assert_allclose(phi.sum(axis=1), toy.predict(rows), rtol=1e-9, atol=1e-12)
@@ -229,7 +233,7 @@ def test_explain_compute_works_with_the_toy_type(data, toy, tmp_path):
 
 def test_a_sidecar_without_model_type_is_lightgbm(data, tmp_path):
     _, train, _ = data
-    model = fit_model(train, FEATURE_NAMES[:5], ModelParams(n_estimators=5, num_leaves=4), seed=0)
+    model = fit_model(train, TOY_FEATURES, ModelParams(n_estimators=5, num_leaves=4), seed=0)
     save_model(model, tmp_path)
     sidecar = json.loads((tmp_path / "model.json").read_text())
     assert sidecar.pop("model_type") == "lightgbm"
