@@ -137,9 +137,9 @@ class LightGBMModel(TrainedModel):
                 "early stopping needs validation rows: the run's validation window "
                 "(fit_model(..., valid=rows)) or model.valid_fraction > 0"
             )
-        x = feature_matrix(train, features)
         y = train[LABEL].to_numpy()
-        dataset = _dataset(x, y, features, params)
+        # The matrix lives only while LightGBM bins it (free_raw_data): not during boosting.
+        dataset = _dataset(feature_matrix(train, features), y, features, params)
         callbacks = [_progress_callback(progress, params.n_estimators)] if progress else []
         valid_sets = []
         if valid is not None:
@@ -180,8 +180,9 @@ class LightGBMModel(TrainedModel):
             # What lgb.train does when it does not keep the training booster: the same
             # model, reloaded from its text, without the training data.
             booster.model_from_string(booster.model_to_string()).free_dataset()
+        del dataset
         if fitted is None:
-            fitted = booster.predict(x)
+            fitted = booster.predict(feature_matrix(train, features))
         return cls(booster, tuple(features), _meta(params, seed, train, fitted, y, valid_meta))
 
     @classmethod
@@ -195,9 +196,9 @@ class LightGBMModel(TrainedModel):
         progress: FitProgress | None,
     ) -> LightGBMModel:
         """Fit, scoring ``valid`` every EVAL_EVERY trees; keep the best trees when stopping."""
-        x = feature_matrix(train, features)
         y = train[LABEL].to_numpy()
-        dataset = _dataset(x, y, features, params)
+        # The matrix lives only while LightGBM bins it (free_raw_data): not during boosting.
+        dataset = _dataset(feature_matrix(train, features), y, features, params)
         watcher = _RankICStopping(valid, features, params.early_stopping_rounds)
         callbacks = [watcher] + (
             [_progress_callback(progress, params.n_estimators)] if progress else []
@@ -212,13 +213,15 @@ class LightGBMModel(TrainedModel):
         best = (
             watcher.best_iteration if params.early_stopping_rounds else booster.current_iteration()
         )
+        fitted = None
         if best < booster.current_iteration():
             booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
-            fitted = booster.predict(x)
         else:
             fitted = _training_scores(booster, train.height)
             booster.model_from_string(booster.model_to_string()).free_dataset()
-            fitted = booster.predict(x) if fitted is None else fitted
+        del dataset
+        if fitted is None:
+            fitted = booster.predict(feature_matrix(train, features))
         score = mean_daily_rank_ic(valid["date"], booster.predict(watcher.x), valid[LABEL])
         valid_meta = {
             "n_valid_rows": valid.height,
