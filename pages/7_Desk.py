@@ -46,7 +46,7 @@ data = st.text_input(
 try:
     panel = cache.load_source_panel(data, result.config.metadata)
 except (PanelError, ValueError, OSError) as exc:
-    st.error(f"The data cannot be loaded: {plain(exc)}")
+    st.error(f"The data cannot be loaded: {plain(session.user_message(exc))}")
     st.stop()
 last = panel["date"].max()
 as_of = st.date_input("Decision date (close)", value=last, key=f"desk_as_of_{run_id}")
