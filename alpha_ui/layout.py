@@ -146,6 +146,30 @@ def date_columns(frame: pl.DataFrame) -> dict[str, Any]:
     }
 
 
+def dates_as_dates(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with every Datetime column that holds whole days only cast to Date."""
+    midnight = [
+        name
+        for name, dtype in frame.schema.items()
+        if isinstance(dtype, pl.Datetime)
+        and frame.select((pl.col(name).dt.time() == pl.time(0)).all()).item() is not False
+    ]
+    return frame.with_columns(pl.col(midnight).cast(pl.Date)) if midnight else frame
+
+
+def table(frame: Any, *, where: Any = None, column_config: dict | None = None, **kwargs: Any):
+    """``st.dataframe`` (in ``where``, default the page) with dates shown as ``YYYY-MM-DD``.
+
+    Streamlit sends a polars Date column as a timestamp and shows it with ``00:00:00``
+    unless it is configured as a date: every page table goes through here so its date
+    columns are (``column_config`` given by the caller wins for its columns).
+    """
+    if isinstance(frame, pl.DataFrame):
+        frame = dates_as_dates(frame)
+        column_config = {**date_columns(frame), **(column_config or {})}
+    return (where or st).dataframe(frame, column_config=column_config, **kwargs)
+
+
 def load_or_explain(run_id: str) -> RunResult | None:
     """The run, or None after an error saying why it cannot be shown (damaged, deleted)."""
     try:

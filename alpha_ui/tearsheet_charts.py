@@ -5,6 +5,8 @@ from __future__ import annotations
 import altair as alt
 import polars as pl
 
+from alpha_ui.charts import date_tip, date_x
+
 H = 240
 
 
@@ -37,24 +39,22 @@ def cumulative(frame: pl.DataFrame) -> alt.Chart:
         alt.Chart(_pd(frame), title="Cumulative demeaned return by quantile (growth of 1)")
         .mark_line()
         .encode(
-            x=alt.X("date:T", title="Date"),
+            x=date_x(),
             y=alt.Y("growth:Q", title="Growth of 1", scale=alt.Scale(zero=False)),
             color=alt.Color("quantile:O", title="Quantile", scale=alt.Scale(scheme="redblue")),
-            tooltip=[alt.Tooltip("date:T"), "quantile:O", alt.Tooltip("growth:Q", format=".4f")],
+            tooltip=[date_tip(), "quantile:O", alt.Tooltip("growth:Q", format=".4f")],
         )
         .properties(height=H)
     )
 
 
 def spread(frame: pl.DataFrame, window: int) -> alt.Chart:
-    base = alt.Chart(_pd(frame), title="Top minus bottom quantile, a day").encode(
-        x=alt.X("date:T", title="Date")
-    )
+    base = alt.Chart(_pd(frame), title="Top minus bottom quantile, a day").encode(x=date_x())
     daily = base.mark_bar(opacity=0.35, color="#1565c0").encode(
         y=alt.Y("spread:Q", title="Return spread", axis=alt.Axis(format=".1%"))
     )
     rolling = base.mark_line(color="#e65100").encode(
-        y="rolling:Q", tooltip=[alt.Tooltip("date:T"), alt.Tooltip("rolling:Q", format=".3%")]
+        y="rolling:Q", tooltip=[date_tip(), alt.Tooltip("rolling:Q", format=".3%")]
     )
     return (daily + rolling).properties(height=H, title=f"Spread (bars) and {window}-day mean")
 
@@ -114,7 +114,7 @@ def ic_decay(frame: pl.DataFrame) -> alt.Chart:
 
 
 def lines(frame: pl.DataFrame, y: str, title: str, color: str | None = None) -> alt.Chart:
-    enc = {"x": alt.X("date:T", title="Date"), "y": alt.Y(f"{y}:Q", title=title)}
+    enc = {"x": date_x(), "y": alt.Y(f"{y}:Q", title=title)}
     if color:
         enc["color"] = alt.Color(f"{color}:O", title=color.capitalize())
     return alt.Chart(_pd(frame), title=title).mark_line().encode(**enc).properties(height=H)

@@ -120,6 +120,6 @@ if st.button("Use this dataset", type="primary", disabled=data_path is None, key
 try:
     pnl = session.panel()
     st.subheader("Preview")
-    st.dataframe(pnl.head(200), hide_index=True)
+    layout.table(pnl.head(200), hide_index=True)
 except PanelError as exc:
     st.error(f"The dataset in use cannot be loaded: {plain(exc)}")
