@@ -382,3 +382,42 @@ def test_cancel_from_the_sidebar_saves_nothing(server, browser):
     assert {i.run_id for i in list_runs(registry)} == before
     assert not [p for p in registry.iterdir() if p.name.startswith(".tmp-")]
     context.close()
+
+
+SIDEBAR_OPEN = """() => {
+    const r = document.querySelector('[data-testid="stSidebar"]').getBoundingClientRect();
+    return r.width > 0 && r.right > 0;
+}"""
+
+
+def test_on_a_phone_the_sidebar_closes_after_a_page_is_chosen(server, browser):
+    """At 390x844 the sidebar covers the page: after a page link is clicked it closes and
+    the page shows; on a wide window it stays open beside the page."""
+    url = server["url"]
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    open_page(page, url, "", "Current run")
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    assert not page.evaluate(SIDEBAR_OPEN)  # a phone starts with the sidebar closed
+    page.locator('[data-testid="stExpandSidebarButton"]').click()
+    page.wait_for_function(SIDEBAR_OPEN, timeout=30_000)
+    sidebar.get_by_role("link", name="Data").click()
+    page.wait_for_url(re.compile(r"/Data"), timeout=60_000)
+    page.get_by_text("Upload size limit").first.wait_for(timeout=60_000)
+    page.wait_for_function(f"() => !({SIDEBAR_OPEN})()", timeout=30_000)
+    assert sidebar.get_attribute("data-collapsed") == "true"
+    expect_visible = page.get_by_role("heading", name="Data").first
+    expect_visible.wait_for(state="visible", timeout=10_000)
+    box = expect_visible.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+    context.close()
+
+    wide = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = wide.new_page()
+    open_page(page, url, "", "Current run")
+    assert page.evaluate(SIDEBAR_OPEN)
+    page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Data").click()
+    page.get_by_text("Upload size limit").first.wait_for(timeout=60_000)
+    wait_idle(page)
+    assert page.evaluate(SIDEBAR_OPEN)  # beside the page: left open
+    wide.close()
