@@ -123,6 +123,15 @@ def _symmetric(values: pl.Series) -> list[float]:
     return [-m, m]
 
 
+def cell_text(field: str, values: pl.Series) -> alt.Color | alt.ColorValue:
+    """Label colour on a cell of a diverging scale centred at 0: white on the dark ends,
+    near-black on the pale middle, whatever the theme (the cell is its own background)."""
+    m = _symmetric(values)[1]
+    return alt.condition(
+        f"abs(datum['{field}']) > {0.6 * m!r}", alt.value("#ffffff"), alt.value("#1a1a1a")
+    )
+
+
 def yearly_bars(frame: pl.DataFrame) -> alt.Chart:
     """Yearly returns as bars, green above 0 and red below, labelled."""
     base = alt.Chart(_pd(frame), title="Yearly returns").encode(
@@ -182,7 +191,9 @@ def monthly_heatmap(frame: pl.DataFrame) -> alt.Chart:
         ),
         tooltip=["year:O", "month:O", alt.Tooltip("return:Q", format=".2%")],
     )
-    text = base.mark_text(fontSize=11).encode(text=alt.Text("return:Q", format=".1%"))
+    text = base.mark_text(fontSize=11).encode(
+        text=alt.Text("return:Q", format=".1%"), color=cell_text("return", frame["return"])
+    )
     return (rect + text).properties(height=alt.Step(30))
 
 
