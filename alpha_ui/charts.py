@@ -41,7 +41,24 @@ def _series_scale(frame: pl.DataFrame) -> alt.Scale:
     return alt.Scale(domain=[s for s, _ in pairs], range=[c for _, c in pairs])
 
 
+MAX_DRAWN_DATES = 750
+"""A line chart draws at most this many dates: a 1280-pixel window cannot show more, and
+sending 20 years of days to the browser on every rerun is what made Books slow."""
+
+
+def thin(frame: pl.DataFrame, max_dates: int = MAX_DRAWN_DATES) -> pl.DataFrame:
+    """``frame`` on at most ``max_dates`` evenly strided dates (the first and last kept)."""
+    dates = frame.get_column("date").unique().sort()
+    if dates.len() <= max_dates:
+        return frame
+    step = -(-dates.len() // max_dates)
+    keep = pl.concat([dates.gather_every(step), dates.tail(1)]).unique()
+    return frame.filter(pl.col("date").is_in(keep.implode()))
+
+
 def equity(frame: pl.DataFrame, title: str = "Equity (growth of 1)") -> alt.Chart:
+    """Equity lines, down-sampled to :data:`MAX_DRAWN_DATES` dates for drawing."""
+    frame = thin(frame)
     return (
         alt.Chart(_pd(frame), title=title)
         .mark_line()
