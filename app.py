@@ -61,13 +61,13 @@ with left:
 with right:
     if panel is not None:
         st.subheader("Assets by class")
-        st.dataframe(assets_by_class(panel), hide_index=True, width="stretch")
+        layout.table(assets_by_class(panel), hide_index=True, width="stretch")
         st.subheader("Data quality")
         report = cache.quality(src["data"], src.get("metadata"))
         for line in report.summary_lines():
             st.markdown(f"- {plain(line)}")
         with st.expander(f"All findings ({report.issues.height:,})"):
-            st.dataframe(report.issues.head(2000), hide_index=True, width="stretch")
+            layout.table(report.issues.head(2000), hide_index=True, width="stretch")
 
 st.divider()
 st.subheader("Current run")

@@ -17,6 +17,20 @@ SERIES_ORDER = [
 SERIES_COLORS = ["#2e7d32", "#c62828", "#1565c0", "#6a1b9a", "#757575"]
 
 
+DATE_FORMAT = "%Y-%m-%d"
+"""Dates on axes and in tooltips: the day, never a time of day (``00:00``)."""
+
+
+def date_x(title: str = "Date") -> alt.X:
+    """The ``date`` column on the x axis, labelled ``YYYY-MM-DD``."""
+    return alt.X("date:T", title=title, axis=alt.Axis(format=DATE_FORMAT, labelOverlap=True))
+
+
+def date_tip() -> alt.Tooltip:
+    """The ``date`` column in a tooltip, as ``YYYY-MM-DD``."""
+    return alt.Tooltip("date:T", title="Date", format=DATE_FORMAT)
+
+
 def _pd(frame: pl.DataFrame):
     return frame.to_pandas()
 
@@ -27,19 +41,36 @@ def _series_scale(frame: pl.DataFrame) -> alt.Scale:
     return alt.Scale(domain=[s for s, _ in pairs], range=[c for _, c in pairs])
 
 
+MAX_DRAWN_DATES = 750
+"""A line chart draws at most this many dates: a 1280-pixel window cannot show more, and
+sending 20 years of days to the browser on every rerun is what made Books slow."""
+
+
+def thin(frame: pl.DataFrame, max_dates: int = MAX_DRAWN_DATES) -> pl.DataFrame:
+    """``frame`` on at most ``max_dates`` evenly strided dates (the first and last kept)."""
+    dates = frame.get_column("date").unique().sort()
+    if dates.len() <= max_dates:
+        return frame
+    step = -(-dates.len() // max_dates)
+    keep = pl.concat([dates.gather_every(step), dates.tail(1)]).unique()
+    return frame.filter(pl.col("date").is_in(keep.implode()))
+
+
 def equity(frame: pl.DataFrame, title: str = "Equity (growth of 1)") -> alt.Chart:
+    """Equity lines, down-sampled to :data:`MAX_DRAWN_DATES` dates for drawing."""
+    frame = thin(frame)
     return (
         alt.Chart(_pd(frame), title=title)
         .mark_line()
         .encode(
-            x=alt.X("date:T", title="Date"),
+            x=date_x(),
             y=alt.Y("equity:Q", title="Equity (start = 1)", scale=alt.Scale(zero=False)),
             color=alt.Color(
                 "series:N",
                 title="Series",
                 scale=_series_scale(frame),
             ),
-            tooltip=[alt.Tooltip("date:T"), "series:N", alt.Tooltip("equity:Q", format=".4f")],
+            tooltip=[date_tip(), "series:N", alt.Tooltip("equity:Q", format=".4f")],
         )
         .properties(height=H)
     )
@@ -51,10 +82,10 @@ def overlay_equity(frame: pl.DataFrame) -> alt.Chart:
         alt.Chart(_pd(frame), title="Long-short equity by run")
         .mark_line()
         .encode(
-            x=alt.X("date:T", title="Date"),
+            x=date_x(),
             y=alt.Y("equity:Q", title="Equity (start = 1)", scale=alt.Scale(zero=False)),
             color=alt.Color("run:N", title="Run"),
-            tooltip=[alt.Tooltip("date:T"), "run:N", alt.Tooltip("equity:Q", format=".4f")],
+            tooltip=[date_tip(), "run:N", alt.Tooltip("equity:Q", format=".4f")],
         )
         .properties(height=H + 40)
     )
@@ -66,7 +97,7 @@ def compare_equity(frame: pl.DataFrame, title: str) -> alt.Chart:
         alt.Chart(_pd(frame), title=title)
         .mark_line()
         .encode(
-            x=alt.X("date:T", title="Date"),
+            x=date_x(),
             y=alt.Y("equity:Q", title="Long-short equity (start = 1)", scale=alt.Scale(zero=False)),
             color=alt.Color("run:N", title="Run", scale=alt.Scale(scheme="tableau10")),
             strokeDash=alt.StrokeDash(
@@ -75,7 +106,7 @@ def compare_equity(frame: pl.DataFrame, title: str) -> alt.Chart:
                 scale=alt.Scale(domain=["gross", "net"], range=[[1, 0], [5, 3]]),
             ),  # fmt: skip
             tooltip=[
-                alt.Tooltip("date:T"),
+                date_tip(),
                 "run:N",
                 "kind:N",
                 alt.Tooltip("equity:Q", format=".4f"),
@@ -90,14 +121,14 @@ def drawdown(frame: pl.DataFrame) -> alt.Chart:
         alt.Chart(_pd(frame), title="Underwater (drawdown from running peak)")
         .mark_line()
         .encode(
-            x=alt.X("date:T", title="Date"),
+            x=date_x(),
             y=alt.Y("drawdown:Q", title="Drawdown", axis=alt.Axis(format="%")),
             color=alt.Color(
                 "series:N",
                 title="Series",
                 scale=_series_scale(frame),
             ),
-            tooltip=[alt.Tooltip("date:T"), "series:N", alt.Tooltip("drawdown:Q", format=".2%")],
+            tooltip=[date_tip(), "series:N", alt.Tooltip("drawdown:Q", format=".2%")],
         )
         .properties(height=H - 40)
     )
@@ -107,6 +138,15 @@ def _symmetric(values: pl.Series) -> list[float]:
     """A colour domain centred at 0: [-m, m] with m the largest |value| (0 is the midpoint)."""
     m = float(values.abs().max() or 0.0) or 0.01
     return [-m, m]
+
+
+def cell_text(field: str, values: pl.Series) -> alt.Color | alt.ColorValue:
+    """Label colour on a cell of a diverging scale centred at 0: white on the dark ends,
+    near-black on the pale middle, whatever the theme (the cell is its own background)."""
+    m = _symmetric(values)[1]
+    return alt.condition(
+        f"abs(datum['{field}']) > {0.6 * m!r}", alt.value("#ffffff"), alt.value("#1a1a1a")
+    )
 
 
 def yearly_bars(frame: pl.DataFrame) -> alt.Chart:
@@ -130,10 +170,10 @@ def turnover(frame: pl.DataFrame) -> alt.Chart:
         alt.Chart(_pd(data), title="Turnover and cost a day (fraction of capital)")
         .mark_line()
         .encode(
-            x=alt.X("date:T", title="Date"),
+            x=date_x(),
             y=alt.Y("value:Q", title="Fraction of capital", axis=alt.Axis(format="%")),
             color=alt.Color("what:N", title=None),
-            tooltip=[alt.Tooltip("date:T"), "what:N", alt.Tooltip("value:Q", format=".3%")],
+            tooltip=[date_tip(), "what:N", alt.Tooltip("value:Q", format=".3%")],
         )
         .properties(height=H - 60)
     )
@@ -145,10 +185,10 @@ def exposure(frame: pl.DataFrame, title: str) -> alt.Chart:
         alt.Chart(_pd(frame), title=title)
         .mark_line(strokeWidth=1.2)
         .encode(
-            x=alt.X("date:T", title="Date"),
+            x=date_x(),
             y=alt.Y("net:Q", title="Net weight", axis=alt.Axis(format="%")),
             color=alt.Color("group:N", title=None, scale=alt.Scale(scheme="tableau20")),
-            tooltip=[alt.Tooltip("date:T"), "group:N", alt.Tooltip("net:Q", format=".2%")],
+            tooltip=[date_tip(), "group:N", alt.Tooltip("net:Q", format=".2%")],
         )
         .properties(height=H - 40)
     )
@@ -168,7 +208,9 @@ def monthly_heatmap(frame: pl.DataFrame) -> alt.Chart:
         ),
         tooltip=["year:O", "month:O", alt.Tooltip("return:Q", format=".2%")],
     )
-    text = base.mark_text(fontSize=11).encode(text=alt.Text("return:Q", format=".1%"))
+    text = base.mark_text(fontSize=11).encode(
+        text=alt.Text("return:Q", format=".1%"), color=cell_text("return", frame["return"])
+    )
     return (rect + text).properties(height=alt.Step(30))
 
 
@@ -177,9 +219,9 @@ def rolling_sharpe(frame: pl.DataFrame, window: int) -> alt.Chart:
         alt.Chart(_pd(frame), title=f"Rolling {window}-day Sharpe (long-short, annualised)")
         .mark_line(color="#1565c0")
         .encode(
-            x=alt.X("date:T", title="Date"),
+            x=date_x(),
             y=alt.Y("rolling_sharpe:Q", title="Sharpe ratio"),
-            tooltip=[alt.Tooltip("date:T"), alt.Tooltip("rolling_sharpe:Q", format=".2f")],
+            tooltip=[date_tip(), alt.Tooltip("rolling_sharpe:Q", format=".2f")],
         )
     )
     zero = alt.Chart(pl.DataFrame({"y": [0.0]}).to_pandas()).mark_rule(color="#999").encode(y="y")
@@ -192,15 +234,15 @@ def rank_ic(frame: pl.DataFrame) -> alt.Chart:
         alt.Chart(data, title="Daily rank IC and its running mean")
         .mark_bar(opacity=0.5, color="#90a4ae")
         .encode(
-            x=alt.X("date:T", title="Date"),
+            x=date_x(),
             y=alt.Y("rank_ic:Q", title="Spearman rank IC"),
-            tooltip=[alt.Tooltip("date:T"), alt.Tooltip("rank_ic:Q", format=".3f")],
+            tooltip=[date_tip(), alt.Tooltip("rank_ic:Q", format=".3f")],
         )
     )
     mean = (
         alt.Chart(data)
         .mark_line(color="#e65100")
-        .encode(x="date:T", y=alt.Y("running_mean:Q", title="Spearman rank IC"))
+        .encode(x=date_x(), y=alt.Y("running_mean:Q", title="Spearman rank IC"))
     )
     return (bars + mean).properties(height=H - 40)
 
@@ -210,9 +252,9 @@ def live_assets(frame: pl.DataFrame) -> alt.Chart:
         alt.Chart(_pd(frame), title="Live assets over time")
         .mark_area(opacity=0.6)
         .encode(
-            x=alt.X("date:T", title="Date"),
+            x=date_x(),
             y=alt.Y("n_assets:Q", title="Assets with a close"),
-            tooltip=[alt.Tooltip("date:T"), "n_assets:Q"],
+            tooltip=[date_tip(), "n_assets:Q"],
         )
         .properties(height=220)
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ def page(script: str) -> nav.Page:
     url_problems = session.apply_url()
     session.adopt_finished_job()
     _sidebar(pages)
+    _close_sidebar_after_choice(this.path)
     session.write_url()
     for problem in url_problems:
         st.warning(plain(problem))
@@ -70,6 +72,34 @@ def _sidebar(pages: tuple[nav.Page, ...]) -> None:
         with st.sidebar:
             _job_notice(job.id)
     _toasts()
+
+
+_CLOSE_SIDEBAR = """<script>
+/* choice CHOICE */
+(() => {
+  const bar = document.querySelector('[data-testid="stSidebar"]');
+  const main = document.querySelector('[data-testid="stMain"]');
+  if (!bar || !main || bar.getAttribute("data-collapsed") !== "false") return;
+  const overlays = main.getBoundingClientRect().left < bar.getBoundingClientRect().right - 1;
+  if (!overlays) return;  // a wide window: the sidebar sits beside the page
+  const close = bar.querySelector('[data-testid="stSidebarCollapseButton"] button');
+  if (close) close.click();
+})();
+</script>"""
+
+
+def _close_sidebar_after_choice(page_path: str) -> None:
+    """On a narrow window (a phone) the sidebar covers the page: close it once the user has
+    chosen a page, a run or a dataset.
+
+    The script's text carries a digest of that choice, so Streamlit inserts (and runs) it
+    again only when the choice changes, not on every rerun; where the sidebar sits beside
+    the page it does nothing.
+    """
+    src = session.source()
+    choice = f"{page_path}|{session.current_run_id()}|{src['data']}|{src.get('metadata')}"
+    digest = hashlib.sha256(choice.encode()).hexdigest()[:16]
+    st.html(_CLOSE_SIDEBAR.replace("CHOICE", digest), unsafe_allow_javascript=True)
 
 
 def _toasts() -> None:
@@ -144,6 +174,30 @@ def date_columns(frame: pl.DataFrame) -> dict[str, Any]:
         for name, dtype in frame.schema.items()
         if dtype == pl.Date
     }
+
+
+def dates_as_dates(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with every Datetime column that holds whole days only cast to Date."""
+    midnight = [
+        name
+        for name, dtype in frame.schema.items()
+        if isinstance(dtype, pl.Datetime)
+        and frame.select((pl.col(name).dt.time() == pl.time(0)).all()).item() is not False
+    ]
+    return frame.with_columns(pl.col(midnight).cast(pl.Date)) if midnight else frame
+
+
+def table(frame: Any, *, where: Any = None, column_config: dict | None = None, **kwargs: Any):
+    """``st.dataframe`` (in ``where``, default the page) with dates shown as ``YYYY-MM-DD``.
+
+    Streamlit sends a polars Date column as a timestamp and shows it with ``00:00:00``
+    unless it is configured as a date: every page table goes through here so its date
+    columns are (``column_config`` given by the caller wins for its columns).
+    """
+    if isinstance(frame, pl.DataFrame):
+        frame = dates_as_dates(frame)
+        column_config = {**date_columns(frame), **(column_config or {})}
+    return (where or st).dataframe(frame, column_config=column_config, **kwargs)
 
 
 def load_or_explain(run_id: str) -> RunResult | None:

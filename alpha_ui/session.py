@@ -48,7 +48,8 @@ def is_demo(src: dict[str, Any] | str) -> bool:
 
 
 def panel() -> pl.DataFrame:
-    """The session's dataset (cached); raises PanelError with the loader's message.
+    """The session's dataset (cached); raises PanelError with the loader's message (uploads
+    named as the user named them).
 
     A failure the loader did not anticipate is logged and becomes a one-line PanelError too,
     so no page shows a library exception.
@@ -56,13 +57,26 @@ def panel() -> pl.DataFrame:
     src = source()
     try:
         return cache.load_source_panel(src["data"], src.get("metadata"))
-    except PanelError:
-        raise
+    except PanelError as exc:
+        raise PanelError(user_message(exc)) from None
     except Exception as exc:
         LOG.exception("loading %r failed", src["data"])
         raise PanelError(
-            f"{src['data']}: cannot be read ({type(exc).__name__}; see the server log)"
+            user_message(
+                f"{src['data']}: cannot be read ({type(exc).__name__}; see the server log)"
+            )
         ) from None
+
+
+def note_upload(stored: str, original: str) -> None:
+    """Remember the name the user gave an upload stored at ``stored`` (for messages)."""
+    st.session_state.setdefault("upload_names", {})[stored] = original
+
+
+def user_message(error: Exception | str) -> str:
+    """An error's text naming this session's uploads by the user's file names, never by
+    their server paths (:func:`alpha_ui.uploads.user_message`)."""
+    return uploads.user_message(str(error), st.session_state.get("upload_names"))
 
 
 def current_run_id() -> str | None:

@@ -5,7 +5,27 @@ from __future__ import annotations
 import altair as alt
 import polars as pl
 
+from alpha_ui.charts import cell_text, date_tip, date_x
+
 H = 240
+NEUTRAL = "#9e9e9e"
+"""Error bars and the middle quantile: a grey readable on a light and on a dark page."""
+LOW, HIGH = (229, 57, 53), (30, 136, 229)  # red (bottom quantile) .. blue (top)
+
+
+def quantile_colors(frame: pl.DataFrame) -> alt.Scale:
+    """Bottom quantile red, top blue, through grey: every line readable in either theme
+    (a red-white-blue scheme draws the middle quantile white, invisible on a light page)."""
+    qs = sorted(frame["quantile"].unique().to_list())
+    grey = (158, 158, 158)
+    colours = []
+    for k, _ in enumerate(qs):
+        t = k / max(len(qs) - 1, 1)
+        a, b, u = (LOW, grey, 2 * t) if t <= 0.5 else (grey, HIGH, 2 * t - 1)
+        colours.append(
+            "#" + "".join(f"{round(x + (y - x) * u):02x}" for x, y in zip(a, b, strict=True))
+        )
+    return alt.Scale(domain=qs, range=colours)
 
 
 def _pd(frame: pl.DataFrame):
@@ -28,7 +48,9 @@ def quantile_bars(frame: pl.DataFrame, title: str) -> alt.Chart:
             alt.Tooltip("std_error:Q", format=".4%"),
         ],  # fmt: skip
     )
-    errors = base.mark_errorbar(color="#444").encode(y="low:Q", y2="high:Q")
+    errors = base.mark_errorbar(color=NEUTRAL, thickness=1.5).encode(
+        y=alt.Y("low:Q", title="Mean daily return (demeaned)"), y2="high:Q"
+    )
     return (bars + errors).properties(height=H)
 
 
@@ -37,24 +59,22 @@ def cumulative(frame: pl.DataFrame) -> alt.Chart:
         alt.Chart(_pd(frame), title="Cumulative demeaned return by quantile (growth of 1)")
         .mark_line()
         .encode(
-            x=alt.X("date:T", title="Date"),
+            x=date_x(),
             y=alt.Y("growth:Q", title="Growth of 1", scale=alt.Scale(zero=False)),
-            color=alt.Color("quantile:O", title="Quantile", scale=alt.Scale(scheme="redblue")),
-            tooltip=[alt.Tooltip("date:T"), "quantile:O", alt.Tooltip("growth:Q", format=".4f")],
+            color=alt.Color("quantile:O", title="Quantile", scale=quantile_colors(frame)),
+            tooltip=[date_tip(), "quantile:O", alt.Tooltip("growth:Q", format=".4f")],
         )
         .properties(height=H)
     )
 
 
 def spread(frame: pl.DataFrame, window: int) -> alt.Chart:
-    base = alt.Chart(_pd(frame), title="Top minus bottom quantile, a day").encode(
-        x=alt.X("date:T", title="Date")
-    )
-    daily = base.mark_bar(opacity=0.35, color="#1565c0").encode(
+    base = alt.Chart(_pd(frame), title="Top minus bottom quantile, a day").encode(x=date_x())
+    daily = base.mark_bar(opacity=0.5, color="#42a5f5").encode(
         y=alt.Y("spread:Q", title="Return spread", axis=alt.Axis(format=".1%"))
     )
     rolling = base.mark_line(color="#e65100").encode(
-        y="rolling:Q", tooltip=[alt.Tooltip("date:T"), alt.Tooltip("rolling:Q", format=".3%")]
+        y="rolling:Q", tooltip=[date_tip(), alt.Tooltip("rolling:Q", format=".3%")]
     )
     return (daily + rolling).properties(height=H, title=f"Spread (bars) and {window}-day mean")
 
@@ -94,9 +114,10 @@ def monthly_ic(frame: pl.DataFrame) -> alt.Chart:
         color=alt.Color("ic:Q", title="IC", scale=alt.Scale(scheme="redblue", domain=[-m, m])),
         tooltip=["year:O", "month:O", alt.Tooltip("ic:Q", format=".3f")],
     )
-    return (rect + base.mark_text().encode(text=alt.Text("ic:Q", format=".2f"))).properties(
-        height=alt.Step(28)
+    text = base.mark_text().encode(
+        text=alt.Text("ic:Q", format=".2f"), color=cell_text("ic", frame["ic"])
     )
+    return (rect + text).properties(height=alt.Step(28))
 
 
 def ic_decay(frame: pl.DataFrame) -> alt.Chart:
@@ -109,12 +130,15 @@ def ic_decay(frame: pl.DataFrame) -> alt.Chart:
     )
     return (
         base.mark_bar(color="#1565c0").encode(y=alt.Y("ic_mean:Q", title="Mean rank IC"))
-        + base.mark_errorbar().encode(y="low:Q", y2="high:Q")
+        + base.mark_errorbar(color=NEUTRAL, thickness=1.5).encode(
+            y=alt.Y("low:Q", title="Mean rank IC"), y2="high:Q"
+        )
     ).properties(height=H)
 
 
 def lines(frame: pl.DataFrame, y: str, title: str, color: str | None = None) -> alt.Chart:
-    enc = {"x": alt.X("date:T", title="Date"), "y": alt.Y(f"{y}:Q", title=title)}
+    enc = {"x": date_x(), "y": alt.Y(f"{y}:Q", title=title)}
     if color:
-        enc["color"] = alt.Color(f"{color}:O", title=color.capitalize())
+        scale = quantile_colors(frame) if color == "quantile" else alt.Undefined
+        enc["color"] = alt.Color(f"{color}:O", title=color.capitalize(), scale=scale)
     return alt.Chart(_pd(frame), title=title).mark_line().encode(**enc).properties(height=H)

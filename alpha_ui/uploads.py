@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
@@ -64,6 +65,20 @@ def save_upload(name: str, data: bytes | BinaryIO) -> Path:
     if not path.exists():
         write_atomic(path, lambda tmp: _copy(data, tmp))
     return path
+
+
+def user_message(text: str, originals: Mapping[str, str] | None = None) -> str:
+    """``text`` (a loader's error) naming the user's files instead of server paths.
+
+    Every stored upload path in ``text`` becomes the name the user uploaded (``originals``:
+    stored path -> original name), or, when that is not known (a session restored from a
+    link), the stored name without its hash prefix. What lies under the uploads folder is
+    never shown with the server's folders.
+    """
+    for stored, original in (originals or {}).items():
+        text = text.replace(stored, original)
+    folder = re.escape(str(uploads_dir())) + r"[/\\]"
+    return re.sub(folder + r"[0-9a-f]{12}_([A-Za-z0-9._-]+)", lambda m: m.group(1), text)
 
 
 def _chunks(data: bytes | BinaryIO) -> Iterable[bytes]:

@@ -49,6 +49,7 @@ kind = st.radio(
 data_path: str | None = None
 meta_path: str | None = None
 shown_name: str | None = None
+meta_name: str | None = None
 if kind.startswith("Demo"):
     data_path = "demo"
     st.caption(
@@ -76,9 +77,12 @@ else:
     )
     if up is not None:
         data_path = str(uploads.save_upload(up.name, up))
+        session.note_upload(data_path, up.name)
         shown_name = f"{up.name} (uploaded)"
     if meta_up is not None:
         meta_path = str(uploads.save_upload(meta_up.name, meta_up))
+        session.note_upload(meta_path, meta_up.name)
+        meta_name = meta_up.name
 
 if st.button("Use this dataset", type="primary", disabled=data_path is None, key="use_data"):
     try:
@@ -95,10 +99,10 @@ if st.button("Use this dataset", type="primary", disabled=data_path is None, key
             panel = cache.load_source_panel(data_path, meta_path)
             label = shown_name or data_path.split("/")[-1]
             if meta_path:
-                label += f" + {meta_path.split('/')[-1]}"
+                label += f" + {meta_name or meta_path.split('/')[-1]}"
             new = {"data": data_path, "metadata": meta_path, "label": label}
     except PanelError as exc:
-        st.error(f"This file cannot be used: {plain(exc)}")
+        st.error(f"This file cannot be used: {plain(session.user_message(exc))}")
     except Exception as exc:  # anything else the loader did not anticipate: logged, not shown
         LOG.exception("loading %r failed", data_path)
         st.error(
@@ -116,6 +120,6 @@ if st.button("Use this dataset", type="primary", disabled=data_path is None, key
 try:
     pnl = session.panel()
     st.subheader("Preview")
-    st.dataframe(pnl.head(200), hide_index=True)
+    layout.table(pnl.head(200), hide_index=True)
 except PanelError as exc:
     st.error(f"The dataset in use cannot be loaded: {plain(exc)}")

@@ -89,7 +89,8 @@ if job is not None and job.active:
     st.info(f"Training **{plain(job.config.name or 'unnamed run')}** ...")
     _progress(job.id)
 if st.session_state.get("last_error"):
-    st.error(f"The last training run failed: {plain(st.session_state.pop('last_error'))}")
+    failure = session.user_message(st.session_state.pop("last_error"))
+    st.error(f"The last training run failed: {plain(failure)}")
 
 PRESETS = {f"{name} ({p.summary})": p.params for name, p in MODEL_PRESETS.items()}
 
@@ -133,7 +134,7 @@ if submitted:
         config = RunConfig.from_dict(raw)
         check_windows(config, panel)
     except (ConfigError, TypeError, ValueError) as exc:
-        st.error(f"Cannot train with these settings: {plain(exc)}")
+        st.error(f"Cannot train with these settings: {plain(session.user_message(exc))}")
     else:
         session.start_training(config, src["label"])
         st.rerun()

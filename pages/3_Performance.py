@@ -43,7 +43,7 @@ with left:
     st.altair_chart(charts.drawdown(views.drawdown_frame(daily, series)), width="stretch")
 with right:
     st.subheader("Metrics")
-    st.dataframe(report.metrics_table(result.metrics), hide_index=True, height=420)
+    layout.table(report.metrics_table(result.metrics), hide_index=True, height=420)
 
 c1, c2 = st.columns(2)
 with c1:
@@ -63,12 +63,11 @@ d1, d2 = st.columns([3, 2])
 with d1:
     st.subheader("Worst drawdowns")
     worst = views.worst_drawdowns(daily, net)
-    st.dataframe(
+    layout.table(
         worst,
         hide_index=True,
         key="worst_drawdowns",
         column_config={
-            **layout.date_columns(worst),
             "depth": st.column_config.NumberColumn("depth", format="percent"),
             "length": st.column_config.NumberColumn("length (trading days)"),
         },
@@ -88,4 +87,4 @@ if getattr(result, "ic_decay", None) is not None and result.ic_decay.height:
 if getattr(result, "folds", None) is not None and result.folds.height > 1:
     st.subheader("Walk-forward folds")
     folds = views.folds_table(result.folds, result.models)
-    st.dataframe(folds, hide_index=True, key="folds", column_config=layout.date_columns(folds))
+    layout.table(folds, hide_index=True, key="folds")

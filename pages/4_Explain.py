@@ -61,7 +61,7 @@ with c2:
     table = imp.with_columns(
         pl.col("feature").replace_strict(definitions(), default="").alias("definition")
     )
-    st.dataframe(
+    layout.table(
         table,
         hide_index=True,
         column_config={
@@ -108,7 +108,7 @@ for side, col in zip(("long", "short"), st.columns(2), strict=True):
     with col:
         st.markdown(f"**{side.capitalize()} book on {day}** ({len(assets)} assets)")
         top = explain.top_contributions(exp.test, day, assets, k)
-        st.dataframe(
+        layout.table(
             top,
             hide_index=True,
             column_config={

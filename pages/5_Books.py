@@ -97,10 +97,12 @@ st.altair_chart(
 )
 
 dates = views.book_dates(books)
-day = st.select_slider(
-    "Date", options=dates, value=dates[-1], key=f"books_day_{run_id}",
+picked = st.date_input(
+    "Date (the nearest book date on or before it is shown)",
+    value=dates[-1], min_value=dates[0], max_value=dates[-1], key=f"books_day_{run_id}",
     help="The book decided at this date's close (the last date's book is for the next session).",
 )  # fmt: skip
+day = max((d for d in dates if d <= picked), default=dates[0])
 tables = views.book_for_date(books, day, _sectors(result.config.data, result.config.metadata))
 fmt = {
     "prediction": st.column_config.NumberColumn("prediction", format="%.5f"),
@@ -110,16 +112,17 @@ fmt = {
 c1, c2 = st.columns(2)
 with c1:
     st.subheader(f"Long book ({tables['long'].height})")
-    st.dataframe(tables["long"], hide_index=True, column_config=fmt, key="long_table")
+    layout.table(tables["long"], hide_index=True, column_config=fmt, key="long_table")
 with c2:
     st.subheader(f"Short book ({tables['short'].height})")
-    st.dataframe(tables["short"], hide_index=True, column_config=fmt, key="short_table")
+    layout.table(tables["short"], hide_index=True, column_config=fmt, key="short_table")
 
 d1, d2 = st.columns(2)
 tag = f"L{round(long_pct * 100)}_S{round(short_pct * 100)}"
+# The CSVs are built only when a button is clicked (a callable), not on every rerun.
 d1.download_button(
     f"Download the {day} book (CSV)",
-    books_csv(books, day),
+    lambda: books_csv(books, day),
     file_name=f"book_{run_id}_{day}_{tag}.csv",
     mime="text/csv",
     key="dl_day",
@@ -127,7 +130,7 @@ d1.download_button(
 )
 d2.download_button(
     "Download every daily book in the test window (CSV)",
-    books_csv(books),
+    lambda: books_csv(books),
     file_name=f"books_{run_id}_{tag}.csv",
     mime="text/csv",
     key="dl_all",

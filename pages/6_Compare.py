@@ -28,7 +28,7 @@ def _damaged_section() -> None:
     if not listing.damaged:
         return
     st.subheader("Damaged run folders")
-    st.dataframe(
+    layout.table(
         pl.DataFrame(
             {
                 "folder": [d.run_id for d in listing.damaged],
@@ -78,7 +78,7 @@ def _sharpe_test(dailies: dict[str, pl.DataFrame], names: dict[str, str]) -> Non
         column = "long_short"
     periods = int(by_id[a].metrics.get("periods_per_year") or 252)
     test = views.sharpe_difference(dailies[a], dailies[b], column, periods)
-    st.dataframe(
+    layout.table(
         pl.DataFrame(
             {
                 "figure": [
@@ -145,7 +145,7 @@ if len(picked) >= 1:
     st.subheader("Metrics")
     st.caption("One row per run: click a column header to sort by that metric.")
     keys = [k for k in COMPARE_KEYS if any(k in by_id[r].metrics for r in picked)]
-    st.dataframe(
+    layout.table(
         views.metrics_by_run({names[r]: by_id[r].metrics for r in picked}, keys),
         hide_index=True,
         key="cmp_sortable",
@@ -156,7 +156,7 @@ if len(picked) >= 1:
         },  # fmt: skip
     )
     with st.expander("Every metric, side by side"):
-        st.dataframe(
+        layout.table(
             report.metrics_comparison({names[r]: by_id[r].metrics for r in picked}),
             hide_index=True,
         )
@@ -193,7 +193,7 @@ if len(picked) >= 1:
     st.subheader("Config differences")
     diff = views.config_diff({names[r]: by_id[r].config for r in picked})
     if diff.height:
-        st.dataframe(diff, hide_index=True)
+        layout.table(diff, hide_index=True)
     else:
         st.write("The selected runs have identical configurations (apart from the name).")
 if len(picked) < 2:

@@ -26,7 +26,7 @@ from alpha_core.orders import (
     sent_orders,
 )
 from alpha_core.runs import RETRAIN_EVERY
-from alpha_ui import cache, jobs, layout, session
+from alpha_ui import cache, charts, jobs, layout, session
 from alpha_ui.text import plain
 
 ICON = ":material/storefront:"
@@ -46,7 +46,7 @@ data = st.text_input(
 try:
     panel = cache.load_source_panel(data, result.config.metadata)
 except (PanelError, ValueError, OSError) as exc:
-    st.error(f"The data cannot be loaded: {plain(exc)}")
+    st.error(f"The data cannot be loaded: {plain(session.user_message(exc))}")
     st.stop()
 last = panel["date"].max()
 as_of = st.date_input("Decision date (close)", value=last, key=f"desk_as_of_{run_id}")
@@ -81,7 +81,7 @@ for column, side in ((c1, "long"), (c2, "short")):
     with column:
         part = rows.filter(pl.col("side") == side).drop("side")
         st.markdown(f"**{side.capitalize()} ({plain(part.height)})**")
-        st.dataframe(part, hide_index=True, column_config=fmt, key=f"desk_{side}")
+        layout.table(part, hide_index=True, column_config=fmt, key=f"desk_{side}")
 b1, b2, b3 = st.columns([2, 1, 2])
 b1.download_button(
     "Download the book (CSV)",
@@ -116,7 +116,7 @@ if raw:
         st.error(f"Orders cannot be formed: {plain(exc)}")
     else:
         sent = sent_orders(orders).drop("ideal_qty")
-        st.dataframe(sent, hide_index=True, key="desk_orders")
+        layout.table(sent, hide_index=True, key="desk_orders")
         if closing(orders):
             st.caption(f"Closed out: {plain(', '.join(closing(orders)))}")
         st.download_button(
@@ -142,17 +142,21 @@ st.subheader("Live track record")
 if report.band.height:
     band = report.band.to_pandas()
     area = alt.Chart(band).mark_area(opacity=0.25).encode(
-        x=alt.X("date:T", title="Date"), y=alt.Y("lower:Q", title="Cumulative net return"),
+        x=charts.date_x(), y=alt.Y("lower:Q", title="Cumulative net return"),
         y2="upper:Q",
     )  # fmt: skip
-    line = alt.Chart(band).mark_line(color="#1565c0").encode(x="date:T", y="live:Q")
+    line = (
+        alt.Chart(band)
+        .mark_line(color="#1565c0")
+        .encode(x=charts.date_x(), y="live:Q", tooltip=[charts.date_tip(), "live:Q"])
+    )
     st.altair_chart(
         (area + line).properties(title="Live vs the backtest's interval", height=260),
         width="stretch",
     )
 else:
     st.info("No realised live day yet: record books in the ledger as new bars arrive.")
-st.dataframe(report.decay, hide_index=True, key="desk_decay")
+layout.table(report.decay, hide_index=True, key="desk_decay")
 if report.reasons:
     st.warning("Retrain recommended: " + "; ".join(report.reasons))
 else:
@@ -165,7 +169,7 @@ st.caption(
     f"{plain(report.settings.drift.psi_alert)} "
     f"(with KS p < {plain(report.settings.drift.ks_alpha)})."
 )
-st.dataframe(report.features, hide_index=True, key="desk_drift")
+layout.table(report.features, hide_index=True, key="desk_drift")
 if report.features.height:
     bars = alt.Chart(report.features.to_pandas()).mark_bar().encode(
         x=alt.X("psi:Q", title="PSI"), y=alt.Y("feature:N", title=None, sort="-x"),
@@ -186,7 +190,7 @@ if preds["recent_shares"]:
 
 st.subheader("Ledger")
 entries = service.ledger(run_id)
-st.dataframe(ledger_table(entries.entries), hide_index=True, key="desk_ledger")
+layout.table(ledger_table(entries.entries), hide_index=True, key="desk_ledger")
 if entries.torn:
     st.caption(f"{plain(entries.torn)} torn line(s) ignored (an interrupted append).")
 

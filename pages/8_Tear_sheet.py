@@ -49,7 +49,7 @@ st.altair_chart(charts.spread(ts.spread(data), 21), width="stretch")
 st.subheader("Information coefficient")
 ic = ts.daily_ic(data)
 summary = ts.ic_summary(ic["ic"])
-st.dataframe(
+layout.table(
     pl.DataFrame(
         {
             "statistic": [
@@ -101,10 +101,11 @@ st.caption(
 for column in ts.group_columns(preds):
     st.subheader(f"By {plain(column.replace('_', ' '))}")
     g1, g2 = st.columns(2)
-    g1.dataframe(ts.ic_by_group(data, column), hide_index=True, key=f"ic_by_{column}")
+    layout.table(ts.ic_by_group(data, column), where=g1, hide_index=True, key=f"ic_by_{column}")
     by_q = ts.quantile_returns_by_group(data, column)
-    g2.dataframe(
+    layout.table(
         by_q.pivot(on="quantile", index="group", values="mean"),
+        where=g2,
         hide_index=True,
         key=f"q_by_{column}",
     )

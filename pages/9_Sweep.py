@@ -34,4 +34,4 @@ st.caption(
     + ("n/a" if p_value is None else f"{p_value:.3f}")
     + ". The chosen trial is the best by validation rank IC; the test never chooses."
 )
-st.dataframe(chosen.ledger(), hide_index=True, width="stretch")
+layout.table(chosen.ledger(), hide_index=True, width="stretch")

@@ -148,7 +148,7 @@ def test_books_date_picker_shows_that_day(registry):
     run = load_run(run_id, registry["root"])
     day = run.books["date"].unique().sort()[10]
     at = app("pages/5_Books.py", run_id).run()
-    at.select_slider(key=f"books_day_{run_id}").set_value(day).run()
+    at.date_input(key=f"books_day_{run_id}").set_value(day).run()
     no_errors(at)
     tables = views.book_for_date(run.books, day, views.asset_sectors(registry["panel"]))
     assert at.dataframe[0].value["asset"].tolist() == tables["long"]["asset"].to_list()

@@ -16,6 +16,7 @@ import re
 import shutil
 import string
 import sys
+import zipfile
 from datetime import date
 from pathlib import Path
 
@@ -300,3 +301,63 @@ def test_escaped_text_is_never_put_in_a_code_span():
     files += sorted((ROOT / "alpha_ui").glob("*.py"))
     offenders = [f.name for f in files if "`{plain(" in f.read_text()]
     assert offenders == []
+
+
+# ----------------------------------------------------------------------------- upload errors
+def unescaped(text: str) -> str:
+    """A Markdown string as the reader sees it (``plain``'s backslashes removed)."""
+    return re.sub(r"\\(.)", r"\1", text)
+
+
+def upload_error(root: Path, files: list[tuple[str, bytes]]) -> str:
+    """Upload ``files`` (prices, then optional metadata) on the Data page, press Use this
+    dataset, and return the one error shown, as the reader sees it."""
+    at = app("pages/1_Data.py").run()
+    at.radio(key="data_kind").set_value("Upload a file").run()
+    for key, (name, content) in zip(("data_upload", "meta_upload"), files, strict=False):
+        at.get_by_key(key).set_value((name, content, "application/octet-stream"))
+    at.run()
+    at.button(key="use_data").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["source"]["data"] == "demo"  # nothing adopted
+    (error,) = [unescaped(e.value) for e in at.error]
+    return error
+
+
+def test_upload_errors_name_the_users_file_not_a_server_path(tmp_path, monkeypatch):
+    root = tmp_path / "runs"
+    monkeypatch.setenv("ALPHA_LAB_ARTIFACTS", str(root))
+    monkeypatch.setenv("ALPHA_LAB_NO_FIRST_RUN", "1")
+    good = b"date,asset,close\n2024-01-02,A,1\n2024-01-03,A,2\n"
+    cases = [  # (files uploaded, what the message must say)
+        ([("prices.csv", b"date,asset\n2024-01-02,A\n")], "prices.csv: no close column"),
+        ([("données 2024.csv", b"")], "données 2024.csv: file is empty"),
+        ([("prices.zip", b"PK\x03\x04 not a zip")], "prices.zip: not a readable zip file"),
+        ([("prices.csv", good), ("sectors.csv", b"sector\nTech\n")],
+         "sectors.csv: metadata has no asset column"),
+    ]  # fmt: skip
+    for files, expected in cases:
+        error = upload_error(root, files)
+        assert error.startswith(f"This file cannot be used: {expected}"), error
+        assert str(tmp_path) not in error and ".uploads" not in error, error
+    zipped = tmp_path / "bad.zip"
+    with zipfile.ZipFile(zipped, "w") as zf:
+        zf.writestr("AAA.csv", "")
+    error = upload_error(root, [("my prices.zip", zipped.read_bytes())])
+    assert error.startswith("This file cannot be used: my prices.zip:AAA.csv: file is empty")
+    assert str(tmp_path) not in error and ".uploads" not in error, error
+
+
+def test_a_linked_upload_that_fails_is_named_by_its_file_not_its_path(tmp_path, monkeypatch):
+    """A session restored from a link does not know the original name: the stored name
+    without its hash prefix is shown, never the server's folders."""
+    from alpha_ui import uploads
+
+    monkeypatch.setenv("ALPHA_LAB_ARTIFACTS", str(tmp_path / "runs"))
+    monkeypatch.setenv("ALPHA_LAB_NO_FIRST_RUN", "1")
+    stored = uploads.save_upload("prices.csv", b"date,asset\n2024-01-02,A\n")
+    source = {"data": str(stored), "metadata": None, "label": "prices.csv (uploaded)"}
+    at = app("pages/2_Train.py", source=source).run()
+    (error,) = [unescaped(e.value) for e in at.error]
+    assert error.startswith("The dataset cannot be loaded: prices.csv: no close column"), error
+    assert str(tmp_path) not in error and stored.name not in error

@@ -141,6 +141,19 @@ def wait_started(page, registry: Path, name: str) -> None:
     pytest.fail(f"the job {name!r} did not start within 600 s")
 
 
+MARKERS = {  # a text each page shows once drawn
+    "home": "Current run",
+    "data": "Upload size limit",
+    "train": "Train a run",
+    "performance": "Metrics",
+    "explain": "Importance table",
+    "books": "Daily books",
+    "compare": "Manage runs",
+    "desk": "Ledger",
+    "tear sheet": "Factor tear sheet",
+}
+
+
 def book_count(page, side: str) -> int:
     text = page.get_by_text(re.compile(rf"^{side} book \(\d+\)$")).first.inner_text()
     return int(re.search(r"\((\d+)\)", text).group(1))
@@ -226,19 +239,8 @@ def test_train_rebook_download_and_screenshots(server, browser, tmp_path):
     save_run(run_experiment(second, load_panel("demo")), registry, {"data": "demo"})
 
     # Screenshot of every page (1280x800), then the rest of the page scrolled into view
-    markers = {
-        "home": "Current run",
-        "data": "Upload size limit",
-        "train": "Train a run",
-        "performance": "Metrics",
-        "explain": "Importance table",
-        "books": "Daily books",
-        "compare": "Manage runs",
-        "desk": "Ledger",
-        "tear sheet": "Factor tear sheet",
-    }
     for name, path_ in PAGES:  # a page without a marker here: wait for its title
-        open_page(page, url, path_, markers.get(name, name.capitalize()))
+        open_page(page, url, path_, MARKERS.get(name, name.capitalize()))
         wait_drawn(page)
         page.screenshot(path=str(SHOTS / f"{name}.png"))
         for k in range(1, 4):  # Streamlit scrolls inside its main container, not the page
@@ -382,3 +384,73 @@ def test_cancel_from_the_sidebar_saves_nothing(server, browser):
     assert {i.run_id for i in list_runs(registry)} == before
     assert not [p for p in registry.iterdir() if p.name.startswith(".tmp-")]
     context.close()
+
+
+SIDEBAR_OPEN = """() => {
+    const r = document.querySelector('[data-testid="stSidebar"]').getBoundingClientRect();
+    return r.width > 0 && r.right > 0;
+}"""
+
+
+def test_on_a_phone_the_sidebar_closes_after_a_page_is_chosen(server, browser):
+    """At 390x844 the sidebar covers the page: after a page link is clicked it closes and
+    the page shows; on a wide window it stays open beside the page."""
+    url = server["url"]
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    open_page(page, url, "", "Current run")
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    assert not page.evaluate(SIDEBAR_OPEN)  # a phone starts with the sidebar closed
+    page.locator('[data-testid="stExpandSidebarButton"]').click()
+    page.wait_for_function(SIDEBAR_OPEN, timeout=30_000)
+    sidebar.get_by_role("link", name="Data").click()
+    page.wait_for_url(re.compile(r"/Data"), timeout=60_000)
+    page.get_by_text("Upload size limit").first.wait_for(timeout=60_000)
+    page.wait_for_function(f"() => !({SIDEBAR_OPEN})()", timeout=30_000)
+    assert sidebar.get_attribute("data-collapsed") == "true"
+    expect_visible = page.get_by_role("heading", name="Data").first
+    expect_visible.wait_for(state="visible", timeout=10_000)
+    box = expect_visible.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+    context.close()
+
+    wide = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = wide.new_page()
+    open_page(page, url, "", "Current run")
+    assert page.evaluate(SIDEBAR_OPEN)
+    page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Data").click()
+    page.get_by_text("Upload size limit").first.wait_for(timeout=60_000)
+    wait_idle(page)
+    assert page.evaluate(SIDEBAR_OPEN)  # beside the page: left open
+    wide.close()
+
+
+BACKGROUND_LUMINANCE = """() => {
+    const rgb = getComputedStyle(document.querySelector('[data-testid="stApp"]'))
+        .backgroundColor.match(/\\d+/g).map(Number);
+    return (0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2]) / 255;
+}"""
+
+
+def test_dark_mode_follows_the_system_and_every_page_is_screenshot(server, browser):
+    """A browser set to dark gets the dark theme (no base theme is configured); every page
+    is saved as ``artifacts/screenshots/dark_<page>.png`` to be looked at."""
+    from alpha_core.registry import list_runs
+
+    url, registry = server["url"], server["registry"]
+    for k in range(2 - len(list_runs(registry))):  # run pages need runs (Compare two)
+        save_tiny_run(registry, f"dark run {k}", k + 1)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for scheme, dark in (("light", False), ("dark", True)):
+        tall = {"width": 1280, "height": 2400}  # most of each page in one screenshot
+        context = browser.new_context(viewport=tall, color_scheme=scheme)
+        page = context.new_page()
+        open_page(page, url, "", MARKERS["home"])
+        assert (page.evaluate(BACKGROUND_LUMINANCE) < 0.3) is dark, scheme
+        if dark:
+            for name, path_ in PAGES:
+                open_page(page, url, path_, MARKERS.get(name, name.capitalize()))
+                wait_drawn(page)
+                page.screenshot(path=str(SHOTS / f"dark_{name.replace(' ', '_')}.png"))
+                assert not page.locator('[data-testid="stException"]').count()
+        context.close()
