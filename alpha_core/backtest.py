@@ -37,10 +37,15 @@ def daily_returns(books: pl.DataFrame, preds: pl.DataFrame) -> pl.DataFrame:
     realised = preds.group_by("date").agg(
         pl.col(LABEL).mean().alias("benchmark"), pl.col(LABEL).is_not_null().any().alias("_ok")
     )
+    held = (  # books carry their predictions' label; else it is looked up
+        books.select("date", "asset", "side", "weight", LABEL)
+        if LABEL in books.columns
+        else books.select("date", "asset", "side", "weight").join(
+            preds.select("date", "asset", LABEL), on=["date", "asset"], how="left"
+        )
+    )
     pnl = (
-        books.select("date", "asset", "side", "weight")
-        .join(preds.select("date", "asset", LABEL), on=["date", "asset"], how="left")
-        .with_columns((pl.col("weight") * pl.col(LABEL).fill_null(0.0)).alias("_pnl"))
+        held.with_columns((pl.col("weight") * pl.col(LABEL).fill_null(0.0)).alias("_pnl"))
         .group_by("date")
         .agg(
             pl.col("_pnl").filter(pl.col("side") == "long").sum().alias("long"),

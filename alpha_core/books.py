@@ -127,18 +127,22 @@ def form_books(
 def _ordinal_rank(ranked: pl.DataFrame, keys: list[str]) -> pl.Series:
     """``(p - 0.5) / n`` per row: p the 1-based position of the prediction within ``keys``,
     equal predictions ordered by asset name (in the rows' order, whatever it is)."""
+    position = (pl.col(PREDICTION).rank("ordinal").over(keys) - 0.5) / pl.col(
+        PREDICTION
+    ).count().over(keys)
+    if _in_date_asset_order(ranked):  # ties already meet in asset order: no sorting
+        return ranked.select(position.alias("_p"))["_p"]
     order = ranked.select(*keys, PREDICTION, "asset").with_row_index("_row")
-    positions = (
-        order.sort([*keys, "asset"])
-        .with_columns(
-            (
-                (pl.col(PREDICTION).rank("ordinal").over(keys) - 0.5)
-                / pl.col(PREDICTION).count().over(keys)
-            ).alias("_p")
-        )
-        .sort("_row")
-    )
+    positions = order.sort([*keys, "asset"]).with_columns(position.alias("_p")).sort("_row")
     return positions["_p"]
+
+
+def _in_date_asset_order(frame: pl.DataFrame) -> bool:
+    """Whether rows run by date, then asset, without repeats or nulls (the predictions'
+    own order): within any group of a date the assets then come in name order."""
+    day, asset = pl.col("date"), pl.col("asset")
+    step = (day > day.shift()) | ((day == day.shift()) & (asset > asset.shift()))
+    return bool(frame.select(step.slice(1).fill_null(False).all()).item())
 
 
 def cap_weights(

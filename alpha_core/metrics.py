@@ -197,13 +197,9 @@ _REGISTRY: tuple[Metric, ...] = (
            summary=True),
     Metric("valid_net_sharpe", "Validation net Sharpe (chosen turnover settings)",
            group=_PREDS, summary=True),
-    Metric("pred_tie_share", "Mean share of a day's predictions tied", "pct", group=_PREDS,
-           compute=lambda _d, preds, _b: tie_summary(preds["date"], preds[PREDICTION])[
-               "tie_share_mean"]),
+    Metric("pred_tie_share", "Mean share of a day's predictions tied", "pct", group=_PREDS),
     Metric("tied_days", "Days with over half the predictions tied", "int", group=_PREDS,
-           summary=True,
-           compute=lambda _d, preds, _b: tie_summary(preds["date"], preds[PREDICTION])[
-               "tied_days"]),
+           summary=True),
     Metric("feature_set", "Feature set", "text", group=_RUN, summary=True),
     Metric("n_candidates", "Candidates compared on the validation window", "int", group=_RUN),
     Metric("chosen_candidate", "Candidate chosen on the validation window", "text",
@@ -332,7 +328,8 @@ class PredictionStats:
     """What the predictions alone say (no books, sizing or costs): compute once per run."""
 
     metrics: dict[str, Any]
-    """Flat metrics: quintile returns and spread, IC decay, IC / rank IC and IR, test RMSE."""
+    """Flat metrics: quintile returns and spread, IC decay, IC / rank IC and IR, test RMSE,
+    tied predictions."""
     quantiles: pl.DataFrame
     """:func:`quantile_returns` of the predictions."""
     ic_decay: pl.DataFrame
@@ -359,6 +356,8 @@ def prediction_stats(preds: pl.DataFrame) -> PredictionStats:
         **ic_metrics(daily_ic(preds)),
         "test_rmse": rmse(preds),
     }
+    ties = tie_summary(preds["date"], preds[PREDICTION])
+    metrics.update(pred_tie_share=ties["tie_share_mean"], tied_days=ties["tied_days"])
     return PredictionStats(metrics=metrics, quantiles=quant, ic_decay=decay)
 
 

@@ -307,23 +307,48 @@ def sharpe_ci_analytic(
     return (float((sr - half) * scale), float((sr + half) * scale))
 
 
-def _stationary_bootstrap_indices(
+def _stationary_bootstrap_blocks(
     rng: np.random.Generator, n: int, n_rows: int, p: float
-) -> np.ndarray:
-    """``(n_rows, n)`` index matrix of Politis-Romano stationary-bootstrap resamples.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(row, start, length)`` of every block of ``n_rows`` Politis-Romano resamples of n.
 
     Each resample is a concatenation of circular blocks with uniformly random starts and
     geometric(p) lengths: at every position a new block starts with probability ``p``
-    (always at position 0), otherwise the previous index advances by one (mod n).
+    (always at position 0), otherwise the previous index advances by one (mod n). Resample
+    ``r``'s position ``j`` holds index ``(start + j - first) % n`` of the block covering it.
     """
-    pos = np.arange(n)
     new_block = rng.random((n_rows, n)) < p
     new_block[:, 0] = True
-    # Position at which the block covering each position started.
-    block_start = np.maximum.accumulate(np.where(new_block, pos, 0), axis=1)
-    starts = rng.integers(0, n, size=(n_rows, n))
-    start_val = np.take_along_axis(starts, block_start, axis=1)
-    return (start_val + (pos - block_start)) % n
+    starts = rng.integers(0, n, size=(n_rows, n))  # drawn for every position, used at blocks
+    rows, cols = np.nonzero(new_block)  # row-major: blocks in order within each row
+    ends = np.empty_like(cols)
+    ends[:-1] = cols[1:]
+    ends[np.r_[rows[1:] != rows[:-1], True]] = n  # a row's last block runs to its end
+    return rows, starts[rows, cols], ends - cols
+
+
+def _bootstrap_sharpes(x: np.ndarray, n_rows: int, p: float, rng: np.random.Generator):
+    """Per-period Sharpe ratios of ``n_rows`` stationary-bootstrap resamples of ``x``.
+
+    Each block's sum is a difference of prefix sums over ``x`` repeated twice (a block
+    wraps around at most once), so the work is per block, not per resampled day. NaN for a
+    resample without variance.
+    """
+    n = x.size
+    rows, start, length = _stationary_bootstrap_blocks(rng, n, n_rows, p)
+    twice = np.concatenate([x, x])
+    sums = []
+    for values in (twice, twice * twice):
+        prefix = np.concatenate([[0.0], np.cumsum(values)])
+        block = prefix[start + length] - prefix[start]
+        sums.append(np.bincount(rows, weights=block, minlength=n_rows))
+    total, squares = sums
+    mu = total / n
+    var = (squares - total * mu) / (n - 1)
+    # A constant resample (possible with few distinct values) leaves only rounding here.
+    flat = ~(var > 1e-12 * (squares / n))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(flat, np.nan, mu / np.sqrt(np.where(flat, 1.0, var)))
 
 
 def sharpe_ci_bootstrap(
@@ -362,14 +387,7 @@ def sharpe_ci_bootstrap(
     srs = np.empty(n_boot)
     for lo in range(0, n_boot, rows_per_chunk):
         hi = min(n_boot, lo + rows_per_chunk)
-        idx = _stationary_bootstrap_indices(rng, n, hi - lo, p)
-        sample = x[idx]
-        mu = sample.mean(axis=1)
-        sd = sample.std(axis=1, ddof=1)
-        # Constant resamples (possible with few distinct values) have no Sharpe ratio.
-        flat = (sample.max(axis=1) == sample.min(axis=1)) | ~(sd > 0.0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            srs[lo:hi] = np.where(flat, np.nan, mu / sd)
+        srs[lo:hi] = _bootstrap_sharpes(x, hi - lo, p, rng)
     srs = srs[~np.isnan(srs)]
     if srs.size == 0:
         return _NAN_PAIR

@@ -9,6 +9,7 @@ Home's links and the page tests all use the result, so adding a page is adding i
 from __future__ import annotations
 
 import ast
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +38,16 @@ def discover(root: Path = APP_ROOT) -> tuple[Page, ...]:
 
 
 def read_page(path: Path, root: Path = APP_ROOT) -> Page:
-    """A page's declaration: title and blurb from its docstring, icon from ``ICON``."""
+    """A page's declaration: title and blurb from its docstring, icon from ``ICON``.
+
+    Parsed once per version of the file (every script run draws the sidebar from it).
+    """
+    stat = path.stat()
+    return _read_page(path, root, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _read_page(path: Path, root: Path, _mtime_ns: int, _size: int) -> Page:
     tree = ast.parse(path.read_text(), filename=str(path))
     first = (ast.get_docstring(tree) or "").strip().splitlines()
     title, _, blurb = (first[0] if first else "").partition(":")

@@ -7,7 +7,6 @@ scipy.stats, a Monte Carlo or a bootstrap), never by calling the function under 
 from __future__ import annotations
 
 import math
-import time
 import warnings
 
 import numpy as np
@@ -310,27 +309,56 @@ def test_sharpe_ci_bootstrap_widens_under_autocorrelation():
     assert (hi2 - lo2) > 1.3 * (hi1 - lo1)
 
 
+def reference_bootstrap_indices(rng, n, n_rows, p):
+    """The resampling scheme written out position by position (the engine sums blocks)."""
+    new_block = rng.random((n_rows, n)) < p
+    new_block[:, 0] = True
+    starts = rng.integers(0, n, size=(n_rows, n))
+    idx = np.empty((n_rows, n), dtype=np.int64)
+    for r in range(n_rows):
+        for j in range(n):
+            idx[r, j] = starts[r, j] if new_block[r, j] else (idx[r, j - 1] + 1) % n
+    return idx
+
+
 def test_stationary_bootstrap_blocks_have_geometric_mean_length():
     # Internal check of the resampling scheme: runs of consecutive (circular) indices have
     # mean length ~ mean_block and every index is equally likely.
     n, mean_block = 400, 8
-    idx = S._stationary_bootstrap_indices(np.random.default_rng(0), n, 500, 1 / mean_block)
-    assert idx.shape == (500, n) and idx.min() >= 0 and idx.max() < n
-    breaks = (idx[:, 1:] != (idx[:, :-1] + 1) % n).sum(axis=1) + 1
-    assert np.mean(n / breaks) == pytest.approx(mean_block, rel=0.1)
+    rows, start, length = S._stationary_bootstrap_blocks(
+        np.random.default_rng(0), n, 500, 1 / mean_block
+    )
+    assert np.array_equal(np.bincount(rows, weights=length, minlength=500), np.full(500, n))
+    assert start.min() >= 0 and start.max() < n
+    assert np.mean(length) == pytest.approx(mean_block, rel=0.1)
+    idx = reference_bootstrap_indices(np.random.default_rng(0), n, 500, 1 / mean_block)
     counts = np.bincount(idx.ravel(), minlength=n)
     assert counts.std() / counts.mean() < 0.1
 
 
-def test_sharpe_ci_bootstrap_deterministic_and_fast():
+def test_bootstrap_sharpes_equal_the_resamples_written_out():
+    # The block sums give each resample's Sharpe ratio as if every day were gathered.
+    x = np.random.default_rng(4).normal(0.0004, 0.01, 257)
+    x[10:13] = x[9]  # some repeated values
+    got = S._bootstrap_sharpes(x, 300, 1 / 6, np.random.default_rng(21))
+    sample = x[reference_bootstrap_indices(np.random.default_rng(21), x.size, 300, 1 / 6)]
+    want = sample.mean(axis=1) / sample.std(axis=1, ddof=1)
+    np.testing.assert_allclose(got, want, rtol=1e-10)
+    # a resample of a constant stretch has no Sharpe ratio
+    flat = S._bootstrap_sharpes(
+        np.array([0.01, 0.01, 0.01, 0.02]), 2000, 1.0, np.random.default_rng(0)
+    )
+    values = np.array([0.01, 0.01, 0.01, 0.02])
+    idx = reference_bootstrap_indices(np.random.default_rng(0), 4, 2000, 1.0)
+    constant = values[idx].max(axis=1) == values[idx].min(axis=1)
+    assert constant.any() and np.array_equal(np.isnan(flat), constant)
+
+
+def test_sharpe_ci_bootstrap_is_deterministic_for_a_seed():
     r = np.random.default_rng(0).normal(0.0005, 0.01, 1500)
-    S.sharpe_ci_bootstrap(r[:50])  # warm-up
-    t0 = time.perf_counter()
     a = S.sharpe_ci_bootstrap(r, n_boot=2000)
-    elapsed = time.perf_counter() - t0
     assert a == S.sharpe_ci_bootstrap(r, n_boot=2000)
     assert a != S.sharpe_ci_bootstrap(r, n_boot=2000, seed=1)
-    assert elapsed < 0.5, elapsed
 
 
 def test_short_sample_sharpe_interval_is_wide():
