@@ -47,7 +47,7 @@ from alpha_core import stats
 from alpha_core.backtest import add_costs, daily_returns
 from alpha_core.books import build_books
 from alpha_core.config import ConfigError, ModelParams, RunConfig
-from alpha_core.features import LABEL, LABEL_END, model_rows
+from alpha_core.features import LABEL, LABEL_END, as_training_target, model_rows
 from alpha_core.model import fit_model, training_rows
 from alpha_core.predictions import PREDICTION
 from alpha_core.progress import OnProgress, Progress, ignore
@@ -154,11 +154,15 @@ def _months_before(day: date, months: int) -> date:
 def validation_rows(
     config: RunConfig, feats: pl.DataFrame, names: tuple[str, ...]
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(candidate training rows, validation rows), both purged (see the module doc)."""
+    """(candidate training rows, validation rows), both purged (see the module doc).
+
+    With a longer training target (``target_horizon``), the training rows are on it and
+    purged until it is known before the window opens; the validation rows keep the label
+    (the next bar's return), which is what they are scored on."""
     dates = feats.get_column("date").unique().sort().to_list()
     first = plan_folds(config, dates)[0]
     start, end = validation_window(config, dates)
-    fit = training_rows(feats, first.train_start, start, start, names)
+    fit = training_rows(as_training_target(feats), first.train_start, start, start, names)
     if config.shuffle_labels:
         fit = shuffle_labels_within_date(fit, config.seed)
     valid = feats.filter(
@@ -389,6 +393,8 @@ def _flags(config: RunConfig, books: bool = False) -> str:
     parts = [f"--feature-set {config.feature_set}", f"--label-transform {config.label_transform}"]
     if config.features:
         parts.append(f"--features {','.join(config.features)}")
+    if config.target_horizon != 1:
+        parts.append(f"--target-horizon {config.target_horizon}")
     parts += [f"--{n.replace('_', '-')} {getattr(config.model, n)}" for n in _MODEL_FLAGS]
     if books:
         default = RunConfig()
