@@ -10,9 +10,10 @@
    its test row (the saved test predictions rebooked with that candidate's settings, no
    retraining): shown for transparency, the test rows never choose.
 3. The chosen configuration given explicitly (the chosen row's ``flags``, ``--select none``)
-   as one ``alpha run`` process, timed (user + sys of the process, ``/usr/bin/time -v``),
-   with ``--no-explain`` and with the SHAP explanations; Qlib's Alpha158 + LightGBM workflow
-   measured ~125 s CPU on this machine (bench_qlib_split.py), the target is a tenth of it.
+   as one ``alpha run`` process (saved), timed (user + sys of the process,
+   ``/usr/bin/time -v``), with ``--no-explain`` and with the SHAP explanations; Qlib's
+   Alpha158 + LightGBM workflow measured ~125 s CPU on this machine (bench_qlib_split.py),
+   the target is a tenth of it.
 
 4. With ``--target-horizons 5,10``: the issue command again with each longer training target
    (``--target-horizon h``: the candidates train on the h-day return, purged until it is
@@ -143,12 +144,12 @@ def main() -> None:
         table = pl.read_parquet(folder / "candidates.parquet")
         chosen = table.filter(pl.col("chosen")).row(0, named=True)
         lines = [HEAD, headline("issue command (`--select valid`)", issue)]
-        explicit = [*ISSUE, *chosen["flags"].split(), "--no-save"]
-        timed = {
-            "no SHAP": alpha_run([*explicit, "--no-explain"], root / "x", timed=True),
-            "with SHAP": alpha_run(explicit, root / "x", timed=True),
+        explicit = [*ISSUE, *chosen["flags"].split()]
+        timed = {  # both saved: a run not saved (--no-save) computes no explanations
+            "saved, no SHAP": alpha_run([*explicit, "--no-explain"], root / "x", timed=True),
+            "saved, with SHAP": alpha_run(explicit, root / "y", timed=True),
         }
-        lines.append(headline("chosen configuration given explicitly", timed["no SHAP"]))
+        lines.append(headline("chosen configuration given explicitly", timed["saved, no SHAP"]))
         print(f"explicit runs done (load {load()})", file=sys.stderr, flush=True)
         books = book_rows(folder)
         by_horizon = horizon_rows(root, horizons) if horizons else []
