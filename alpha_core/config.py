@@ -492,6 +492,19 @@ class RunConfig:
         "the run reports what it lost) or keep (train on them as they are)",
     )
 
+    target_horizon: int = setting(
+        1,
+        label="Training target horizon (days)",
+        lo=1,
+        hi=60,
+        section="Model",
+        advanced=True,
+        help="train on the return over this many bars (entered as the label convention "
+        "enters, e.g. close t -> close t+h); books still earn the next bar's return and the "
+        "metrics use it. Training rows are purged until the target's return is known. "
+        "1: the label itself",
+    )
+
     # ------------------------------------------------------------------ execution
     executor: str = setting(
         "serial",

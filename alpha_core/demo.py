@@ -38,7 +38,6 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from scipy.signal import lfilter
 
 from alpha_core.storage import write_atomic
 
@@ -315,6 +314,8 @@ def _unit_t(rng: np.random.Generator, df: float, size: tuple[int, ...]) -> np.nd
 
 def _ar1(shocks: np.ndarray, phi: float) -> np.ndarray:
     """x[t] = phi * x[t-1] + shocks[t] along axis 0, starting from x[-1] = 0."""
+    from scipy.signal import lfilter  # on first use: it costs ~0.7 s to import, every CLI call
+
     return lfilter([1.0], [1.0, -phi], shocks, axis=0)
 
 

@@ -23,7 +23,7 @@ from alpha_core.backtest import add_costs, daily_returns
 from alpha_core.books import build_books
 from alpha_core.config import ConfigError, RunConfig
 from alpha_core.data import PanelError, panel_fingerprint
-from alpha_core.features import build_features, run_features
+from alpha_core.features import build_features, run_features, with_target
 from alpha_core.metrics import PredictionStats, compute_metrics, prediction_stats
 from alpha_core.predictions import CONTEXT_FEATURES, with_context
 from alpha_core.progress import OnProgress, Progress, ignore
@@ -109,6 +109,7 @@ def run_experiment(
     else:
         feats = _with_context_features(feats, panel)
     model_feats = transform_features(feats, names, config.feature_transform)
+    model_feats = with_target(model_feats, panel, config.label, config.target_horizon)
     timings["features"] = time.perf_counter() - t0
 
     choice: Choice | None = None

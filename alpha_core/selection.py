@@ -47,7 +47,7 @@ from alpha_core import stats
 from alpha_core.backtest import add_costs, daily_returns
 from alpha_core.books import build_books
 from alpha_core.config import ConfigError, ModelParams, RunConfig
-from alpha_core.features import LABEL
+from alpha_core.features import LABEL, as_training_target
 from alpha_core.model import fit_model, training_rows
 from alpha_core.predictions import GROUP_COLUMNS, PREDICTION
 from alpha_core.progress import OnProgress, Progress, ignore
@@ -76,7 +76,7 @@ class Candidate:
 
 _CANDIDATE_BASE = ModelParams(
     n_estimators=200,
-    learning_rate=0.1,
+    learning_rate=0.05,
     feature_fraction=0.5,
     bagging_fraction=0.5,
     bagging_freq=1,
@@ -95,15 +95,22 @@ CANDIDATES: tuple[Candidate, ...] = tuple(
 )
 """The fixed candidate set of ``select = "valid"``: two model sizes x two training targets.
 
-Every candidate: at most 200 trees at learning rate 0.1, early stopping after 50 trees
+Every candidate: at most 200 trees at learning rate 0.05, early stopping after 50 trees
 without a better validation rank IC (scored every 10 trees), half the features and half the
 rows per tree, 63 histogram bins placed from a sample of 50,000 rows (about 800 rows per bin
 boundary: ample for 63 bins, and a quarter of LightGBM's default sample, whose binning is
 most of a fit's CPU on a 400k x 157 matrix). *small*: 15 leaves, depth 4; *medium*: 63
 leaves, depth 8; both with at least 500 rows per leaf. Targets: the raw return, or its
 per-date z-score (Qlib's ``CSZScoreNorm``). Sized for the CPU budget of a whole run on the
-S&P 500 file (docs/performance.md); the run's feature set and feature transform are the
-user's."""
+S&P 500 file (docs/performance.md); the run's feature set, feature transform and training
+target horizon (``target_horizon``) are the user's.
+
+Why 0.05 and not 0.1: on the S&P 500's validation window the z-scored target's best rank IC
+came after 10 trees at 0.1, too few for distinct scores (tied on 43 of its dates, so
+refused); at 0.05 early stopping has finer steps (20 trees, no tie). Why no longer target
+horizon among the candidates: 5- and 10-day targets showed no rank IC against their own
+horizon on the validation window nor on an 18-month window inside the training span
+(docs/performance.md, "Books that survive costs")."""
 
 
 @dataclass
@@ -154,11 +161,15 @@ def _months_before(day: date, months: int) -> date:
 def validation_rows(
     config: RunConfig, feats: pl.DataFrame, names: tuple[str, ...]
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(candidate training rows, validation rows), both purged (see the module doc)."""
+    """(candidate training rows, validation rows), both purged (see the module doc).
+
+    With a longer training target (``target_horizon``), the training rows are on it and
+    purged until it is known before the window opens; the validation rows keep the label
+    (the next bar's return), which is what they are scored on."""
     dates = feats.get_column("date").unique().sort().to_list()
     first = plan_folds(config, dates)[0]
     start, end = validation_window(config, dates)
-    fit = training_rows(feats, first.train_start, start, start, names)
+    fit = training_rows(as_training_target(feats), first.train_start, start, start, names)
     if config.shuffle_labels:
         fit = shuffle_labels_within_date(fit, config.seed)
     sizing = ("vol_20", *GROUP_COLUMNS)  # what the books of the validation window need
@@ -236,9 +247,19 @@ BOOK_CANDIDATES: tuple[BookCandidate, ...] = (
         "every 5 days, smooth 5, buffer 0.1",
         (("rebalance_every", 5), ("smooth_days", 5), ("hold_buffer", 0.1)),
     ),
+    BookCandidate("every 10 days", (("rebalance_every", 10),)),
+    BookCandidate("smooth 10, buffer 0.4", (("smooth_days", 10), ("hold_buffer", 0.4))),
+    BookCandidate("smooth 20, buffer 0.3", (("smooth_days", 20), ("hold_buffer", 0.3))),
+    BookCandidate(
+        "every 5 days, smooth 5, buffer 0.3",
+        (("rebalance_every", 5), ("smooth_days", 5), ("hold_buffer", 0.3)),
+    ),
 )
 """The fixed turnover variants of ``select = "valid"`` (:mod:`alpha_core.turnover`), from
-daily full rebalancing (the seed's books) to a weekly, smoothed, buffered book. Each is
+daily full rebalancing (the seed's books) to books held ten days, or smoothed over 20 days
+with a wide buffer (slower variants, added when the slowest of the first seven were the
+best net at 5 bps on the S&P 500's windows before the test: about 0.2-0.3 turnover a day
+breaks even at a few bps where daily books need about 1 bp). Each is
 scored on the validation window with the chosen model's validation predictions (the model
 trained before the window) by the **net Sharpe ratio at the run's own costs**
 (``cost_bps``, ``borrow_bps``) of its long-short books there; the highest wins, the first
@@ -387,6 +408,8 @@ def _flags(config: RunConfig, books: bool = False) -> str:
     parts = [f"--feature-set {config.feature_set}", f"--label-transform {config.label_transform}"]
     if config.features:
         parts.append(f"--features {','.join(config.features)}")
+    if config.target_horizon != 1:
+        parts.append(f"--target-horizon {config.target_horizon}")
     parts += [f"--{n.replace('_', '-')} {getattr(config.model, n)}" for n in _MODEL_FLAGS]
     if books:
         default = RunConfig()

@@ -36,7 +36,15 @@ import polars as pl
 
 from alpha_core.config import ConfigError, RunConfig
 from alpha_core.executor import Executor, Task, make_executor
-from alpha_core.features import FEATURES_BY_NAME, LABEL, LABEL_END, is_categorical
+from alpha_core.features import (
+    FEATURES_BY_NAME,
+    LABEL,
+    LABEL_END,
+    TARGET,
+    TARGET_END,
+    as_training_target,
+    is_categorical,
+)
 from alpha_core.model import TrainedModel, fit_model, load_model, save_model, training_rows
 from alpha_core.predictions import predict_window
 from alpha_core.progress import OnProgress, Progress
@@ -149,8 +157,11 @@ def shuffle_labels_within_date(train: pl.DataFrame, seed: int) -> pl.DataFrame:
 def fold_training_rows(
     feats: pl.DataFrame, fold: Fold, names: tuple[str, ...], config: RunConfig
 ) -> pl.DataFrame:
-    """Purged, optionally shuffled and label-transformed training rows of one fold."""
-    train = training_rows(feats, fold.train_start, fold.train_end, fold.purge_before, names)
+    """Purged, optionally shuffled and label-transformed training rows of one fold (on the
+    run's longer training target, when the frame carries one)."""
+    train = training_rows(
+        as_training_target(feats), fold.train_start, fold.train_end, fold.purge_before, names
+    )
     if config.shuffle_labels:
         train = shuffle_labels_within_date(train, config.seed + fold.index)
     return transform_label(train, config.label_transform)
@@ -316,6 +327,7 @@ def _distributed_folds(
     executor: Executor,
 ) -> list[FoldResult]:
     keep = ["date", "asset", LABEL, LABEL_END, *[n for n in names if n not in (LABEL, LABEL_END)]]
+    keep += [c for c in (TARGET, TARGET_END) if c in feats.columns]
     with tempfile.TemporaryDirectory(prefix="alpha-folds-", dir=work_root()) as work:
         path = Path(work) / FEATS_FILE
         feats.select(keep).write_parquet(path, statistics=True, row_group_size=256_000)
