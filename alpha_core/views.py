@@ -147,8 +147,9 @@ def book_for_date(
     """
     cols = ["asset", "sector", "prediction", "rank", "weight"]
     tables = {}
+    that_day = books.filter(pl.col("date") == day)
     for side in SIDES:
-        rows = side_book(books, day, side)
+        rows = side_book(that_day, day, side)
         if sectors is not None and sectors.height:
             rows = rows.join(sectors, on="asset", how="left", maintain_order="left")
         else:

@@ -197,6 +197,7 @@ def table(frame: Any, *, where: Any = None, column_config: dict | None = None, *
     if isinstance(frame, pl.DataFrame):
         frame = dates_as_dates(frame)
         column_config = {**date_columns(frame), **(column_config or {})}
+        frame = frame.to_arrow()  # sent as is: Streamlit would go through pandas first
     return (where or st).dataframe(frame, column_config=column_config, **kwargs)
 
 

@@ -8,7 +8,6 @@ replaces the page's files, and a download still in flight when it finishes is ca
 
 from __future__ import annotations
 
-import polars as pl
 import streamlit as st
 
 from alpha_core import views
@@ -81,17 +80,10 @@ if books.height == 0:
         "Widen the percentiles above or train the run again with more trees."
     )
     st.stop()
-net = daily.select(
-    "date", pl.col("long_short").alias("gross"), pl.col("long_short_net").alias("net")
-)
-st.altair_chart(
-    charts.equity(views.equity_frame(daily), title="P&L at these percentiles, gross (growth of 1)"),
-    width="stretch",
-)
-st.altair_chart(
+st.altair_chart(  # one chart: gross sides, long-short gross and net of costs, benchmark
     charts.equity(
-        views.equity_frame(net, ("gross", "net")),
-        title="Long-short gross and net of costs (growth of 1)",
+        views.equity_frame(daily, views.series_for(daily)),
+        title="P&L at these percentiles, gross and net of costs (growth of 1)",
     ),
     width="stretch",
 )

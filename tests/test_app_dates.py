@@ -116,7 +116,11 @@ def test_pages_with_dates_draw_them(walk_forward_run):
     for page in ("app.py", "pages/1_Data.py", "pages/3_Performance.py"):
         at = app(page, walk_forward_run).run()
         seen_tables += sum(
-            any(pa.types.is_timestamp(f.type) for f in arrow_table(t).schema) for t in at.dataframe
+            any(
+                pa.types.is_timestamp(f.type) or pa.types.is_date(f.type)
+                for f in arrow_table(t).schema
+            )
+            for t in at.dataframe
         )
         seen_charts += sum('"temporal"' in c.proto.spec for c in at.get("vega_lite_chart"))
     assert seen_tables >= 4 and seen_charts >= 5, (seen_tables, seen_charts)
