@@ -111,10 +111,21 @@ def run_task(task: Task, timeout: float | None = DEFAULT_TIMEOUT) -> str:
     return task.key
 
 
+def worker_env(threads: int) -> dict[str, str]:
+    """Thread limits of a worker sharing the machine: LightGBM's OpenMP, polars' pool and
+    numba's kernels each get ``threads``, so N workers never run N x cores threads."""
+    n = str(threads)
+    return {
+        "OMP_NUM_THREADS": n,
+        "OMP_WAIT_POLICY": "PASSIVE",
+        "POLARS_MAX_THREADS": n,
+        "NUMBA_NUM_THREADS": n,
+    }
+
+
 def set_threads(threads: int) -> None:
-    """Limit this process's OpenMP threads (before LightGBM loads, in a worker)."""
-    os.environ["OMP_NUM_THREADS"] = str(threads)
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    """Apply :func:`worker_env` in a worker, before LightGBM, polars or numba load."""
+    os.environ.update(worker_env(threads))
 
 
 def _pending(tasks: Sequence[Task]) -> list[Task]:
@@ -204,7 +215,7 @@ class RayExecutor:
         except ImportError as exc:  # pragma: no cover - depends on the extra
             raise TaskError('the ray executor needs Ray: pip install "alpha-lab[ray]"') from exc
         if not ray.is_initialized():
-            env = {"env_vars": {"OMP_NUM_THREADS": str(self.threads), "OMP_WAIT_POLICY": "PASSIVE"}}
+            env = {"env_vars": worker_env(self.threads)}
             address = self.address or os.environ.get("RAY_ADDRESS")
             if address:
                 ray.init(address=address, runtime_env=env, log_to_driver=False)

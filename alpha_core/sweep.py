@@ -58,7 +58,7 @@ SEARCH_SPACE: dict[str, list[Any]] = {
     "model.learning_rate": [0.05, 0.1],
     "model.min_data_in_leaf": [20, 100],
     "model.feature_fraction": [0.6, 0.8, 1.0],
-    "label_transform": ["none", "rank", "zscore"],
+    "label_transform": ["raw", "rank", "zscore"],
     "long_pct": [0.1, 0.2],
 }
 """The default space of ``alpha sweep --search N`` (a TOML ``[space]`` table overrides it)."""

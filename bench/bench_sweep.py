@@ -29,7 +29,7 @@ from alpha_core.sweep import SweepSpec, grid_trials
 
 GRID = {
     "model.num_leaves": [15, 31, 63],
-    "label_transform": ["none", "rank"],
+    "label_transform": ["raw", "rank"],
     "long_pct": [0.1, 0.2],
     "model.feature_fraction": [0.8, 1.0],
 }

@@ -102,3 +102,14 @@ def test_a_sweep_killed_mid_way_resumes_to_the_same_ledger(files, serial, tmp_pa
     assert ledger.read_text().count("\n") < 6, "the sweep finished before it was killed"
     assert main(sweep_args(files, root, "--executor", "process", "--workers", "2")) == 0
     assert ledger.read_bytes() == (serial / "ledger.jsonl").read_bytes()
+
+
+def test_every_value_of_the_default_search_space_is_a_valid_setting():
+    from alpha_core.config import FAST_PRESET, RunConfig
+    from alpha_core.sweep import SEARCH_SPACE, SweepSpec, check_spec
+
+    base = RunConfig(model=FAST_PRESET)
+    trials = [{key: value} for key, values in SEARCH_SPACE.items() for value in values]
+    check_spec(SweepSpec(base, trials))  # raises ConfigError naming a bad value
+    with pytest.raises(Exception, match="label_transform must be one of"):
+        check_spec(SweepSpec(base, [{"label_transform": "none"}]))
