@@ -8,7 +8,8 @@ ledger, and the load average (the figures need quiet cores: docs/scale.md).
 
 ``--overhead K`` measures Ray's task scheduling overhead on a simulated larger cluster: a
 local Ray of ``--ray-workers`` worker CPUs (more than the machine's cores), and K sweep-trial
-tasks sent one at a time, so each has the whole machine as it would on its own node. Each
+tasks sent one at a time, so each has the whole machine (all its cores' threads) as it would
+on its own node, like the same trial run in this process. Each
 task's latency (submit to result) is set against the same task run in this process without
 Ray (median of the pairs): overhead = (Ray latency - in-process seconds) / in-process seconds.
 """
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from alpha_core.config import FAST_PRESET, RunConfig
 from alpha_core.data import load_panel
-from alpha_core.executor import RayExecutor, SerialExecutor, Task, make_executor
+from alpha_core.executor import RayExecutor, SerialExecutor, Task, cores, make_executor
 from alpha_core.runs import RunService
 from alpha_core.sweep import SweepSpec, grid_trials
 
@@ -81,7 +82,8 @@ def ray_overhead(spec: SweepSpec, panel, n: int, workers: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         panel_file = Path(tmp) / "panel.parquet"
         panel.write_parquet(panel_file)
-        ray = RayExecutor(workers=workers)
+        # each task gets this machine's threads, as the in-process run has
+        ray = RayExecutor(workers=workers, threads=cores())
         # warm both sides (imports, Ray's start, a worker) before timing anything
         SerialExecutor().run(trial_tasks(spec, panel_file, Path(tmp) / "warm_here", 1))
         ray.run(trial_tasks(spec, panel_file, Path(tmp) / "warm_ray", 1))
