@@ -639,6 +639,25 @@ class RunConfig:
     def replace(self, **changes: Any) -> RunConfig:
         return dataclasses.replace(self, **changes)
 
+    def auto_name(self) -> str:
+        """A display name from the settings that tell runs apart, for a run saved without
+        a name: ``seed12 · fast · zscore · L20%/S20% · 5 bps · test 2016-07-01..2018-01-31``."""
+        preset = next((k for k, p in MODEL_PRESETS.items() if p.params == self.model), None)
+        model = preset or f"{self.model.n_estimators} trees, {self.model.num_leaves} leaves"
+        features = f"{len(self.features)} features" if self.features else self.feature_set
+        parts = [features, model]
+        if self.select != "none":
+            parts.append(f"select {self.select}")
+        if self.label_transform != "raw":
+            parts.append(self.label_transform)
+        if self.walk_forward != "none":
+            parts.append(f"{self.walk_forward} walk-forward")
+        parts.append(f"L{self.long_pct:.0%}/S{self.short_pct:.0%}")
+        if self.cost_bps:
+            parts.append(f"{self.cost_bps:g} bps")
+        parts.append(f"test {self.test_start}..{self.test_end}")
+        return " · ".join(parts)
+
 
 # ----------------------------------------------------------- defaults for a dataset
 def default_windows(dates: Sequence[date], test_days: int = 126) -> dict[str, date]:

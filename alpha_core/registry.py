@@ -131,7 +131,7 @@ def save_run(
         write_json(tmp / "metrics.json", result.metrics)
         meta = {
             "run_id": run_id,
-            "name": result.config.name or run_id,
+            "name": result.config.name or result.config.auto_name(),
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "timings": result.timings,
             **(extra_meta or {}),

@@ -112,6 +112,16 @@ def test_run_saves_and_loads_without_pickle(panel, config, tmp_path):
     assert list_runs(tmp_path) == []
 
 
+def test_a_run_saved_without_a_name_is_named_by_its_settings(panel, config, tmp_path):
+    result = run_experiment(config.replace(cost_bps=5.0, label_transform="rank"), panel)
+    save_run(result, tmp_path)
+    (info,) = list_runs(tmp_path)
+    assert info.name == result.config.auto_name()
+    for shown in ("seed12", "rank", "5 bps", f"test {config.test_start}..{config.test_end}"):
+        assert shown in info.name, shown
+    assert info.name != config.auto_name()  # another label transform and cost: another name
+
+
 def test_failed_save_leaves_nothing(panel, config, tmp_path):
     result = run_experiment(config, panel)
     result.books = None  # type: ignore[assignment]  # makes the Parquet write fail
