@@ -132,3 +132,19 @@ def _rebooked(root: str, run_id: str, changes: tuple[tuple[str, object], ...]) -
 def rebook(run_id: str, **changes: object) -> Rebooked:
     """The run's books, P&L and metrics under changed book settings (cached per setting)."""
     return _rebooked(str(registry_root()), run_id, tuple(sorted(changes.items())))
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _all_books_csv(root: str, run_id: str, changes: tuple[tuple[str, object], ...]) -> bytes:
+    books = _rebooked(root, run_id, changes).books
+    return RunService.books_csv(books).encode()
+
+
+def all_books_csv(run_id: str, **changes: object) -> bytes:
+    """Every daily book of :func:`rebook`'s books as CSV bytes, built once per setting.
+
+    Built when the page draws, not deferred to the click: Streamlit drops a deferred
+    download's callable when quick successive reruns interrupt each other (a slider moved
+    several steps), and the click then finds nothing (seen in the browser test).
+    """
+    return _all_books_csv(str(registry_root()), run_id, tuple(sorted(changes.items())))
