@@ -154,6 +154,30 @@ MARKERS = {  # a text each page shows once drawn
 }
 
 
+def download_books(page, path: Path, rows: int, attempts: int = 5) -> pl.DataFrame:
+    """The every-day books CSV from the Books page, once it holds ``rows`` rows.
+
+    Just after quick reruns a loaded browser can still hold the previous run's button for a
+    moment: its file is then gone (the download is cancelled) or is the previous
+    percentiles' books. Each retry waits for the page to be idle again; the condition is
+    the file's content, and the attempts are a guard.
+    """
+    got = None
+    for _ in range(attempts):
+        wait_idle(page)
+        try:
+            with page.expect_download(timeout=60_000) as info:
+                page.get_by_role("button", name=re.compile("Download every daily book")).click()
+            info.value.save_as(path)
+        except Exception:  # noqa: BLE001 - a cancelled download of a replaced file: retry
+            continue
+        got = pl.read_csv(path, try_parse_dates=True)
+        if got.height == rows:
+            return got
+    assert got is not None, f"no download of the books succeeded in {attempts} attempts"
+    return got
+
+
 def book_count(page, side: str) -> int:
     text = page.get_by_text(re.compile(rf"^{side} book \(\d+\)$")).first.inner_text()
     return int(re.search(r"\((\d+)\)", text).group(1))
@@ -215,11 +239,7 @@ def test_train_rebook_download_and_screenshots(server, browser, tmp_path):
     assert after < before, (before, after)
 
     # Download every daily book and compare with the engine at the same percentiles
-    with page.expect_download(timeout=60_000) as info:
-        page.get_by_role("button", name=re.compile("Download every daily book")).click()
-    path = tmp_path / "books.csv"
-    info.value.save_as(path)
-    got = pl.read_csv(path, try_parse_dates=True)
+    got = download_books(page, tmp_path / "books.csv", books.height)
     assert got.columns == ["date", "asset", "side", "weight", "prediction", "rank"]
     assert got.height == books.height
     assert got["asset"].to_list() == books["asset"].to_list()
