@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from alpha_core.data import strictly_increasing
 from alpha_core.rolling_kernels import rolling_arg_extreme, rolling_rank_pct, rolling_regression
 from alpha_core.storage import write_atomic
 
@@ -425,20 +426,12 @@ def _prepare(panel: pl.DataFrame) -> pl.DataFrame:
         *(pl.col(c).cast(pl.Float64) for c in PRICE_INPUTS),
         vwap.cast(pl.Float64).alias("vwap"),
     )
-    if _sorted_by_asset_date(frame):
+    if strictly_increasing(frame):
         frame = frame.with_columns(pl.col("asset").set_sorted())
     else:
         frame = frame.sort("asset", "date")
     frame = frame.with_columns(pl.int_range(pl.len()).over("asset").alias("_bar"))
     return frame.with_columns(v.alias(k) for k, v in _base_columns().items())
-
-
-def _sorted_by_asset_date(frame: pl.DataFrame) -> bool:
-    """True when rows are strictly increasing in (asset, date): no sort needed."""
-    asset, date_ = pl.col("asset"), pl.col("date")
-    prev_asset = asset.shift(1)
-    ascending = (asset > prev_asset) | ((asset == prev_asset) & (date_ > date_.shift(1)))
-    return bool(frame.select(ascending.slice(1).fill_null(False).all()).item())
 
 
 def _asset_starts(frame: pl.DataFrame) -> np.ndarray:

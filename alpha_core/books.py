@@ -39,6 +39,7 @@ import numpy as np
 import polars as pl
 
 from alpha_core.config import ConfigError, RunConfig
+from alpha_core.data import strictly_increasing
 from alpha_core.predictions import PREDICTION
 from alpha_core.transforms import percentile_rank
 from alpha_core.turnover import (
@@ -130,19 +131,11 @@ def _ordinal_rank(ranked: pl.DataFrame, keys: list[str]) -> pl.Series:
     position = (pl.col(PREDICTION).rank("ordinal").over(keys) - 0.5) / pl.col(
         PREDICTION
     ).count().over(keys)
-    if _in_date_asset_order(ranked):  # ties already meet in asset order: no sorting
+    if strictly_increasing(ranked, "date", "asset"):  # ties meet in asset order: no sorting
         return ranked.select(position.alias("_p"))["_p"]
     order = ranked.select(*keys, PREDICTION, "asset").with_row_index("_row")
     positions = order.sort([*keys, "asset"]).with_columns(position.alias("_p")).sort("_row")
     return positions["_p"]
-
-
-def _in_date_asset_order(frame: pl.DataFrame) -> bool:
-    """Whether rows run by date, then asset, without repeats or nulls (the predictions'
-    own order): within any group of a date the assets then come in name order."""
-    day, asset = pl.col("date"), pl.col("asset")
-    step = (day > day.shift()) | ((day == day.shift()) & (asset > asset.shift()))
-    return bool(frame.select(step.slice(1).fill_null(False).all()).item())
 
 
 def cap_weights(

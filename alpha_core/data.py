@@ -150,6 +150,14 @@ def _load_path(path: Path) -> pl.DataFrame:
     )
 
 
+def strictly_increasing(frame: pl.DataFrame, first: str = "asset", second: str = "date") -> bool:
+    """True when rows run strictly increasing in (``first``, ``second``): the frame is in that
+    order with no key repeated, so sorting it or looking for repeats can be skipped."""
+    a, b = pl.col(first), pl.col(second)
+    step = (a > a.shift(1)) | ((a == a.shift(1)) & (b > b.shift(1)))
+    return bool(frame.select(step.slice(1).fill_null(False).all()).item())
+
+
 def _sorted_by_asset_date(panel: pl.DataFrame) -> bool:
     """Whether the panel is already in (asset, date) order without nulls in either key (a
     stable sort would then return it unchanged: skip the sort and its copy)."""

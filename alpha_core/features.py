@@ -28,6 +28,8 @@ from typing import Any
 
 import polars as pl
 
+from alpha_core.data import strictly_increasing
+
 LABEL = "label"
 LABEL_END = "label_end"
 """Date of the bar at which the label's return is fully known (for purging)."""
@@ -377,7 +379,7 @@ def _build_seed(panel: pl.DataFrame, label: str, names: tuple[str, ...]) -> pl.D
     if codes.height == 0:  # an empty mapping would keep the string dtype
         sector_id = pl.lit(None, dtype=pl.Int32)
     frame = panel.with_columns(sector_id.alias("sector_id"))
-    if _sorted_by_asset_date(frame):  # canonical panels are: skip a 15M-row sort, and say
+    if strictly_increasing(frame):  # canonical panels are: skip a 15M-row sort, and say
         # so, which lets the per-asset windows below use polars' sorted-key fast path
         frame = frame.with_columns(pl.col("asset").set_sorted())
     else:
@@ -397,14 +399,6 @@ def _build_seed(panel: pl.DataFrame, label: str, names: tuple[str, ...]) -> pl.D
         pl.when(label_ok).then(pl.col("date").shift(-horizon)).alias(LABEL_END),
     )
     return _finite(lazy, [f.name for f in selected] + [LABEL]).collect(engine="in-memory")
-
-
-def _sorted_by_asset_date(frame: pl.DataFrame) -> bool:
-    """True when rows are strictly increasing in (asset, date): no sort needed."""
-    asset, date_ = pl.col("asset"), pl.col("date")
-    prev_asset = asset.shift(1)
-    ascending = (asset > prev_asset) | ((asset == prev_asset) & (date_ > date_.shift(1)))
-    return bool(frame.select(ascending.slice(1).fill_null(False).all()).item())
 
 
 def _masked(feature: Feature) -> pl.Expr:

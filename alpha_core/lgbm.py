@@ -165,22 +165,15 @@ class LightGBMModel(TrainedModel):
             callbacks=callbacks,
             keep_training_booster=True,  # its training scores give train_rmse (below)
         )
-        fitted = None
+        best = booster.current_iteration()
         if valid_sets:
-            best = booster.best_iteration or booster.current_iteration()
+            best = booster.best_iteration or best
             valid_meta["best_iteration"] = best
             valid_meta["valid_l2"] = (
                 float(booster.best_score["valid"]["l2"]) if booster.best_score else None
             )
-            # Keep only the trees up to the best iteration, so every later use (predict,
-            # SHAP, save) sees the same model.
-            booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
-        else:
-            fitted = _training_scores(booster, train.height)
-            # What lgb.train does when it does not keep the training booster: the same
-            # model, reloaded from its text, without the training data.
-            booster.model_from_string(booster.model_to_string()).free_dataset()
-        del dataset
+        booster, fitted = _keep_trees(booster, best, train.height)
+        del dataset  # the binned rows go before the matrix is built again to score them
         if fitted is None:
             fitted = booster.predict(feature_matrix(train, features))
         return cls(booster, tuple(features), _meta(params, seed, train, fitted, y, valid_meta))
@@ -213,13 +206,8 @@ class LightGBMModel(TrainedModel):
         best = (
             watcher.best_iteration if params.early_stopping_rounds else booster.current_iteration()
         )
-        fitted = None
-        if best < booster.current_iteration():
-            booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
-        else:
-            fitted = _training_scores(booster, train.height)
-            booster.model_from_string(booster.model_to_string()).free_dataset()
-        del dataset
+        booster, fitted = _keep_trees(booster, best, train.height)
+        del dataset  # the binned rows go before the matrix is built again to score them
         if fitted is None:
             fitted = booster.predict(feature_matrix(train, features))
         score = mean_daily_rank_ic(valid["date"], booster.predict(watcher.x), valid[LABEL])
@@ -477,6 +465,23 @@ def _floats(tree: dict[str, str], key: str, index: int) -> list[float]:
         return [float(v) for v in tree[key].split()]
     except ValueError:
         raise ValueError(f"tree {index}: {key} holds a value that is not a number") from None
+
+
+def _keep_trees(
+    booster: lgb.Booster, best: int, n_rows: int
+) -> tuple[lgb.Booster, np.ndarray | None]:
+    """The trained booster cut to its first ``best`` trees, without its training data, and
+    its training scores when LightGBM still holds them (None: predict them).
+
+    Cut: only the kept trees, so every later use (predict, SHAP, save) sees the same model.
+    Whole: what lgb.train does when it does not keep the training booster, the same model
+    reloaded from its text, and its own scores read instead of predicted.
+    """
+    if best < booster.current_iteration():
+        return lgb.Booster(model_str=booster.model_to_string(num_iteration=best)), None
+    fitted = _training_scores(booster, n_rows)
+    booster.model_from_string(booster.model_to_string()).free_dataset()
+    return booster, fitted
 
 
 def _training_scores(booster: lgb.Booster, n_rows: int) -> np.ndarray | None:

@@ -87,20 +87,16 @@ def with_context(preds: pl.DataFrame, panel: pl.DataFrame, feats: pl.DataFrame) 
     before it change nothing). A run's test window is then all this stage touches.
     """
     keys = ["date", "asset"]
-    if preds.height == 0:
-        first = last = None
-    else:
-        first, last = preds.select(
-            pl.col("date").min().alias("lo"), pl.col("date").max().alias("hi")
-        ).row(0)
+    dates = preds.get_column("date")
+    first, last = dates.min(), dates.max()  # None for no predictions: nothing to join
     span = pl.col("date").is_between(first, last) if first else pl.lit(False)
+    ahead = pl.col("date") >= first if first else pl.lit(False)
     present = [c for c in CONTEXT_FEATURES if c in feats.columns]  # else the error below
     context = decision_context(
         panel.filter(span), feats.select("date", "asset", *present).filter(span)
     )
-    ahead = panel.filter(pl.col("date") >= first) if first else panel.clear()
     return (
         preds.join(context, on=keys, how="left")
-        .join(forward_returns(ahead), on=keys, how="left")
+        .join(forward_returns(panel.filter(ahead)), on=keys, how="left")
         .sort(keys)
     )

@@ -21,7 +21,7 @@ from datetime import date
 
 import polars as pl
 
-from alpha_core.data import OPTIONAL_COLUMNS, PRICE_COLUMNS
+from alpha_core.data import OPTIONAL_COLUMNS, PRICE_COLUMNS, strictly_increasing
 
 CHECKS = (
     "missing_column",
@@ -212,15 +212,9 @@ def _missing_columns(empty: list[str]) -> pl.DataFrame:
 
 def duplicate_bars(panel: pl.DataFrame) -> pl.DataFrame:
     """``asset, date, len`` for every (asset, date) held by more than one row."""
-    if _strictly_increasing(panel):  # a canonical panel: sorted, so no key repeats
+    if strictly_increasing(panel):  # a canonical panel: sorted, so no key repeats
         return pl.DataFrame(schema={"asset": pl.Utf8, "date": pl.Date, "len": pl.UInt32})
     return panel.group_by("asset", "date", maintain_order=True).len().filter(pl.col("len") > 1)
-
-
-def _strictly_increasing(panel: pl.DataFrame) -> bool:
-    asset, day = pl.col("asset"), pl.col("date")
-    step = (asset > asset.shift(1)) | ((asset == asset.shift(1)) & (day > day.shift(1)))
-    return bool(panel.select(step.slice(1).fill_null(False).all()).item())
 
 
 def _duplicates(df: pl.DataFrame) -> pl.DataFrame:

@@ -82,21 +82,6 @@ def equity(frame: pl.DataFrame, title: str = "Equity (growth of 1)") -> alt.Char
     )
 
 
-def overlay_equity(frame: pl.DataFrame) -> alt.Chart:
-    """``date, run, equity`` lines, one per run."""
-    return (
-        alt.Chart(_pd(frame), title="Long-short equity by run")
-        .mark_line()
-        .encode(
-            x=date_x(),
-            y=alt.Y("equity:Q", title="Equity (start = 1)", scale=alt.Scale(zero=False)),
-            color=alt.Color("run:N", title="Run"),
-            tooltip=[date_tip(), "run:N", alt.Tooltip("equity:Q", format=".4f")],
-        )
-        .properties(height=H + 40)
-    )
-
-
 def compare_equity(frame: pl.DataFrame, title: str) -> alt.Chart:
     """``date, run, kind, equity``: one colour per run (tableau10), net dashed."""
     return (

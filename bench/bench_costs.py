@@ -42,7 +42,14 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT.parent))
 
-from bench_sp500_alpha158 import DATA, ISSUE, QLIB_CPU, QLIB_RANK_IC, alpha_run, load  # noqa: E402
+from bench_sp500_alpha158 import (  # noqa: E402
+    DATA,
+    ISSUE,
+    QLIB_RANK_IC,
+    alpha_run,
+    load,
+    print_timed,
+)
 
 from alpha_core.pipeline import rebook  # noqa: E402
 from alpha_core.registry import load_run  # noqa: E402
@@ -165,12 +172,7 @@ def main() -> None:
     with pl.Config(tbl_rows=20, tbl_width_chars=200):
         print(table.select(cols))
     print(f"\nissue command, whole process: CPU {issue['_cpu']:.1f} s, wall {issue['_wall']:.1f} s")
-    for what, m in timed.items():
-        print(
-            f"chosen configuration, whole `alpha run` ({what}): CPU {m['_cpu']:.1f} s "
-            f"(user+sys; {m['_cpu'] / QLIB_CPU:.3f} of Qlib's ~{QLIB_CPU:.0f} s), "
-            f"wall {m['_wall']:.1f} s, peak RSS {m['_rss_gib']:.2f} GiB"
-        )
+    print_timed(timed)
     if by_horizon:
         print("\nlonger training targets (validation window only; test rows not shown):")
         print("\n".join(by_horizon))

@@ -110,6 +110,16 @@ HEADER = (
 )
 
 
+def print_timed(timed: dict[str, dict]) -> None:
+    """One line per timed ``alpha run`` of the chosen configuration, against Qlib's CPU."""
+    for what, m in timed.items():
+        print(
+            f"chosen configuration, whole `alpha run` ({what}): CPU {m['_cpu']:.1f} s "
+            f"(user+sys; {m['_cpu'] / QLIB_CPU:.3f} of Qlib's ~{QLIB_CPU:.0f} s), "
+            f"wall {m['_wall']:.1f} s, peak RSS {m['_rss_gib']:.2f} GiB"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--issue-command", action="store_true")
@@ -161,12 +171,7 @@ def main() -> None:
     with pl.Config(tbl_rows=20, tbl_width_chars=200):
         print(table.select(cols))
     print(f"\nchosen flags: {chosen['flags']}")
-    for what, m in timed.items():
-        print(
-            f"chosen configuration, whole `alpha run` ({what}): CPU {m['_cpu']:.1f} s "
-            f"(user+sys; {m['_cpu'] / QLIB_CPU:.2f} of Qlib's ~{QLIB_CPU:.0f} s), "
-            f"wall {m['_wall']:.1f} s, peak RSS {m['_rss_gib']:.2f} GiB"
-        )
+    print_timed(timed)
     print(f"load average after: {load()}")
 
 

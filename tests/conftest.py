@@ -27,6 +27,21 @@ def business_days(start: dt.date, n: int) -> list[dt.date]:
     return days
 
 
+def split_config(dates, train_days: int, gap: int = 0, **settings):
+    """A RunConfig training on the first ``train_days`` of ``dates`` and testing from
+    ``gap`` dates later to the last date (``settings``: any other run settings)."""
+    from alpha_core.config import RunConfig
+
+    dates = list(dates)
+    return RunConfig(
+        train_start=dates[0],
+        train_end=dates[train_days - 1],
+        test_start=dates[train_days + gap],
+        test_end=dates[-1],
+        **settings,
+    )
+
+
 def make_panel(
     n_assets: int = 6,
     n_days: int = 80,

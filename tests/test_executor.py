@@ -9,7 +9,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import make_panel
+from conftest import make_panel, split_config
 
 from alpha_core.config import ModelParams, RunConfig
 from alpha_core.executor import (
@@ -34,15 +34,7 @@ def panel() -> pl.DataFrame:
 
 @pytest.fixture(scope="module")
 def config(panel) -> RunConfig:
-    dates = panel["date"].unique().sort().to_list()
-    return RunConfig(
-        train_start=dates[0],
-        train_end=dates[109],
-        test_start=dates[110],
-        test_end=dates[-1],
-        model=TINY,
-        walk_forward="monthly",
-    )
+    return split_config(panel["date"].unique().sort(), 110, model=TINY, walk_forward="monthly")
 
 
 @pytest.fixture(scope="module")

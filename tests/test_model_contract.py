@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
-from conftest import make_panel
+from conftest import make_panel, split_config
 
 from alpha_core import explain
-from alpha_core.config import ModelParams, RunConfig
+from alpha_core.config import ModelParams
 from alpha_core.features import LABEL, build_features
 from alpha_core.model import (
     MODEL_TYPES,
@@ -128,13 +128,7 @@ def data():
     panel = make_panel(n_assets=10, n_days=240, seed=7)
     feats = build_features(panel, label="open_to_open")
     dates = panel["date"].unique().sort()
-    config = RunConfig(
-        train_start=dates[0],
-        train_end=dates[179],
-        test_start=dates[180],
-        test_end=dates[-1],
-        features=TOY_FEATURES,
-    )
+    config = split_config(dates, 180, features=TOY_FEATURES)
     train = training_rows(feats, dates[0], dates[179], dates[180], TOY_FEATURES)
     return feats, train, config
 

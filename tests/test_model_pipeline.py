@@ -8,7 +8,7 @@ import json
 import numpy as np
 import polars as pl
 import pytest
-from conftest import make_panel
+from conftest import make_panel, split_config
 
 from alpha_core.config import ConfigError, ModelParams, RunConfig
 from alpha_core.features import FEATURE_NAMES, LABEL_END, build_features
@@ -26,14 +26,7 @@ def panel() -> pl.DataFrame:
 
 @pytest.fixture(scope="module")
 def config(panel) -> RunConfig:
-    dates = panel["date"].unique().sort()
-    return RunConfig(
-        train_start=dates[0],
-        train_end=dates[199],
-        test_start=dates[200],
-        test_end=dates[-1],
-        model=SMALL,
-    )
+    return split_config(panel["date"].unique().sort(), 200, model=SMALL)
 
 
 def test_training_rows_are_purged_before_the_test_window(panel):

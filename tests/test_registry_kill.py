@@ -17,10 +17,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import make_panel
+from conftest import make_panel, split_config
 
 from alpha_core.cli import main as cli_main
-from alpha_core.config import ModelParams, RunConfig
+from alpha_core.config import ModelParams
 from alpha_core.registry import RunNotFoundError, load_run, scan_runs
 from alpha_core.runs import RunService
 
@@ -107,13 +107,7 @@ def kill_at(stage: str, root: Path, *args: str) -> None:
 def tiny_run(root: Path) -> str:
     panel = make_panel(n_assets=10, n_days=160, seed=3)
     dates = panel["date"].unique().sort()
-    config = RunConfig(
-        train_start=dates[0],
-        train_end=dates[109],
-        test_start=dates[110],
-        test_end=dates[-1],
-        model=ModelParams(n_estimators=5, num_leaves=4, max_depth=3),
-    )
+    config = split_config(dates, 110, model=ModelParams(n_estimators=5, num_leaves=4, max_depth=3))
     return RunService(root).train_and_save(config, panel, explain=False).run_id
 
 

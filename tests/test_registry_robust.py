@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import make_panel
+from conftest import make_panel, split_config
 
 from alpha_core import registry
 from alpha_core.cli import main as cli_main
@@ -40,15 +40,7 @@ TINY = ModelParams(n_estimators=5, num_leaves=4, max_depth=3)
 def template(tmp_path_factory) -> Path:
     """One tiny run saved through the run service (exports included, no SHAP)."""
     panel = make_panel(n_assets=10, n_days=160, seed=3)
-    dates = panel["date"].unique().sort()
-    config = RunConfig(
-        train_start=dates[0],
-        train_end=dates[109],
-        test_start=dates[110],
-        test_end=dates[-1],
-        model=TINY,
-        name="template",
-    )
+    config = split_config(panel["date"].unique().sort(), 110, model=TINY, name="template")
     root = tmp_path_factory.mktemp("template")
     result = RunService(root).train_and_save(
         config, panel, explain=False, exports=("predictions.csv",)

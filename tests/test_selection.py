@@ -9,7 +9,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 import pytest
-from conftest import make_panel
+from conftest import make_panel, split_config
 
 from alpha_core import selection, stats
 from alpha_core.cli import build_parser, given_settings, main
@@ -36,16 +36,10 @@ TWO = (
 
 
 def config(**changes) -> RunConfig:
-    base = RunConfig(
-        data="prices.csv",
-        train_start=DATES[0],
-        train_end=DATES[229],
-        valid_start=DATES[170],
-        test_start=DATES[232],
-        test_end=DATES[-1],
-        select="valid",
+    base = split_config(
+        DATES, 230, gap=2, data="prices.csv", valid_start=DATES[170], select="valid",
         model=ModelParams(n_estimators=10, num_leaves=4),
-    )
+    )  # fmt: skip
     return base.replace(**changes)
 
 

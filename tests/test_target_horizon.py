@@ -8,7 +8,7 @@ import dataclasses
 import numpy as np
 import polars as pl
 import pytest
-from conftest import make_panel
+from conftest import make_panel, split_config
 
 from alpha_core import selection
 from alpha_core.cli import build_parser, given_settings
@@ -34,15 +34,10 @@ SMALL = ModelParams(n_estimators=20, learning_rate=0.1, num_leaves=8, max_depth=
 
 
 def config(**changes) -> RunConfig:
-    base = RunConfig(
-        data="prices.csv",
-        train_start=DATES[0],
-        train_end=DATES[229],
-        valid_start=DATES[170],
-        test_start=DATES[232],
-        test_end=DATES[-1],
+    base = split_config(
+        DATES, 230, gap=2, data="prices.csv", valid_start=DATES[170],
         model=ModelParams(n_estimators=10, num_leaves=4),
-    )
+    )  # fmt: skip
     return base.replace(**changes)
 
 

@@ -7,7 +7,7 @@ import datetime as dt
 import numpy as np
 import polars as pl
 import pytest
-from conftest import make_panel
+from conftest import make_panel, split_config
 
 from alpha_core.config import ConfigError, ModelParams, RunConfig
 from alpha_core.features import FEATURE_NAMES, LABEL, LABEL_END, build_features
@@ -31,15 +31,7 @@ def dates(panel) -> list[dt.date]:
 
 @pytest.fixture(scope="module")
 def config(dates) -> RunConfig:
-    return RunConfig(
-        train_start=dates[0],
-        train_end=dates[119],
-        test_start=dates[120],
-        test_end=dates[-1],
-        model=TINY,
-        walk_forward="monthly",
-        label="open_to_open",
-    )
+    return split_config(dates, 120, model=TINY, walk_forward="monthly", label="open_to_open")
 
 
 @pytest.fixture(scope="module")
