@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from datetime import date
 from pathlib import Path
 
@@ -332,11 +331,9 @@ def test_every_page_with_sp500(registry, tmp_path, monkeypatch):
 
     job = jobs.wait(jobs.get(at.session_state["job_id"]), timeout=180)
     assert job.status == "done", job.error
-    for page in PAGES:
-        t0 = time.perf_counter()
+    for page in PAGES:  # every page draws the S&P run (its speed: bench/, not a test)
         at.switch_page(page).run()
         no_errors(at)
-        assert time.perf_counter() - t0 < 60
     assert at.session_state["run_id"] == job.run_id
     assert load_run(job.run_id, tmp_path).config.data == str(SP500)
     assert os.environ["ALPHA_LAB_ARTIFACTS"] == str(tmp_path)

