@@ -27,6 +27,7 @@ import inspect
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import date
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -121,6 +122,13 @@ class TrainedModel(ABC):
     def load(cls, directory: Path, stem: str) -> TrainedModel:
         """Read what :meth:`save` wrote; raises FileNotFoundError naming a missing file."""
 
+    @classmethod
+    def sharing_fits(cls, keep: bool = False) -> AbstractContextManager[None]:
+        """A block within which fits may share work done on identical training values (the
+        same model must come out); ``keep`` keeps it past the block. Default: nothing
+        shared (LightGBM shares its binned Dataset, :func:`alpha_core.lgbm.reusing_datasets`)."""
+        return nullcontext()
+
 
 M = TypeVar("M", bound=type[TrainedModel])
 
@@ -169,6 +177,12 @@ def model_types() -> tuple[str, ...]:
     for module in _BUILT_IN.values():
         importlib.import_module(module)
     return (*_BUILT_IN, *(name for name in MODEL_TYPES if name not in _BUILT_IN))
+
+
+def sharing_fits(model_type: str, keep: bool = False) -> AbstractContextManager[None]:
+    """:meth:`TrainedModel.sharing_fits` of the model type: a selection's candidates and a
+    sweep's trials fit inside it."""
+    return model_class(model_type).sharing_fits(keep)
 
 
 def fit_model(

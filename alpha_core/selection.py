@@ -48,7 +48,7 @@ from alpha_core.backtest import add_costs, daily_returns
 from alpha_core.books import build_books
 from alpha_core.config import ConfigError, ModelParams, RunConfig
 from alpha_core.features import LABEL, as_training_target
-from alpha_core.model import fit_model, training_rows
+from alpha_core.model import fit_model, sharing_fits, training_rows
 from alpha_core.predictions import GROUP_COLUMNS, PREDICTION
 from alpha_core.progress import OnProgress, Progress, ignore
 from alpha_core.scoring import tie_summary
@@ -199,11 +199,12 @@ def choose(
     on_progress(Progress("selecting", 0.0, 0, len(candidates)))
     fit, valid = validation_rows(config, feats, names)
     rows, scores = [], []
-    for k, candidate in enumerate(candidates):
-        on_progress(Progress("selecting", 0.05 * k / len(candidates), k, len(candidates)))
-        row, score = _score(candidate, config, fit, valid, names)
-        rows.append(row)
-        scores.append(score)
+    with sharing_fits(config.model_type):  # every candidate fits the same rows
+        for k, candidate in enumerate(candidates):
+            on_progress(Progress("selecting", 0.05 * k / len(candidates), k, len(candidates)))
+            row, score = _score(candidate, config, fit, valid, names)
+            rows.append(row)
+            scores.append(score)
     pick = _pick(rows) if config.select == "valid" else 0
     refits = [_refit(config, c, r["best_iteration"]) for c, r in zip(candidates, rows, strict=True)]
     books_meta: dict[str, Any] = {}

@@ -41,6 +41,7 @@ import polars as pl
 from alpha_core import stats
 from alpha_core.config import ConfigError, RunConfig, replace_paths, setting_for
 from alpha_core.executor import Executor, Task
+from alpha_core.model import sharing_fits
 from alpha_core.overfitting import pbo_cscv, reality_check
 from alpha_core.storage import atomic_dir, write_atomic, write_json
 
@@ -141,7 +142,9 @@ def trial_task(out: Path, panel: str, config: dict[str, Any]) -> None:
     from alpha_core.runs import RunService  # the run service imports this module
 
     run_config = RunConfig.from_dict(config)
-    result = RunService().train(run_config, pl.read_parquet(panel))
+    # kept from trial to trial in this process: the trials fit the same rows (same bins)
+    with sharing_fits(run_config.model_type, keep=True):
+        result = RunService().train(run_config, pl.read_parquet(panel))
     metrics = {k: _plain(v) for k, v in result.metrics.items()}
     daily = result.daily.select("date", "long_short_net", "benchmark")
     with atomic_dir(out) as tmp:
@@ -243,7 +246,9 @@ class Sweep:
             if on_trial:
                 on_trial(n, len(tasks))
 
-        executor.run(tasks, on_done=done)
+        # trials run in this process share binned Datasets until the sweep ends
+        with sharing_fits(spec.base.model_type):
+            executor.run(tasks, on_done=done)
         self._catch_up()
 
     def _catch_up(self) -> int:

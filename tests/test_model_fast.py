@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import polars as pl
 import pytest
 from conftest import make_panel
 
@@ -111,7 +112,7 @@ def test_arrow_fed_dataset_trains_the_same_model_as_a_numpy_matrix(train):
     assert holes[names[0]].null_count() > 0 and holes[names[1]].is_nan().sum() > 0
     params = dataclasses.replace(FAST_PRESET, early_stopping_rounds=0, n_estimators=20)
     y = holes[LABEL].to_numpy()
-    from_arrow = lgb.train(lgb_params(params, 3), _dataset(holes, y, names, params), 20)
+    from_arrow = lgb.train(lgb_params(params, 3), _dataset(holes, y, names, params, 3), 20)
     matrix = lgb.Dataset(
         feature_matrix(holes, names),
         label=y,
@@ -121,3 +122,40 @@ def test_arrow_fed_dataset_trains_the_same_model_as_a_numpy_matrix(train):
     )
     from_numpy = lgb.train(lgb_params(params, 3), matrix, 20)
     assert from_arrow.model_to_string() == from_numpy.model_to_string()
+
+
+def test_fits_sharing_a_binned_dataset_give_the_models_of_fresh_ones(train):
+    """Inside reusing_datasets, fits on the same values reuse one binned Dataset with their
+    own label: every model must be the one a fresh Dataset gives, whatever the booster
+    settings or label; another seed or bin count must not reuse it."""
+    from alpha_core import lgbm
+    from alpha_core.features import LABEL
+
+    base = dataclasses.replace(FAST_PRESET, early_stopping_rounds=0, n_estimators=15)
+    zscored = train.with_columns(
+        ((pl.col(LABEL) - pl.col(LABEL).mean().over("date")) / pl.col(LABEL).std().over("date"))
+        .fill_nan(0.0)
+        .fill_null(0.0)
+    )
+    fits = [
+        (train, base, 1),
+        (zscored, dataclasses.replace(base, num_leaves=7, feature_fraction=0.5), 1),
+        (train, dataclasses.replace(base, max_bin=31), 1),
+        (train, base, 2),
+        (zscored, base, 1),
+    ]
+
+    def text(model):
+        return model.booster.model_to_string()
+
+    fresh = [text(fit_model(rows, FEATURE_NAMES, p, seed)) for rows, p, seed in fits]
+    with lgbm.reusing_datasets():
+        shared = [text(fit_model(rows, FEATURE_NAMES, p, seed)) for rows, p, seed in fits]
+        # one Dataset per distinct (values, bins, seed): the label never splits them
+        assert len(lgbm._DATASETS.entries) == 3
+    assert shared == fresh
+    assert len(lgbm._DATASETS.entries) == 0  # emptied on leaving the block
+    with lgbm.reusing_datasets(keep=True):
+        fit_model(train, FEATURE_NAMES, base, 1)
+    assert len(lgbm._DATASETS.entries) == 1  # a worker keeps it for its next trial
+    lgbm._DATASETS.entries.clear()
