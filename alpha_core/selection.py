@@ -37,6 +37,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -199,7 +200,10 @@ def choose(
     on_progress(Progress("selecting", 0.0, 0, len(candidates)))
     fit, valid = validation_rows(config, feats, names)
     rows, scores = [], []
-    with sharing_fits(config.model_type):  # every candidate fits the same rows
+    # every candidate fits the same rows; one alone has nothing to share (and the shared
+    # Dataset would outlive its fit, raising the peak while it scores its training rows)
+    shared = sharing_fits(config.model_type) if len(candidates) > 1 else nullcontext()
+    with shared:
         for k, candidate in enumerate(candidates):
             on_progress(Progress("selecting", 0.05 * k / len(candidates), k, len(candidates)))
             row, score = _score(candidate, config, fit, valid, names)

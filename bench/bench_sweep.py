@@ -1,6 +1,6 @@
 """Sweep throughput by backend: a 24-trial grid x monthly walk-forward on the demo.
 
-    python bench/bench_sweep.py [--trials 24] [--backends serial,process,ray]
+    python bench/bench_sweep.py [--trials 24] [--backends serial,process,ray] [--repeats 3]
     python bench/bench_sweep.py --overhead 6 --ray-workers 8
 
 Prints seconds per backend, the speedup over serial, whether every backend wrote the same
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -42,6 +43,7 @@ def main() -> None:
     parser.add_argument("--backends", default="serial,process,ray")
     parser.add_argument("--overhead", type=int, default=0, help="tasks for the Ray overhead")
     parser.add_argument("--ray-workers", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
     panel = load_panel("demo")
     base = RunConfig(model=FAST_PRESET, walk_forward="monthly")
@@ -50,15 +52,36 @@ def main() -> None:
     if args.overhead:
         ray_overhead(spec, panel, args.overhead, args.ray_workers)
         return
-    seconds, ledgers = {}, {}
-    for name in args.backends.split(","):
-        with tempfile.TemporaryDirectory() as tmp:
-            t0 = time.perf_counter()
-            found = RunService(Path(tmp) / "runs").sweep(spec, panel, executor=make_executor(name))
-            seconds[name] = time.perf_counter() - t0
-            ledgers[name] = found.ledger_path.read_bytes()
-        speedup = seconds.get("serial", seconds[name]) / seconds[name]
-        print(f"{name:>8}: {seconds[name]:8.1f} s  speedup {speedup:4.2f}x  load {os.getloadavg()}")
+    names = args.backends.split(",")
+    seconds: dict[str, list[float]] = {name: [] for name in names}
+    ledgers = {}
+    for rep in range(args.repeats):
+        for name in names:
+            with tempfile.TemporaryDirectory() as tmp:
+                t0 = time.perf_counter()
+                executor = make_executor(name)
+                found = RunService(Path(tmp) / "runs").sweep(spec, panel, executor=executor)
+                seconds[name].append(time.perf_counter() - t0)
+                ledgers[name] = found.ledger_path.read_bytes()
+            if name == "ray":  # the next repeat starts a fresh local Ray (no warm workers)
+                import ray
+
+                ray.shutdown()
+            base_s = seconds.get("serial", seconds[name])[rep]
+            print(
+                f"repeat {rep + 1} {name:>8}: {seconds[name][rep]:8.1f} s  "
+                f"speedup {base_s / seconds[name][rep]:4.2f}x  load {os.getloadavg()}"
+            )
+    print(f"median of {args.repeats} (each repeat runs every backend in turn):")
+    for name in names:
+        ratios = [
+            s / t for s, t in zip(seconds.get("serial", seconds[name]), seconds[name], strict=True)
+        ]
+        print(
+            f"{name:>8}: {statistics.median(seconds[name]):8.1f} s  speedup "
+            f"{statistics.median(ratios):4.2f}x (per-repeat ratios "
+            f"{', '.join(f'{r:.2f}' for r in ratios)})"
+        )
     print("same ledger on every backend:", len(set(ledgers.values())) == 1)
 
 
@@ -76,17 +99,22 @@ def trial_tasks(spec: SweepSpec, panel_file: Path, out: Path, n: int) -> list[Ta
 
 
 def ray_overhead(spec: SweepSpec, panel, n: int, workers: int) -> None:
-    """Ray latency of each trial sent alone against the same trial run in this process."""
-    import statistics
+    """Ray latency of each trial sent alone against the same trial run in this process.
 
+    Every task has its own seed, so no side reuses a binned Dataset kept from an earlier
+    task (a worker keeps them from trial to trial; lgbm.reusing_datasets): both sides bin."""
+    spec = SweepSpec(
+        spec.base, tuple({**t, "seed": 1000 + k} for k, t in enumerate(spec.trials)), spec.label
+    )
+    warm = SweepSpec(spec.base, ({**spec.trials[0], "seed": 999},), spec.label)
     with tempfile.TemporaryDirectory() as tmp:
         panel_file = Path(tmp) / "panel.parquet"
         panel.write_parquet(panel_file)
         # each task gets this machine's threads, as the in-process run has
         ray = RayExecutor(workers=workers, threads=cores())
         # warm both sides (imports, Ray's start, a worker) before timing anything
-        SerialExecutor().run(trial_tasks(spec, panel_file, Path(tmp) / "warm_here", 1))
-        ray.run(trial_tasks(spec, panel_file, Path(tmp) / "warm_ray", 1))
+        SerialExecutor().run(trial_tasks(warm, panel_file, Path(tmp) / "warm_here", 1))
+        ray.run(trial_tasks(warm, panel_file, Path(tmp) / "warm_ray", 1))
         rows = []
         for k, (alone, remote) in enumerate(
             zip(
