@@ -38,9 +38,12 @@ def quantile_bars(frame: pl.DataFrame, title: str) -> alt.Chart:
         (pl.col("mean") - 1.96 * pl.col("std_error")).alias("low"),
         (pl.col("mean") + 1.96 * pl.col("std_error")).alias("high"),
     )
-    base = alt.Chart(_pd(data), title=title).encode(x=alt.X("quantile:O", title="Quantile"))
+    base = alt.Chart(_pd(data)).encode(
+        x=alt.X("quantile:O", title="Quantile", axis=alt.Axis(labelAngle=0))
+    )
+    y_axis = {"title": "Mean daily return", "axis": alt.Axis(format=".2%")}
     bars = base.mark_bar().encode(
-        y=alt.Y("mean:Q", title="Mean daily return (demeaned)", axis=alt.Axis(format=".2%")),
+        y=alt.Y("mean:Q", **y_axis),
         color=alt.condition("datum.mean >= 0", alt.value("#2e7d32"), alt.value("#c62828")),
         tooltip=[
             "quantile:O",
@@ -48,15 +51,15 @@ def quantile_bars(frame: pl.DataFrame, title: str) -> alt.Chart:
             alt.Tooltip("std_error:Q", format=".4%"),
         ],  # fmt: skip
     )
-    errors = base.mark_errorbar(color=NEUTRAL, thickness=1.5).encode(
-        y=alt.Y("low:Q", title="Mean daily return (demeaned)"), y2="high:Q"
+    errors = base.mark_rule(color=NEUTRAL, strokeWidth=1.5).encode(
+        y=alt.Y("low:Q", **y_axis), y2="high:Q"
     )
-    return (bars + errors).properties(height=H)
+    return (bars + errors).properties(height=H, title=title)
 
 
 def cumulative(frame: pl.DataFrame) -> alt.Chart:
     return (
-        alt.Chart(_pd(frame), title="Cumulative demeaned return by quantile (growth of 1)")
+        alt.Chart(_pd(frame), title="Growth of 1 by quantile (demeaned)")
         .mark_line()
         .encode(
             x=date_x(),
@@ -136,8 +139,11 @@ def ic_decay(frame: pl.DataFrame) -> alt.Chart:
     ).properties(height=H)
 
 
-def lines(frame: pl.DataFrame, y: str, title: str, color: str | None = None) -> alt.Chart:
-    enc = {"x": date_x(), "y": alt.Y(f"{y}:Q", title=title)}
+def lines(
+    frame: pl.DataFrame, y: str, title: str, axis: str, color: str | None = None
+) -> alt.Chart:
+    """Daily lines of ``y``; ``axis`` a short y-axis title (a long one is cut at 240 px)."""
+    enc = {"x": date_x(), "y": alt.Y(f"{y}:Q", title=axis)}
     if color:
         scale = quantile_colors(frame) if color == "quantile" else alt.Undefined
         enc["color"] = alt.Color(f"{color}:O", title=color.capitalize(), scale=scale)

@@ -84,13 +84,15 @@ st.subheader("Turnover")
 t1, t2 = st.columns(2)
 auto = ts.rank_autocorrelation(data)
 t1.altair_chart(
-    charts.lines(auto, "autocorrelation", "Factor rank autocorrelation (1 day)"),
+    charts.lines(auto, "autocorrelation", "Factor rank autocorrelation (1 day)", "Autocorrelation"),
     width="stretch",
 )
 turnover = ts.quantile_turnover(data)
 extremes = turnover.filter(pl.col("quantile").is_in([1, n_q]))
 t2.altair_chart(
-    charts.lines(extremes, "turnover", "Turnover of the top and bottom quantiles", "quantile"),
+    charts.lines(
+        extremes, "turnover", "Turnover of the top and bottom quantiles", "Turnover", "quantile"
+    ),
     width="stretch",
 )
 st.caption(
