@@ -11,7 +11,11 @@ its first to its last date (NaN where the instrument has no bar, as Qlib pads it
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
+import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -55,3 +59,32 @@ def run_qlib_alpha158(
     if res.returncode != 0:
         raise RuntimeError(f"Qlib's Alpha158 failed:\n{res.stderr[-3000:]}")
     return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+WORKFLOW = Path(__file__).resolve().parent / "_qlib_workflow.py"
+
+
+def run_qlib_workflow(python: str, panel: pl.DataFrame) -> dict:
+    """Qlib's Alpha158 + LightGBM workflow (``_qlib_workflow.py --label next-day --records``)
+    on ``panel`` as one process under ``/usr/bin/time -v``: its JSON line plus ``cpu``
+    (user + sys, its workers included), ``wall`` and ``rss_gib``. Run in a temporary folder:
+    Qlib's experiment recorder writes ``mlruns/`` there."""
+    with tempfile.TemporaryDirectory(prefix="qlib-workflow-") as tmp:
+        root = dump_qlib(panel, Path(tmp) / "qlib_data")
+        argv = ["/usr/bin/time", "-v", python, str(WORKFLOW), "--provider-uri", str(root)]
+        argv += ["--label", "next-day", "--records"]
+        env = {**os.environ, "MLFLOW_ALLOW_FILE_STORE": "true"}
+        t0 = time.perf_counter()
+        res = subprocess.run(argv, capture_output=True, text=True, cwd=tmp, env=env, check=False)
+        wall = time.perf_counter() - t0
+    if res.returncode != 0:
+        raise RuntimeError(f"Qlib's workflow failed:\n{res.stderr[-3000:]}")
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+
+    def field(name: str) -> float:
+        match = re.search(rf"{name}: ([\d.]+)", res.stderr)
+        return float(match.group(1)) if match else float("nan")
+
+    cpu = field(r"User time \(seconds\)") + field(r"System time \(seconds\)")
+    rss = field(r"Maximum resident set size \(kbytes\)") / 2**20
+    return {**out, "cpu": cpu, "wall": wall, "rss_gib": rss}

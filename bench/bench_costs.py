@@ -11,9 +11,9 @@
    retraining): shown for transparency, the test rows never choose.
 3. The chosen configuration given explicitly (the chosen row's ``flags``, ``--select none``)
    as one ``alpha run`` process (saved), timed (user + sys of the process,
-   ``/usr/bin/time -v``), with ``--no-explain`` and with the SHAP explanations; Qlib's
-   Alpha158 + LightGBM workflow measured ~125 s CPU on this machine (bench_qlib_split.py),
-   the target is a tenth of it.
+   ``/usr/bin/time -v``), with ``--no-explain`` and with the SHAP explanations, against
+   Qlib's CPU: measured in this run with ``--qlib-python`` (item 5), and the ~125 s quoted
+   in DEVELOPERS.md; the target is a tenth of it.
 
 4. With ``--target-horizons 5,10``: the issue command again with each longer training target
    (``--target-horizon h``: the candidates train on the h-day return, purged until it is
@@ -23,8 +23,14 @@
    rows of these runs are not printed.
 
 Heavy runs go one at a time (the machine is shared); the load average is printed.
-Run: ``python bench/bench_costs.py [--target-horizons 5,10]`` (about 4 minutes on 2 quiet
-cores, plus about 1.5 minutes per horizon).
+5. With ``--qlib-python /tmp/qlibenv/bin/python`` (a virtualenv with pyqlib 0.9.7, never a
+   project dependency): Qlib's own Alpha158 + LightGBM workflow on the same file and split
+   (``_qlib_workflow.py``: its defaults, the next-day label of the DEVELOPERS.md reference,
+   its records and TopkDropout backtest), timed as one process in this bench run; the
+   chosen configuration's CPU is then also given against it.
+
+Run: ``python bench/bench_costs.py [--target-horizons 5,10] [--qlib-python PY]`` (about 4
+minutes on 2 quiet cores, plus about 1.5 minutes per horizon and 1 for Qlib).
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT.parent))
 
+from _qlib_data import run_qlib_workflow  # noqa: E402
 from bench_sp500_alpha158 import (  # noqa: E402
     DATA,
     ISSUE,
@@ -137,6 +144,11 @@ def horizon_rows(root: Path, horizons: list[int]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target-horizons", default="", help="e.g. 5,10 (validation only)")
+    parser.add_argument(
+        "--qlib-python",
+        help="python of a virtualenv with pyqlib 0.9.7: Qlib's Alpha158 + LightGBM workflow "
+        "is then run and timed in this bench run (else its quoted ~125 s CPU is used)",
+    )
     args = parser.parse_args()
     horizons = [int(h) for h in args.target_horizons.split(",") if h]
     if not DATA.exists():
@@ -160,6 +172,7 @@ def main() -> None:
         print(f"explicit runs done (load {load()})", file=sys.stderr, flush=True)
         books = book_rows(folder)
         by_horizon = horizon_rows(root, horizons) if horizons else []
+    qlib = run_qlib_workflow(args.qlib_python, pl.read_parquet(DATA)) if args.qlib_python else None
     print("\n".join(lines))
     print(f"\nbar: Qlib Alpha158 + LightGBM test rank IC {QLIB_RANK_IC}; net Sharpe > 0 at 5 bps")
     print(f"chosen model: {issue.get('chosen_candidate')}, turnover: {issue.get('chosen_books')}")
@@ -172,6 +185,14 @@ def main() -> None:
     with pl.Config(tbl_rows=20, tbl_width_chars=200):
         print(table.select(cols))
     print(f"\nissue command, whole process: CPU {issue['_cpu']:.1f} s, wall {issue['_wall']:.1f} s")
+    if qlib:
+        print(
+            f"Qlib 0.9.7 Alpha158 + LightGBM workflow (its defaults, next-day label, its "
+            f"records and TopkDropout backtest), whole process in this bench run: CPU "
+            f"{qlib['cpu']:.1f} s, wall {qlib['wall']:.1f} s, peak RSS {qlib['rss_gib']:.2f} GiB, "
+            f"{qlib['trees']} trees, test rank IC {qlib['rank_ic_mean']:.4f}"
+        )
+        print_timed(timed, qlib["cpu"], f"Qlib's {qlib['cpu']:.1f} s measured in this run")
     print_timed(timed)
     if by_horizon:
         print("\nlonger training targets (validation window only; test rows not shown):")

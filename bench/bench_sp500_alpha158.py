@@ -110,12 +110,14 @@ HEADER = (
 )
 
 
-def print_timed(timed: dict[str, dict]) -> None:
-    """One line per timed ``alpha run`` of the chosen configuration, against Qlib's CPU."""
+def print_timed(timed: dict[str, dict], qlib_cpu: float = QLIB_CPU, qlib: str = "") -> None:
+    """One line per timed ``alpha run`` of the chosen configuration, against Qlib's CPU
+    (``qlib``: how that figure was had; default the ~125 s quoted in DEVELOPERS.md)."""
+    qlib = qlib or f"Qlib's ~{qlib_cpu:.0f} s quoted in DEVELOPERS.md"
     for what, m in timed.items():
         print(
             f"chosen configuration, whole `alpha run` ({what}): CPU {m['_cpu']:.1f} s "
-            f"(user+sys; {m['_cpu'] / QLIB_CPU:.3f} of Qlib's ~{QLIB_CPU:.0f} s), "
+            f"(user+sys; {m['_cpu'] / qlib_cpu:.3f} of {qlib}), "
             f"wall {m['_wall']:.1f} s, peak RSS {m['_rss_gib']:.2f} GiB"
         )
 
