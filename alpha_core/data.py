@@ -146,28 +146,27 @@ def _load_path(path: Path) -> pl.DataFrame:
     frames = [_standardize(t.frame, t.name, t.asset) for t in read_tables(path)]
     panel = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
     return (
-        panel if _sorted_by_asset_date(panel) else panel.sort("asset", "date", maintain_order=True)
+        # already ordered (repeats kept for the quality report): a stable sort would change
+        # nothing, so skip it and its copy
+        panel
+        if _in_order(panel, "asset", "date", strict=False)
+        else panel.sort("asset", "date", maintain_order=True)
     )
 
 
 def strictly_increasing(frame: pl.DataFrame, first: str = "asset", second: str = "date") -> bool:
     """True when rows run strictly increasing in (``first``, ``second``): the frame is in that
     order with no key repeated, so sorting it or looking for repeats can be skipped."""
+    return _in_order(frame, first, second, strict=True)
+
+
+def _in_order(frame: pl.DataFrame, first: str, second: str, strict: bool) -> bool:
+    """Rows in (``first``, ``second``) order, keys repeating only if not ``strict``. A null
+    key fails its comparisons, so a frame of two or more rows holding one is not ordered."""
     a, b = pl.col(first), pl.col(second)
-    step = (a > a.shift(1)) | ((a == a.shift(1)) & (b > b.shift(1)))
+    later = b > b.shift(1) if strict else b >= b.shift(1)
+    step = (a > a.shift(1)) | ((a == a.shift(1)) & later)
     return bool(frame.select(step.slice(1).fill_null(False).all()).item())
-
-
-def _sorted_by_asset_date(panel: pl.DataFrame) -> bool:
-    """Whether the panel is already in (asset, date) order without nulls in either key (a
-    stable sort would then return it unchanged: skip the sort and its copy)."""
-    asset, day = pl.col("asset"), pl.col("date")
-    ordered = (asset > asset.shift()) | ((asset == asset.shift()) & (day >= day.shift()))
-    check = panel.select(
-        asset.null_count().alias("na"), day.null_count().alias("nd"), ordered.slice(1).all()
-    )
-    na, nd, ok = check.row(0)
-    return na == 0 and nd == 0 and bool(ok)
 
 
 # --------------------------------------------------------------------------- readers

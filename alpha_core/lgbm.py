@@ -336,12 +336,7 @@ def _dataset(
 
     Inside :func:`reusing_datasets`, a Dataset binned before from the same values with the
     same binning parameters is reused with the new label (binning never reads the label)."""
-    merged = {
-        **lgb_params(params, seed),
-        "max_bin": params.max_bin,
-        "verbosity": -1,
-        **_dataset_params(params),
-    }
+    merged = {**lgb_params(params, seed), **_dataset_params(params)}
     categorical = [f for f in features if is_categorical(f)]
     columns = train.select(pl.col(f).cast(pl.Float32) for f in features)
     key = None

@@ -159,6 +159,10 @@ def _months_before(day: date, months: int) -> date:
     raise AssertionError("unreachable")
 
 
+_SIZING_INPUTS = ("vol_20", *GROUP_COLUMNS)
+"""What the books of the validation window need besides the scores and the label."""
+
+
 def validation_rows(
     config: RunConfig, feats: pl.DataFrame, names: tuple[str, ...]
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -173,8 +177,7 @@ def validation_rows(
     fit = training_rows(as_training_target(feats), first.train_start, start, start, names)
     if config.shuffle_labels:
         fit = shuffle_labels_within_date(fit, config.seed)
-    sizing = ("vol_20", *GROUP_COLUMNS)  # what the books of the validation window need
-    valid = training_rows(feats, start, end, first.purge_before, names, extra=sizing)
+    valid = training_rows(feats, start, end, first.purge_before, names, extra=_SIZING_INPUTS)
     valid = valid.sort("date", "asset")
     if fit.height == 0 or valid.height == 0:
         what = "training rows before" if fit.height == 0 else "labelled rows in"
@@ -290,7 +293,7 @@ def _finite(value: Any) -> Any:
 def _scored(valid: pl.DataFrame, score: Any) -> pl.DataFrame:
     """Validation rows as predictions: scores, realised label and the sizing inputs present
     (those are the model's inputs there, after the run's feature transform)."""
-    extra = [c for c in ("vol_20", *GROUP_COLUMNS) if c in valid.columns]
+    extra = [c for c in _SIZING_INPUTS if c in valid.columns]
     return valid.select("date", "asset", LABEL, *extra).with_columns(
         pl.Series(PREDICTION, score, dtype=pl.Float64)
     )

@@ -17,9 +17,8 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from test_app_pages import PAGES, app, no_errors, tiny_config
+from test_app_pages import PAGES, app, no_errors, walk_forward_config
 
-from alpha_core.config import ModelParams
 from alpha_core.data import load_panel
 from alpha_core.pipeline import run_experiment
 from alpha_core.registry import save_run
@@ -31,13 +30,7 @@ MIDNIGHT_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}[ T]00:00")
 @pytest.fixture(scope="module")
 def walk_forward_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("dates-registry")
-    config = tiny_config(
-        name="dates",
-        train_start=date(2023, 1, 3),
-        walk_forward="quarterly",
-        cost_bps=5.0,
-        model=ModelParams(n_estimators=4, num_leaves=6, max_depth=3),
-    )
+    config = walk_forward_config("dates")
     result = run_experiment(config, load_panel("demo"))
     save_run(result, root, {"data": "demo"})
     with pytest.MonkeyPatch.context() as mp:

@@ -381,15 +381,20 @@ def test_upload_is_stored_content_addressed(registry):
     assert all(i.run_id != ".uploads" for i in list_runs(registry["root"]))
 
 
-def test_walk_forward_run_on_every_page(registry):
-    """A walk-forward run with costs: folds table, per-fold SHAP, books at other percentiles."""
-    config = tiny_config(
-        name="walk-forward",
+def walk_forward_config(name: str):
+    """A small quarterly walk-forward run with 5 bps costs on the demo."""
+    return tiny_config(
+        name=name,
         train_start=date(2023, 1, 3),
         walk_forward="quarterly",
         cost_bps=5.0,
         model=ModelParams(n_estimators=4, num_leaves=6, max_depth=3),
     )
+
+
+def test_walk_forward_run_on_every_page(registry):
+    """A walk-forward run with costs: folds table, per-fold SHAP, books at other percentiles."""
+    config = walk_forward_config("walk-forward")
     result = run_experiment(config, registry["panel"])
     save_run(result, registry["root"], {"data": "demo"})
     assert len(result.models) > 1
