@@ -1,7 +1,7 @@
 """Alpha Lab engine: panel -> features -> model -> predictions -> books -> backtest -> report.
 
 Pure Python, no Streamlit. Every run is described by one :class:`alpha_core.config.RunConfig`
-and goes through one run service (:mod:`alpha_core.runs`).
+and goes through one run service (:mod:`alpha_core.runs.service`).
 """
 
 import os

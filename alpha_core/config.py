@@ -3,9 +3,9 @@
 A :class:`RunConfig` is immutable, serialises to plain JSON (``to_dict`` / ``from_dict``)
 and validates itself (``validate``) with a :class:`ConfigError` that names the field.
 
-Every field is declared once with :func:`~alpha_core.settings.setting`: type (the
+Every field is declared once with :func:`~alpha_core.base.settings.setting`: type (the
 annotation), default, bounds or choices, label, help, Train-page section, CLI spelling and
-widget hints. Single-field validation, the ``alpha run`` parser (:mod:`alpha_core.cli`) and
+widget hints. Single-field validation, the ``alpha run`` parser (:mod:`alpha_core.cli.main`) and
 the Train form (:mod:`alpha_ui.config_form`) are all derived from these declarations, so a
 new run setting is one declaration here. Rules between fields (window order, the validation
 window inside the training span) are written out in ``validate``.
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, fields
 from datetime import date
 from typing import Any
 
-from alpha_core.settings import (
+from alpha_core.base.settings import (
     HIDDEN,
     SECTIONS,
     ConfigError,
@@ -75,19 +75,19 @@ def options_of(module: str, table: str) -> Callable[[], tuple[str, ...]]:
     return names
 
 
-LABEL_CONVENTIONS = options_of("alpha_core.features", "LABELS")
-WALK_FORWARD_MODES = options_of("alpha_core.walkforward", "SCHEDULES")
-WINDOWS = options_of("alpha_core.walkforward", "WINDOWS")
-LABEL_TRANSFORMS = options_of("alpha_core.transforms", "LABEL_TRANSFORMS")
-FEATURE_TRANSFORMS = options_of("alpha_core.transforms", "FEATURE_TRANSFORMS")
-SIZINGS = options_of("alpha_core.books", "SIZINGS")
-LIMIT_GROUPS = options_of("alpha_core.predictions", "GROUP_COLUMNS")
-MODEL_TYPES = options_of("alpha_core.model", "model_types")
-BAD_BAR_POLICIES = options_of("alpha_core.contract", "BAD_BAR_POLICIES")
-FEATURE_SETS = options_of("alpha_core.features", "FEATURE_SETS")
-FEATURE_NAMES = options_of("alpha_core.features", "all_feature_names")
-SELECTIONS = options_of("alpha_core.selection", "SELECTIONS")
-EXECUTORS = options_of("alpha_core.executor", "EXECUTORS")
+LABEL_CONVENTIONS = options_of("alpha_core.features.library", "LABELS")
+WALK_FORWARD_MODES = options_of("alpha_core.research.walkforward", "SCHEDULES")
+WINDOWS = options_of("alpha_core.research.walkforward", "WINDOWS")
+LABEL_TRANSFORMS = options_of("alpha_core.features.transforms", "LABEL_TRANSFORMS")
+FEATURE_TRANSFORMS = options_of("alpha_core.features.transforms", "FEATURE_TRANSFORMS")
+SIZINGS = options_of("alpha_core.portfolio.books", "SIZINGS")
+LIMIT_GROUPS = options_of("alpha_core.signals.predictions", "GROUP_COLUMNS")
+MODEL_TYPES = options_of("alpha_core.models.base", "model_types")
+BAD_BAR_POLICIES = options_of("alpha_core.research.contract", "BAD_BAR_POLICIES")
+FEATURE_SETS = options_of("alpha_core.features.library", "FEATURE_SETS")
+FEATURE_NAMES = options_of("alpha_core.features.library", "all_feature_names")
+SELECTIONS = options_of("alpha_core.research.selection", "SELECTIONS")
+EXECUTORS = options_of("alpha_core.base.executor", "EXECUTORS")
 
 WINDOW_FIELDS = ("train_start", "train_end", "test_start", "test_end")
 
@@ -257,7 +257,7 @@ class RunConfig:
         label="Model type",
         choices=MODEL_TYPES,
         section="Model",
-        help="the model implementation (alpha_core.model registry); the model fields below "
+        help="the model implementation (alpha_core.models.base registry); the model fields below "
         "are LightGBM's",
     )
     long_pct: float = setting(
@@ -477,7 +477,7 @@ class RunConfig:
         choices=SELECTIONS,
         section="Model",
         help="none: train the settings given; valid: train the documented candidates "
-        "(alpha_core.selection) before the validation window, keep the best by its mean daily "
+        "(alpha_core.research.selection) before the validation window, keep the best by its mean daily "
         "rank IC there, refit it on the whole training span and test it",
     )
 
@@ -524,7 +524,7 @@ class RunConfig:
         lo=1,
         section="Books",
         help="trade every k-th test date and hold the book (its weights) in between; "
-        "1: every day (alpha_core.turnover)",
+        "1: every day (alpha_core.portfolio.turnover)",
     )
     hold_buffer: float = setting(
         0.0,
@@ -606,7 +606,7 @@ class RunConfig:
     @property
     def label_horizon(self) -> int:
         """Trading days from the decision close to the end of the label's return."""
-        return importlib.import_module("alpha_core.features").LABELS[self.label].horizon
+        return importlib.import_module("alpha_core.features.library").LABELS[self.label].horizon
 
     # ------------------------------------------------------------- serialisation
     def to_dict(self) -> dict[str, Any]:

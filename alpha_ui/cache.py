@@ -14,12 +14,12 @@ import polars as pl
 import streamlit as st
 
 from alpha_core.config import RunConfig
-from alpha_core.data import PanelError, load_panel
-from alpha_core.explain import Explanations
-from alpha_core.quality import QualityReport, check_quality
-from alpha_core.registry import DamagedRun, Listing, RunInfo, default_root
-from alpha_core.result import RunResult
-from alpha_core.runs import Rebooked, RunService
+from alpha_core.data.panel import PanelError, load_panel
+from alpha_core.data.quality import QualityReport, check_quality
+from alpha_core.evaluation.explain import Explanations
+from alpha_core.research.result import RunResult
+from alpha_core.runs.registry import DamagedRun, Listing, RunInfo, default_root
+from alpha_core.runs.service import Rebooked, RunService
 
 
 def service() -> RunService:

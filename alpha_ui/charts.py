@@ -1,4 +1,4 @@
-"""Altair charts of the app's frames (``alpha_core.views`` / ``alpha_core.explain``).
+"""Altair charts of the app's frames (``alpha_core.evaluation.views`` / ``alpha_core.evaluation.explain``).
 
 Every chart has titled axes; heights suit a 1280x800 window.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 import altair as alt
 import polars as pl
 
-from alpha_core.views import SERIES_LABELS
+from alpha_core.evaluation.views import SERIES_LABELS
 
 H = 260
 SERIES_ORDER = [

@@ -1,4 +1,4 @@
-"""The Train page's form, drawn from the run settings' declarations (alpha_core.settings).
+"""The Train page's form, drawn from the run settings' declarations (alpha_core.base.settings).
 
 One control per setting of the config class, in the column of its ``section`` (``advanced``
 ones under "More"), with its label, help, bounds, choices and widget hint. There is no table

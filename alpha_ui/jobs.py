@@ -16,9 +16,9 @@ from pathlib import Path
 
 import polars as pl
 
+from alpha_core.base.progress import Progress
 from alpha_core.config import RunConfig
-from alpha_core.progress import Progress
-from alpha_core.runs import Cancelled, RetrainPlan, RunService
+from alpha_core.runs.service import Cancelled, RetrainPlan, RunService
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Altair charts of the factor tear sheet's frames (:mod:`alpha_core.tearsheet`)."""
+"""Altair charts of the factor tear sheet's frames (:mod:`alpha_core.evaluation.tearsheet`)."""
 
 from __future__ import annotations
 

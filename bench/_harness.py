@@ -181,7 +181,7 @@ def machine() -> str:
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     load = os.getloadavg()
     # versions from metadata: importing lightgbm here would load libgomp before
-    # alpha_core.model sets OMP_WAIT_POLICY=PASSIVE, and every later fit would spin
+    # alpha_core.models.base sets OMP_WAIT_POLICY=PASSIVE, and every later fit would spin
     v = importlib.metadata.version
     return (
         f"{cpu}; {len(os.sched_getaffinity(0))} usable cores (nproc); {mem:.1f} GiB RAM; "
@@ -197,7 +197,7 @@ def header(title: str) -> None:
 
 # ------------------------------------------------------------------------------ panels
 def demo_panel() -> pl.DataFrame:
-    from alpha_core.demo import load_demo
+    from alpha_core.data.demo import load_demo
 
     return load_demo().panel
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from alpha_core.storage import write_atomic
+from alpha_core.base.storage import write_atomic
 
 FIELDS = ("open", "high", "low", "close", "volume")
 RUNNER = Path(__file__).resolve().parent / "_qlib_alpha158.py"

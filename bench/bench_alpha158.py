@@ -1,4 +1,4 @@
-"""Alpha158 on the whole S&P 500 file: ``alpha_core.alpha158`` against Qlib's own handler.
+"""Alpha158 on the whole S&P 500 file: ``alpha_core.features.alpha158`` against Qlib's own handler.
 
 Usage: ``python bench/bench_alpha158.py [--repeats 3] [--qlib-python /tmp/qlibenv/bin/python]``
 
@@ -35,7 +35,7 @@ SCRIPT = Path(__file__).resolve()
 def case_ours(repeats: int) -> None:
     import polars as pl
 
-    from alpha_core.alpha158 import build_alpha158
+    from alpha_core.features.alpha158 import build_alpha158
 
     panel = pl.read_parquet(h.SP500)
     t0 = time.perf_counter()

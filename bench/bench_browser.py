@@ -65,8 +65,8 @@ ARM = """() => {
 def train_runs(root: Path, cases: list[str]) -> dict[str, str]:
     """One saved demo run per case (run service, fast preset, no SHAP); case -> run id."""
     from alpha_core.config import FAST_PRESET, RunConfig
-    from alpha_core.data import load_panel
-    from alpha_core.runs import RunService
+    from alpha_core.data.panel import load_panel
+    from alpha_core.runs.service import RunService
 
     panel, service, ids = load_panel("demo"), RunService(root), {}
     for case in cases:

@@ -4,7 +4,7 @@
    2016-06-15, test 2016-07-01 .. 2018-01-31, Alpha158, ``--select valid``, 5 bps, bad bars
    dropped): test mean rank IC, gross and net Sharpe with their 95% intervals, turnover, cost
    drag and break-even cost. The run chose its model (candidates by validation rank IC) and
-   then its turnover settings (``alpha_core.selection.BOOK_CANDIDATES``, by the chosen
+   then its turnover settings (``alpha_core.research.selection.BOOK_CANDIDATES``, by the chosen
    model's validation net Sharpe at 5 bps) on the validation window only.
 2. Every turnover candidate's validation row (read back from the run's model sidecar) and
    its test row (the saved test predictions rebooked with that candidate's settings, no
@@ -58,9 +58,9 @@ from bench_sp500_alpha158 import (  # noqa: E402
     print_timed,
 )
 
-from alpha_core.pipeline import rebook  # noqa: E402
-from alpha_core.registry import load_run  # noqa: E402
-from alpha_core.selection import BOOK_CANDIDATES  # noqa: E402
+from alpha_core.research.pipeline import rebook  # noqa: E402
+from alpha_core.research.selection import BOOK_CANDIDATES  # noqa: E402
+from alpha_core.runs.registry import load_run  # noqa: E402
 
 
 def fmt(m: dict, key: str, spec: str = ".2f") -> str:

@@ -29,8 +29,8 @@ BUDGET_S = 2.0
 def _in_process(root: Path, run_id: str, data: str, days: list) -> Timing:
     """The desk's own work for the same dates, imports done: load, score, record (forced,
     since the children recorded these dates already with the same inputs: a no-op)."""
-    from alpha_core.data import load_panel
-    from alpha_core.runs import RunService
+    from alpha_core.data.panel import load_panel
+    from alpha_core.runs.service import RunService
 
     service = RunService(root)
     queue = list(days)
@@ -51,7 +51,7 @@ def main() -> None:
     days = [d for d in dates.to_list() if str(d) >= "2017-07-03"][: args.repeats]
     with tempfile.TemporaryDirectory() as tmp:
         env = {"ALPHA_LAB_ARTIFACTS": tmp}
-        alpha = [sys.executable, "-m", "alpha_core.cli"]
+        alpha = [sys.executable, "-m", "alpha_core.cli.main"]
         run = run_child([*alpha, "run", "--data", args.data, "--train-start", "2013-02-08",
                          "--train-end", "2017-06-30", "--test-start", "2017-07-03",
                          "--test-end", "2018-02-07", "--model-preset", "fast", "--no-explain",
@@ -68,7 +68,7 @@ def main() -> None:
                 raise SystemExit(res["stderr"][-2000:])
             books.append(res)
         n_assets = len(json.loads(books[-1]["stdout"].strip().splitlines()[-1])["book"])
-        imports = [run_child([sys.executable, "-c", "import alpha_core.cli, alpha_core.lgbm"])
+        imports = [run_child([sys.executable, "-c", "import alpha_core.cli.main, alpha_core.models.lightgbm.model"])
                    for _ in range(3)]  # fmt: skip
         inside = _in_process(Path(tmp), run_id, args.data, days)
     walls = [b["wall_s"] for b in books]
@@ -76,7 +76,7 @@ def main() -> None:
         ["alpha book (one date, whole process)", len(walls), fmt_s(median(walls)),
          fmt_s(p95(walls)), fmt_s(median([b["cpu_s"] for b in books])),
          f"{median([b['maxrss_kib'] for b in books]) / 1024:.0f} MiB"],
-        ["  of which: imports alone (python -c 'import alpha_core.cli, alpha_core.lgbm')",
+        ["  of which: imports alone (python -c 'import alpha_core.cli.main, alpha_core.models.lightgbm.model')",
          len(imports), fmt_s(median([i["wall_s"] for i in imports])), "",
          fmt_s(median([i["cpu_s"] for i in imports])), ""],
         ["  of which: load the panel + RunService.book + ledger append (in process, warm)",

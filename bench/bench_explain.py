@@ -19,13 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-from alpha_core import explain, fastshap
 from alpha_core.config import RunConfig
-from alpha_core.data import load_panel
-from alpha_core.features import build_features
-from alpha_core.model import feature_matrix
-from alpha_core.pipeline import run_experiment
-from alpha_core.registry import list_runs, load_run
+from alpha_core.data.panel import load_panel
+from alpha_core.evaluation import explain
+from alpha_core.features.library import build_features
+from alpha_core.models.base import feature_matrix
+from alpha_core.models.lightgbm import fastshap
+from alpha_core.research.pipeline import run_experiment
+from alpha_core.runs.registry import list_runs, load_run
 
 BUDGET_S = 3.0
 

@@ -1,4 +1,4 @@
-"""Feature build: ``alpha_core.features.build_features`` (polars) against a pandas baseline.
+"""Feature build: ``alpha_core.features.library.build_features`` (polars) against a pandas baseline.
 
 Usage: ``python bench/bench_features.py [--repeats 5] [--quick]``
 
@@ -34,7 +34,7 @@ def panel_of(name: str):
 def case_time(name: str, impl: str, repeats: int) -> dict:
     panel = panel_of(name)
     if impl == "polars":
-        from alpha_core.features import build_features
+        from alpha_core.features.library import build_features
 
         t = h.repeat(lambda: build_features(panel), repeats)
     else:
@@ -50,7 +50,7 @@ def case_check(name: str) -> dict:
     import numpy as np
     from pandas_features import pandas_features
 
-    from alpha_core.features import FEATURE_NAMES, LABEL, LABEL_END, build_features
+    from alpha_core.features.library import FEATURE_NAMES, LABEL, LABEL_END, build_features
 
     panel = panel_of(name)
     ours = build_features(panel)

@@ -31,10 +31,10 @@ BUDGET_GIB = 8.0
 
 def case_loop(n_assets: int, n_days: int, train_days: int) -> dict:
     from alpha_core.config import FAST_PRESET, RunConfig
-    from alpha_core.features import FEATURE_NAMES, build_features
-    from alpha_core.model import fit_model, training_rows
-    from alpha_core.pipeline import rebook
-    from alpha_core.predictions import predict_window
+    from alpha_core.features.library import FEATURE_NAMES, build_features
+    from alpha_core.models.base import fit_model, training_rows
+    from alpha_core.research.pipeline import rebook
+    from alpha_core.signals.predictions import predict_window
 
     stages: dict[str, float] = {}
     rss: dict[str, float] = {}

@@ -8,7 +8,7 @@ Two splits: the seed's (train 2000-01-04 .. 2024-10-01, test 2024-10-02 .. 2025-
 months) and a longer one (train .. 2019-12-31, test 2020-01-02 .. 2025-03-27, 5 years), because
 six months of daily rank IC is too noisy to tell two models apart. Also times 50 seed trees
 with OpenMP threads spinning while they wait (``OMP_WAIT_POLICY=ACTIVE``, the libgomp
-default) against passive waiting (what ``alpha_core.model`` sets), each in its own process.
+default) against passive waiting (what ``alpha_core.models.base`` sets), each in its own process.
 Each case runs in a fresh interpreter (``--case``) so its peak RSS is its own. The last column
 is what ``fit_model`` used to spend predicting its own training rows for ``train_rmse``
 (it now reads LightGBM's training scores, the same bits).
@@ -45,10 +45,10 @@ SPLITS = {
 
 def case_fit(preset: str, split: str, repeats: int, n_estimators: int = 0) -> dict:
     from alpha_core.config import FAST_PRESET, SEED_PRESET
-    from alpha_core.features import FEATURE_NAMES, build_features
-    from alpha_core.metrics import daily_ic
-    from alpha_core.model import fit_model, training_rows
-    from alpha_core.predictions import predict_window
+    from alpha_core.evaluation.metrics import daily_ic
+    from alpha_core.features.library import FEATURE_NAMES, build_features
+    from alpha_core.models.base import fit_model, training_rows
+    from alpha_core.signals.predictions import predict_window
 
     # The fast preset as measured in docs/performance.md: early stopping on its own 10% tail
     # (fit_model alone has no run validation window; runs now stop on that, issue 9).
@@ -62,7 +62,7 @@ def case_fit(preset: str, split: str, repeats: int, n_estimators: int = 0) -> di
     t = h.repeat(lambda: fit_model(train, FEATURE_NAMES, params, seed=42), repeats)
     model = t.result
     # what fit_model used to spend on train_rmse (predicting its own training rows)
-    from alpha_core.model import feature_matrix
+    from alpha_core.models.base import feature_matrix
 
     x = feature_matrix(train, FEATURE_NAMES)
     removed = h.repeat(lambda: model.booster.predict(x), 1)

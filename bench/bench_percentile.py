@@ -38,10 +38,10 @@ def main() -> None:
     h.header("Percentile change: rebook from stored predictions")
 
     from alpha_core.config import FAST_PRESET, RunConfig
-    from alpha_core.features import FEATURE_NAMES, build_features
-    from alpha_core.model import fit_model, training_rows
-    from alpha_core.pipeline import rebook, run_experiment
-    from alpha_core.predictions import predict_window
+    from alpha_core.features.library import FEATURE_NAMES, build_features
+    from alpha_core.models.base import fit_model, training_rows
+    from alpha_core.research.pipeline import rebook, run_experiment
+    from alpha_core.signals.predictions import predict_window
 
     panel = h.demo_panel()
     feats = build_features(panel)

@@ -23,8 +23,8 @@ from pathlib import Path  # noqa: E402
 
 import alpha_core  # noqa: F401  (sets OMP_WAIT_POLICY before LightGBM loads)
 from alpha_core.config import ModelParams, RunConfig  # noqa: E402
-from alpha_core.data import load_panel  # noqa: E402
-from alpha_core.pipeline import run_experiment  # noqa: E402
+from alpha_core.data.panel import load_panel  # noqa: E402
+from alpha_core.research.pipeline import run_experiment  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sp500_5yr.parquet"
 VALID = dict(

@@ -17,12 +17,12 @@ import time
 
 import numpy as np
 
-from alpha_core import views
-from alpha_core.books import books_csv
 from alpha_core.config import ModelParams, RunConfig
-from alpha_core.data import load_panel
-from alpha_core.pipeline import models_meta, rebook, run_experiment
-from alpha_core.registry import list_runs, load_run
+from alpha_core.data.panel import load_panel
+from alpha_core.evaluation import views
+from alpha_core.portfolio.books import books_csv
+from alpha_core.research.pipeline import models_meta, rebook, run_experiment
+from alpha_core.runs.registry import list_runs, load_run
 
 BUDGET_MS = 200.0
 

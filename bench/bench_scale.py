@@ -30,8 +30,8 @@ import numpy as np
 import polars as pl
 
 from alpha_core.config import FAST_PRESET, RunConfig
-from alpha_core.data import load_panel
-from alpha_core.pipeline import run_experiment
+from alpha_core.data.panel import load_panel
+from alpha_core.research.pipeline import run_experiment
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 

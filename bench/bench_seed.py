@@ -23,7 +23,7 @@ import _harness as h  # noqa: E402
 
 
 def cli_run(extra: list[str]) -> dict:
-    argv = [sys.executable, "-m", "alpha_core.cli", "run", "--no-save", "--json", *extra]
+    argv = [sys.executable, "-m", "alpha_core.cli.main", "run", "--no-save", "--json", *extra]
     return h.run_child(argv)
 
 
@@ -60,8 +60,8 @@ def main() -> None:
         print(rows[-1], flush=True)
 
     from alpha_core.config import RunConfig
-    from alpha_core.data import load_panel
-    from alpha_core.pipeline import run_experiment
+    from alpha_core.data.panel import load_panel
+    from alpha_core.research.pipeline import run_experiment
 
     load = h.repeat(lambda: load_panel("demo"), args.repeats)
     panel = load.result

@@ -49,7 +49,7 @@ def main() -> None:
     argv = [
         sys.executable,
         "-m",
-        "alpha_core.cli",
+        "alpha_core.cli.main",
         "run",
         "--data",
         args.data,
@@ -72,8 +72,8 @@ def main() -> None:
     print(f"`{' '.join(argv[1:])}`: {[round(w, 1) for w in walls]} s", flush=True)
 
     from alpha_core.config import RunConfig
-    from alpha_core.data import load_panel
-    from alpha_core.pipeline import run_experiment
+    from alpha_core.data.panel import load_panel
+    from alpha_core.research.pipeline import run_experiment
 
     t0 = time.perf_counter()
     panel = load_panel(args.data)

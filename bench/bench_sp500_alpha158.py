@@ -7,7 +7,7 @@ The bar to beat: Qlib's Alpha158 + LightGBM, mean rank IC 0.0101 on this split.
 Every figure is a separate ``alpha run`` process, one at a time (the machine is shared):
 
 1. ``--select valid`` on Alpha158: the run trains the fixed candidates
-   (``alpha_core.selection.CANDIDATES``) before the validation window, chooses by validation
+   (``alpha_core.research.selection.CANDIDATES``) before the validation window, chooses by validation
    rank IC, refits on the whole training span and tests. Its candidate table is read back.
 2. Every candidate run again explicitly (its ``flags``, ``--select none``): its test row is
    printed for transparency; none of them informs the choice (made in step 1 on validation).
@@ -55,7 +55,7 @@ def load() -> str:
 
 def alpha_run(flags: list[str], root: Path, timed: bool = False) -> dict:
     """One ``alpha run --json`` process; its metrics, and its CPU/wall/RSS when ``timed``."""
-    cmd = [sys.executable, "-m", "alpha_core.cli", "run", "--data", str(DATA), "--json"]
+    cmd = [sys.executable, "-m", "alpha_core.cli.main", "run", "--data", str(DATA), "--json"]
     cmd += ["--artifacts", str(root), "--cost-bps", "5", *bad_bars(), *flags]
     if timed:
         cmd = ["/usr/bin/time", "-v", *cmd]
@@ -88,7 +88,7 @@ def bad_bars() -> list[str]:
     if _BAD_BARS is None:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         help_text = subprocess.run(
-            [sys.executable, "-m", "alpha_core.cli", "run", "--help"],
+            [sys.executable, "-m", "alpha_core.cli.main", "run", "--help"],
             capture_output=True, text=True, env=env, cwd=ROOT,
         ).stdout  # fmt: skip
         _BAD_BARS = ["--on-bad-bars", "drop"] if "--on-bad-bars" in help_text else []

@@ -23,11 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from alpha_core.base.executor import RayExecutor, SerialExecutor, Task, cores, make_executor
 from alpha_core.config import FAST_PRESET, RunConfig
-from alpha_core.data import load_panel
-from alpha_core.executor import RayExecutor, SerialExecutor, Task, cores, make_executor
-from alpha_core.runs import RunService
-from alpha_core.sweep import SweepSpec, grid_trials
+from alpha_core.data.panel import load_panel
+from alpha_core.runs.service import RunService
+from alpha_core.runs.sweep import SweepSpec, grid_trials
 
 GRID = {
     "model.num_leaves": [15, 31, 63],
@@ -90,7 +90,7 @@ def trial_tasks(spec: SweepSpec, panel_file: Path, out: Path, n: int) -> list[Ta
     return [
         Task(
             key=f"trial_{k:03d}",
-            fn="alpha_core.sweep:trial_task",
+            fn="alpha_core.runs.sweep:trial_task",
             kwargs={"panel": str(panel_file), "config": spec.config(k).to_dict()},
             out=out / f"{k:03d}",
         )

@@ -31,8 +31,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from _qlib_data import dump_qlib, run_qlib_alpha158  # noqa: E402
 
-from alpha_core.alpha158 import ALPHA158_NAMES  # noqa: E402
-from alpha_core.storage import write_atomic  # noqa: E402
+from alpha_core.base.storage import write_atomic  # noqa: E402
+from alpha_core.features.alpha158 import ALPHA158_NAMES  # noqa: E402
 
 SP500 = ROOT.parent / "shared" / "data" / "sp500_5yr.parquet"
 FIXTURES = ROOT / "tests" / "fixtures"

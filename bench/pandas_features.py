@@ -1,6 +1,6 @@
 """The 12 features and the label written the straightforward pandas way (the bench baseline).
 
-Independent of ``alpha_core.features``: per-asset ``groupby().shift()`` and
+Independent of ``alpha_core.features.library``: per-asset ``groupby().shift()`` and
 ``groupby().rolling()``, as one would write them first. ``bench_features.py`` checks that
 both give the same numbers (``allclose``) and times them against each other.
 """

@@ -28,7 +28,7 @@ def main() -> None:
     h.header(f"cProfile of run_experiment ({args.preset} preset, demo universe)")
 
     from alpha_core.config import FAST_PRESET, RunConfig
-    from alpha_core.pipeline import run_experiment
+    from alpha_core.research.pipeline import run_experiment
 
     config = RunConfig()
     if args.preset == "fast":

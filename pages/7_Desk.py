@@ -2,7 +2,7 @@
 
 Everything goes through the run service: :meth:`RunService.book` scores the chosen data with
 the lineage's model in force (``record=False`` for the preview; the button appends it to the
-ledger), :func:`alpha_core.orders.make_orders` turns holdings into orders, and
+ledger), :func:`alpha_core.desk.orders.make_orders` turns holdings into orders, and
 :meth:`RunService.monitor` gives the live track record, decay and drift. A retraining runs in
 the background (alpha_ui.jobs); its lineage is saved with the child run.
 """
@@ -13,11 +13,11 @@ import altair as alt
 import polars as pl
 import streamlit as st
 
-from alpha_core.data import PanelError
-from alpha_core.desk import BOOK_ROW_COLUMNS, DeskError
-from alpha_core.ledger import LedgerConflict, ledger_table
-from alpha_core.monitor import prediction_shares
-from alpha_core.orders import (
+from alpha_core.data.panel import PanelError
+from alpha_core.desk.book import BOOK_ROW_COLUMNS, DeskError
+from alpha_core.desk.ledger import LedgerConflict, ledger_table
+from alpha_core.desk.monitor import prediction_shares
+from alpha_core.desk.orders import (
     OrdersError,
     closing,
     make_orders,
@@ -25,7 +25,7 @@ from alpha_core.orders import (
     read_holdings,
     sent_orders,
 )
-from alpha_core.runs import RETRAIN_EVERY
+from alpha_core.runs.service import RETRAIN_EVERY
 from alpha_ui import cache, charts, jobs, layout, session
 from alpha_ui.text import plain
 

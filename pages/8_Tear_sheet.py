@@ -1,6 +1,6 @@
 """Tear sheet: the run's predictions judged as a factor (quantiles, IC, decay, turnover, groups).
 
-Every number is :mod:`alpha_core.tearsheet` (the definitions of alphalens, checked against it).
+Every number is :mod:`alpha_core.evaluation.tearsheet` (the definitions of alphalens, checked against it).
 """
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from alpha_core import tearsheet as ts
-from alpha_core.predictions import IC_HORIZONS, fwd_col
+from alpha_core.evaluation import tearsheet as ts
+from alpha_core.signals.predictions import IC_HORIZONS, fwd_col
 from alpha_ui import layout
 from alpha_ui import tearsheet_charts as charts
 from alpha_ui.text import plain

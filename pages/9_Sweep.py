@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alpha_core.runs import RunService
+from alpha_core.runs.service import RunService
 from alpha_ui import layout
 
 ICON = ":material/grid_view:"

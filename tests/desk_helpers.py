@@ -8,8 +8,8 @@ from datetime import date
 import pytest
 
 from alpha_core.config import ModelParams, RunConfig
-from alpha_core.data import load_panel
-from alpha_core.runs import RunService
+from alpha_core.data.panel import load_panel
+from alpha_core.runs.service import RunService
 
 CONTINUED = "demo:2025-05-30"
 """The demo continued two months past its end (prefix-stable, so any shorter continuation is

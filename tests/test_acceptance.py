@@ -10,12 +10,12 @@ import polars as pl
 import pytest
 from conftest import SP500, needs_sp500
 
-from alpha_core.cli import main
+from alpha_core.cli.main import main
 from alpha_core.config import RunConfig
-from alpha_core.demo import load_demo
-from alpha_core.features import build_features
-from alpha_core.metrics import daily_ic, ic_metrics
-from alpha_core.pipeline import run_experiment
+from alpha_core.data.demo import load_demo
+from alpha_core.evaluation.metrics import daily_ic, ic_metrics
+from alpha_core.features.library import build_features
+from alpha_core.research.pipeline import run_experiment
 
 # Six years out of sample, so that noise cannot decide it.
 LONG_SPAN = RunConfig(

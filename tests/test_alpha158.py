@@ -12,7 +12,7 @@ from conftest import make_panel
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alpha_core.alpha158 import (
+from alpha_core.features.alpha158 import (
     ALPHA158,
     ALPHA158_BY_NAME,
     ALPHA158_NAMES,
@@ -23,7 +23,11 @@ from alpha_core.alpha158 import (
     build_alpha158,
     registry_markdown,
 )
-from alpha_core.rolling_kernels import rolling_arg_extreme, rolling_rank_pct, rolling_regression
+from alpha_core.features.rolling_kernels import (
+    rolling_arg_extreme,
+    rolling_rank_pct,
+    rolling_regression,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -247,7 +251,7 @@ def test_assets_do_not_bleed_into_each_other():
 
 
 def test_docs_table_is_generated_from_the_registry():
-    """docs/alpha158.md's table is the registry's: regenerate with python -m alpha_core.alpha158."""
+    """docs/alpha158.md's table is the registry's: regenerate with python -m alpha_core.features.alpha158."""
     text = (Path(__file__).resolve().parents[1] / DOCS).read_text()
     table = text.split(TABLE_START, 1)[1].split(TABLE_END, 1)[0].strip()
     assert table == registry_markdown()

@@ -19,9 +19,9 @@ import pyarrow as pa
 import pytest
 from test_app_pages import PAGES, app, no_errors, walk_forward_config
 
-from alpha_core.data import load_panel
-from alpha_core.pipeline import run_experiment
-from alpha_core.registry import save_run
+from alpha_core.data.panel import load_panel
+from alpha_core.research.pipeline import run_experiment
+from alpha_core.runs.registry import save_run
 
 DAY_FORMAT = "%Y-%m-%d"
 MIDNIGHT_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}[ T]00:00")
@@ -120,7 +120,7 @@ def test_pages_with_dates_draw_them(walk_forward_run):
 
 
 def test_books_date_picker_snaps_to_the_book_on_or_before(walk_forward_run):
-    from alpha_core.registry import load_run
+    from alpha_core.runs.registry import load_run
     from alpha_ui.cache import registry_root
 
     run = load_run(walk_forward_run, registry_root())

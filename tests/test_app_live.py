@@ -17,13 +17,13 @@ if str(ROOT) not in sys.path:
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from alpha_core import explain  # noqa: E402
+from alpha_core.base.progress import Progress  # noqa: E402
 from alpha_core.config import ModelParams, RunConfig  # noqa: E402
-from alpha_core.data import load_panel  # noqa: E402
-from alpha_core.pipeline import run_experiment  # noqa: E402
-from alpha_core.progress import Progress  # noqa: E402
-from alpha_core.registry import list_runs, load_run, save_run  # noqa: E402
-from alpha_core.runs import Cancelled, RunService  # noqa: E402
+from alpha_core.data.panel import load_panel  # noqa: E402
+from alpha_core.evaluation import explain  # noqa: E402
+from alpha_core.research.pipeline import run_experiment  # noqa: E402
+from alpha_core.runs.registry import list_runs, load_run, save_run  # noqa: E402
+from alpha_core.runs.service import Cancelled, RunService  # noqa: E402
 from alpha_ui import jobs  # noqa: E402
 
 TIMEOUT = 120
@@ -227,7 +227,7 @@ def test_url_with_unknown_run_or_forbidden_path_warns(live_registry, monkeypatch
 
 # ----------------------------------------------------------------------------- Performance
 def test_performance_shows_worst_drawdowns_yearly_and_the_report(live_registry):
-    from alpha_core import views
+    from alpha_core.evaluation import views
 
     run_id = live_registry["normal"]
     run = load_run(run_id, live_registry["root"])
@@ -248,7 +248,7 @@ def test_performance_shows_worst_drawdowns_yearly_and_the_report(live_registry):
 
 # ----------------------------------------------------------------------------- Tear sheet
 def test_tear_sheet_shows_the_engines_ic_statistics(live_registry):
-    from alpha_core import tearsheet as ts
+    from alpha_core.evaluation import tearsheet as ts
 
     run_id = live_registry["normal"]
     run = load_run(run_id, live_registry["root"])

@@ -21,13 +21,13 @@ if str(ROOT) not in sys.path:
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from alpha_core import explain, views  # noqa: E402
-from alpha_core.books import books_csv, build_books  # noqa: E402
 from alpha_core.config import ModelParams, RunConfig  # noqa: E402
-from alpha_core.data import load_panel  # noqa: E402
-from alpha_core.pipeline import models_meta, rebook, run_experiment  # noqa: E402
-from alpha_core.registry import list_runs, load_run, save_run  # noqa: E402
-from alpha_core.report import format_value, metric_rows  # noqa: E402
+from alpha_core.data.panel import load_panel  # noqa: E402
+from alpha_core.evaluation import explain, views  # noqa: E402
+from alpha_core.evaluation.report import format_value, metric_rows  # noqa: E402
+from alpha_core.portfolio.books import books_csv, build_books  # noqa: E402
+from alpha_core.research.pipeline import models_meta, rebook, run_experiment  # noqa: E402
+from alpha_core.runs.registry import list_runs, load_run, save_run  # noqa: E402
 from alpha_ui import nav  # noqa: E402
 
 SP500 = ROOT.parent / "shared" / "data" / "sp500_5yr.parquet"

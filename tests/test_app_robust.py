@@ -30,9 +30,9 @@ if str(ROOT) not in sys.path:
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from alpha_core.config import ModelParams, RunConfig  # noqa: E402
-from alpha_core.data import load_panel  # noqa: E402
-from alpha_core.pipeline import run_experiment  # noqa: E402
-from alpha_core.registry import list_runs, save_run, scan_runs  # noqa: E402
+from alpha_core.data.panel import load_panel  # noqa: E402
+from alpha_core.research.pipeline import run_experiment  # noqa: E402
+from alpha_core.runs.registry import list_runs, save_run, scan_runs  # noqa: E402
 from alpha_ui import nav  # noqa: E402
 from alpha_ui.text import plain  # noqa: E402
 

@@ -21,15 +21,15 @@ from streamlit.testing.v1 import AppTest
 from test_config import form, widgets
 from test_model_contract import TOY, OrdinaryLeastSquares
 
-from alpha_core import runs
-from alpha_core.cli import main
+from alpha_core.cli.main import main
 from alpha_core.config import ModelParams, RunConfig, defaults_for_data
-from alpha_core.data import READERS, load_panel
-from alpha_core.features import FEATURES_BY_NAME, Feature
-from alpha_core.metrics import METRICS, Metric, daily_ic
-from alpha_core.model import MODEL_TYPES, register_model_type
-from alpha_core.registry import list_runs, load_run
-from alpha_core.runs import RunService
+from alpha_core.data.panel import READERS, load_panel
+from alpha_core.evaluation.metrics import METRICS, Metric, daily_ic
+from alpha_core.features.library import FEATURES_BY_NAME, Feature
+from alpha_core.models.base import MODEL_TYPES, register_model_type
+from alpha_core.runs import service as runs
+from alpha_core.runs.registry import list_runs, load_run
+from alpha_core.runs.service import RunService
 from alpha_ui import jobs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,7 +126,7 @@ def test_a_feature_registered_once_reaches_the_cli_the_app_and_the_saved_run(
 def test_an_option_value_registered_once_reaches_the_cli_the_form_and_the_books(
     prices, panel, tmp_path, monkeypatch
 ):
-    from alpha_core import books
+    from alpha_core.portfolio import books
 
     monkeypatch.setitem(books.SIZINGS, "squared_rank", lambda b: (b["rank"] - 0.5) ** 2)
     folder, _ = cli_run(prices, tmp_path / "runs", "--sizing", "squared-rank")
@@ -204,7 +204,7 @@ def test_a_model_type_registered_once_trains_from_the_cli_and_the_app(
 def test_a_data_format_registered_once_trains_from_the_cli(panel, tmp_path, monkeypatch):
     path = tmp_path / "prices.tsv"
     panel.write_csv(path, separator="\t")
-    from alpha_core.data import SourceTable
+    from alpha_core.data.panel import SourceTable
 
     def tsv(p: Path) -> list[SourceTable]:
         return [SourceTable(str(p), pl.read_csv(p, separator="\t", infer_schema=False))]

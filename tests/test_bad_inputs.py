@@ -23,9 +23,9 @@ import polars as pl
 import pytest
 from conftest import business_days, make_panel
 
-from alpha_core.cli import main
-from alpha_core.data import PanelError, load_panel
-from alpha_core.quality import check_quality
+from alpha_core.cli.main import main
+from alpha_core.data.panel import PanelError, load_panel
+from alpha_core.data.quality import check_quality
 
 N_DAYS = 120
 DATES = business_days(dt.date(2020, 1, 1), N_DAYS)
@@ -347,7 +347,7 @@ def test_cli_summary_prints_what_a_run_dropped(tmp_path: Path, capsys) -> None:
 def test_adjustment_rounding_is_within_the_ohlc_tolerance(tmp_path: Path) -> None:
     """The adjusted-prices case is a real trap: without the relative tolerance, bars of it
     would be reported out of order (and refused as bad bars)."""
-    from alpha_core import quality
+    from alpha_core.data import quality
 
     panel = load_panel(frame(adjusted_prices)(tmp_path))
     prices = quality._quality_frame(panel)

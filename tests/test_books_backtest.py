@@ -10,9 +10,9 @@ import polars as pl
 import pytest
 from scipy.stats import spearmanr
 
-from alpha_core.backtest import daily_returns
-from alpha_core.books import books_csv, form_books, rank_predictions, side_book
-from alpha_core.metrics import daily_ic, ic_metrics, rmse
+from alpha_core.evaluation.metrics import daily_ic, ic_metrics, rmse
+from alpha_core.portfolio.backtest import daily_returns
+from alpha_core.portfolio.books import books_csv, form_books, rank_predictions, side_book
 
 D1, D2, D3 = dt.date(2024, 1, 2), dt.date(2024, 1, 3), dt.date(2024, 1, 4)
 
@@ -179,8 +179,8 @@ def test_ties_straddling_the_short_cut_split_by_name():
 
 # --------------------------------------------------------------------------- empty sides
 def test_days_without_positions_are_counted_not_averaged_in():
-    from alpha_core import stats
-    from alpha_core.metrics import compute_metrics
+    from alpha_core.evaluation.metrics import compute_metrics
+    from alpha_core.stats import returns as stats
 
     rng = np.random.default_rng(4)
     days = [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(30)]
@@ -219,8 +219,8 @@ def test_days_without_positions_are_counted_not_averaged_in():
 
 # --------------------------------------------------------------------------- calendar
 def test_annualisation_uses_the_runs_periods():
-    from alpha_core.backtest import add_costs
-    from alpha_core.metrics import compute_metrics
+    from alpha_core.evaluation.metrics import compute_metrics
+    from alpha_core.portfolio.backtest import add_costs
 
     preds = preds_frame()
     books = form_books(rank_predictions(preds), 0.2, 0.2)

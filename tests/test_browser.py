@@ -130,7 +130,7 @@ def wait_started(page, registry: Path, name: str) -> None:
     Leaving the page before the server handled the Train click would abandon that script
     run, and no job would start: on a busy machine the click can take seconds to arrive.
     """
-    from alpha_core.registry import list_runs
+    from alpha_core.runs.registry import list_runs
 
     running = page.get_by_text(f"Training {name}")
     deadline = time.time() + 600  # a guard against a hang
@@ -186,8 +186,8 @@ def book_count(page, side: str) -> int:
 def test_train_rebook_download_and_screenshots(server, browser, tmp_path):
     from playwright.sync_api import expect
 
-    from alpha_core.pipeline import models_meta, rebook
-    from alpha_core.registry import list_runs, load_run
+    from alpha_core.research.pipeline import models_meta, rebook
+    from alpha_core.runs.registry import list_runs, load_run
 
     url, registry = server["url"], server["registry"]
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -249,9 +249,9 @@ def test_train_rebook_download_and_screenshots(server, browser, tmp_path):
 
     # A second (tiny) run so the Compare page has two runs to compare
     from alpha_core.config import ModelParams
-    from alpha_core.data import load_panel
-    from alpha_core.pipeline import run_experiment
-    from alpha_core.registry import save_run
+    from alpha_core.data.panel import load_panel
+    from alpha_core.research.pipeline import run_experiment
+    from alpha_core.runs.registry import save_run
 
     second = run.config.replace(
         name="second run", long_pct=0.3, short_pct=0.3, model=ModelParams(n_estimators=10)
@@ -292,9 +292,9 @@ def test_desk_produces_a_book_and_downloads_the_orders(server, browser, tmp_path
     the engine's orders for the page's own book."""
     import polars as pl
 
-    from alpha_core.data import load_panel
-    from alpha_core.orders import ORDER_COLUMNS, make_orders, read_holdings
-    from alpha_core.runs import RunService
+    from alpha_core.data.panel import load_panel
+    from alpha_core.desk.orders import ORDER_COLUMNS, make_orders, read_holdings
+    from alpha_core.runs.service import RunService
 
     url = server["url"]
     context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
@@ -328,9 +328,9 @@ def save_tiny_run(registry: Path, name: str, seed: int) -> str:
     from datetime import date
 
     from alpha_core.config import ModelParams, RunConfig
-    from alpha_core.data import load_panel
-    from alpha_core.pipeline import run_experiment
-    from alpha_core.registry import save_run
+    from alpha_core.data.panel import load_panel
+    from alpha_core.research.pipeline import run_experiment
+    from alpha_core.runs.registry import save_run
 
     model = ModelParams(n_estimators=4, num_leaves=8, max_depth=4)
     cfg = RunConfig(train_start=date(2024, 1, 2), train_end=date(2024, 10, 1), seed=seed,
@@ -343,7 +343,7 @@ def save_tiny_run(registry: Path, name: str, seed: int) -> str:
 def test_a_deep_link_shows_the_same_run_and_dataset_in_a_new_context(server, browser, tmp_path):
     """The dataset and the run travel in the URL: a new browser context (no session, no
     cookies) opening the link sees the linked run, not the newest, and the linked data."""
-    from alpha_core.data import load_panel
+    from alpha_core.data.panel import load_panel
 
     url, registry = server["url"], server["registry"]
     older = save_tiny_run(registry, "linked run", 1)
@@ -380,7 +380,7 @@ def test_a_deep_link_shows_the_same_run_and_dataset_in_a_new_context(server, bro
 
 
 def test_cancel_from_the_sidebar_saves_nothing(server, browser):
-    from alpha_core.registry import list_runs
+    from alpha_core.runs.registry import list_runs
 
     url, registry = server["url"], server["registry"]
     before = {i.run_id for i in list_runs(registry)}
@@ -455,7 +455,7 @@ BACKGROUND_LUMINANCE = """() => {
 def test_dark_mode_follows_the_system_and_every_page_is_screenshot(server, browser):
     """A browser set to dark gets the dark theme (no base theme is configured); every page
     is saved as ``artifacts/screenshots/dark_<page>.png`` to be looked at."""
-    from alpha_core.registry import list_runs
+    from alpha_core.runs.registry import list_runs
 
     url, registry = server["url"], server["registry"]
     for k in range(2 - len(list_runs(registry))):  # run pages need runs (Compare two)

@@ -9,7 +9,7 @@ import json
 import pytest
 from conftest import make_panel
 
-from alpha_core.cli import build_parser, config_from_args, main
+from alpha_core.cli.main import build_parser, config_from_args, main
 from alpha_core.config import FAST_PRESET, ModelParams
 
 

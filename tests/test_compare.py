@@ -18,10 +18,12 @@ if str(ROOT) not in sys.path:
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from alpha_core import registry, stats, views  # noqa: E402
 from alpha_core.config import ModelParams, RunConfig  # noqa: E402
-from alpha_core.data import load_panel  # noqa: E402
-from alpha_core.runs import RunService  # noqa: E402
+from alpha_core.data.panel import load_panel  # noqa: E402
+from alpha_core.evaluation import views  # noqa: E402
+from alpha_core.runs import registry  # noqa: E402
+from alpha_core.runs.service import RunService  # noqa: E402
+from alpha_core.stats import returns as stats  # noqa: E402
 
 
 def delta_method(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from alpha_core.cli import build_parser, config_from_args, flag_message, main
+from alpha_core.cli.main import build_parser, config_from_args, flag_message, main
 from alpha_core.config import (
     FAST_PRESET,
     HIDDEN,

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from alpha_core.backtest import add_costs, daily_returns, turnover
-from alpha_core.books import build_books, cap_weights
 from alpha_core.config import ConfigError, RunConfig
-from alpha_core.pipeline import rebook
+from alpha_core.portfolio.backtest import add_costs, daily_returns, turnover
+from alpha_core.portfolio.books import build_books, cap_weights
+from alpha_core.research.pipeline import rebook
 
 D1, D2, D3, D4 = (dt.date(2024, 1, d) for d in (2, 3, 4, 5))
 

@@ -11,8 +11,8 @@ import polars as pl
 import pytest
 from conftest import SP500, make_panel, needs_sp500
 
-from alpha_core import data
-from alpha_core.data import (
+from alpha_core.data import panel as data
+from alpha_core.data.panel import (
     PANEL_COLUMNS,
     READERS,
     PanelError,
@@ -24,7 +24,7 @@ from alpha_core.data import (
     read_metadata,
     upload_types,
 )
-from alpha_core.quality import CHECKS, QualityReport, check_quality
+from alpha_core.data.quality import CHECKS, QualityReport, check_quality
 
 D1, D2, D3 = dt.date(2024, 1, 2), dt.date(2024, 1, 3), dt.date(2024, 1, 4)
 
@@ -202,10 +202,11 @@ def test_long_file_keeps_its_metadata_columns(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(
-    importlib.util.find_spec("alpha_core.demo") is None, reason="alpha_core.demo not written yet"
+    importlib.util.find_spec("alpha_core.data.demo") is None,
+    reason="alpha_core.data.demo not written yet",
 )
 def test_demo_source() -> None:
-    from alpha_core.demo import load_demo
+    from alpha_core.data.demo import load_demo
 
     df = load_panel("demo")
     assert df.equals(load_demo().panel)

@@ -15,8 +15,8 @@ from conftest import make_panel
 from streamlit.testing.v1 import AppTest
 
 from alpha_core.config import ModelParams, RunConfig
-from alpha_core.explain import DATE_LEVEL_SHARE, date_level_features, date_level_summary
-from alpha_core.runs import RunService
+from alpha_core.evaluation.explain import DATE_LEVEL_SHARE, date_level_features, date_level_summary
+from alpha_core.runs.service import RunService
 from alpha_ui.text import plain
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,7 +108,7 @@ def test_the_run_meta_and_the_explain_page_say_so_and_offer_a_zscored_label(
 def test_the_train_form_offers_every_registered_feature_in_a_picker():
     from test_config import form, submit
 
-    from alpha_core.features import all_feature_names
+    from alpha_core.features.library import all_feature_names
 
     at = form(RunConfig(features=("mom_5", "KMID")))
     picker = at.multiselect(key="cfg.features")

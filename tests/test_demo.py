@@ -15,8 +15,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from alpha_core import demo
-from alpha_core.demo import (
+from alpha_core.data import demo
+from alpha_core.data.demo import (
     DEMO_SEED,
     DEMO_SOURCE_LABEL,
     GENERATOR_VERSION,

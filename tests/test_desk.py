@@ -21,11 +21,11 @@ from desk_helpers import (  # noqa: F401  (fixtures)
 )
 from polars.testing import assert_frame_equal
 
-from alpha_core.books import BOOK_COLUMNS
-from alpha_core.data import panel_fingerprint
-from alpha_core.desk import DeskError, DeskSettings, decision_slice, lookback_bars
-from alpha_core.features import FEATURE_NAMES
-from alpha_core.runs import RunService, retrain_due
+from alpha_core.data.panel import panel_fingerprint
+from alpha_core.desk.book import DeskError, DeskSettings, decision_slice, lookback_bars
+from alpha_core.features.library import FEATURE_NAMES
+from alpha_core.portfolio.books import BOOK_COLUMNS
+from alpha_core.runs.service import RunService, retrain_due
 
 
 def assert_same_book(mine: pl.DataFrame, theirs: pl.DataFrame) -> None:

@@ -16,8 +16,8 @@ from desk_helpers import (  # noqa: F401  (fixtures)
     fresh_copy,
 )
 
-from alpha_core.cli import main
-from alpha_core.orders import ORDER_COLUMNS
+from alpha_core.cli.main import main
+from alpha_core.desk.orders import ORDER_COLUMNS
 
 
 def last_json(capsys) -> dict:

@@ -9,8 +9,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from alpha_core.data import load_panel
-from alpha_core.demo import DEMO_END, generate_demo, parse_demo_source
+from alpha_core.data.demo import DEMO_END, generate_demo, parse_demo_source
+from alpha_core.data.panel import load_panel
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from alpha_core.desk import Book
-from alpha_core.ledger import (
+from alpha_core.desk.book import Book
+from alpha_core.desk.ledger import (
     LedgerConflict,
     current_books,
     ledger_books,
@@ -90,7 +90,7 @@ import sys
 from datetime import date, timedelta
 sys.path.insert(0, {root!r}); sys.path.insert(0, {tests!r})
 from test_desk_ledger import make_book
-from alpha_core.ledger import record
+from alpha_core.desk.ledger import record
 for k in range(10_000):
     record({path!r}, make_book(date(2000, 1, 1) + timedelta(days=k), n=40_000))
     print(k, flush=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from alpha_core.orders import (
+from alpha_core.desk.orders import (
     ORDER_COLUMNS,
     OrdersError,
     closing,

@@ -26,7 +26,7 @@ if str(ROOT) not in sys.path:
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from alpha_core.orders import make_orders, read_holdings  # noqa: E402
+from alpha_core.desk.orders import make_orders, read_holdings  # noqa: E402
 
 PAGE = "pages/7_Desk.py"
 

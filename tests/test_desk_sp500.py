@@ -14,11 +14,11 @@ import pytest
 from conftest import SP500, needs_sp500
 from polars.testing import assert_frame_equal
 
-from alpha_core.books import BOOK_COLUMNS
-from alpha_core.cli import main
+from alpha_core.cli.main import main
 from alpha_core.config import MODEL_PRESETS, RunConfig
-from alpha_core.data import load_panel
-from alpha_core.runs import RunService
+from alpha_core.data.panel import load_panel
+from alpha_core.portfolio.books import BOOK_COLUMNS
+from alpha_core.runs.service import RunService
 
 pytestmark = [pytest.mark.slow, needs_sp500]
 
@@ -35,7 +35,7 @@ def test_sp500_parity_ledger_and_monitor(tmp_path, capsys):
         model=MODEL_PRESETS["fast"].params,
         cost_bps=5.0,
         name="sp500 desk",
-        on_bad_bars="drop",  # the file has 23 bad bars (alpha_core/contract.py)
+        on_bad_bars="drop",  # the file has 23 bad bars (alpha_core/research/contract.py)
     )
     result = service.train_and_save(config, panel, explain=False)
     days = result.books["date"].unique().sort().to_list()

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from alpha_core.features import FEATURES, feature_table
+from alpha_core.features.library import FEATURES, feature_table
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "features.md"
 

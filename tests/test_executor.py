@@ -11,8 +11,7 @@ import polars as pl
 import pytest
 from conftest import make_panel, split_config
 
-from alpha_core.config import ModelParams, RunConfig
-from alpha_core.executor import (
+from alpha_core.base.executor import (
     ProcessExecutor,
     RayExecutor,
     SerialExecutor,
@@ -21,7 +20,8 @@ from alpha_core.executor import (
     make_executor,
     run_task,
 )
-from alpha_core.pipeline import run_experiment
+from alpha_core.config import ModelParams, RunConfig
+from alpha_core.research.pipeline import run_experiment
 
 TINY = ModelParams(n_estimators=8, num_leaves=4, max_depth=3, min_data_in_leaf=5)
 HAS_RAY = importlib.util.find_spec("ray") is not None

@@ -13,12 +13,13 @@ import numpy as np
 import polars as pl
 import pytest
 
-from alpha_core import explain, fastshap
 from alpha_core.config import ModelParams, RunConfig
-from alpha_core.data import load_panel
-from alpha_core.lgbm import LightGBMModel
-from alpha_core.pipeline import run_experiment
-from alpha_core.registry import load_run, save_run
+from alpha_core.data.panel import load_panel
+from alpha_core.evaluation import explain
+from alpha_core.models.lightgbm import fastshap
+from alpha_core.models.lightgbm.model import LightGBMModel
+from alpha_core.research.pipeline import run_experiment
+from alpha_core.runs.registry import load_run, save_run
 
 needs_numba = pytest.mark.skipif(not fastshap.HAVE_NUMBA, reason="numba not installed")
 
@@ -130,7 +131,7 @@ def demo_run(tmp_path_factory):
     )
     result = run_experiment(config, panel)
     folder = save_run(result, root)
-    from alpha_core.features import build_features
+    from alpha_core.features.library import build_features
 
     feats = build_features(panel, label=config.label, features=result.model.features)
     return result, folder, feats
@@ -154,7 +155,9 @@ def test_test_window_shap_matches_stored_predictions(demo_run):
 def test_meta_names_the_model_and_its_method(demo_run):
     result, _, feats = demo_run
     exp = explain.compute(result.model, feats, result.config, sample_size=50)
-    method = "alpha_core.fastshap" if fastshap.HAVE_NUMBA else "LightGBM pred_contrib"
+    method = (
+        "alpha_core.models.lightgbm.fastshap" if fastshap.HAVE_NUMBA else "LightGBM pred_contrib"
+    )
     assert exp.meta["method"] == f"path-dependent TreeSHAP ({method})"
     assert exp.meta["model_type"] == "lightgbm"
     assert exp.meta["n_trees"] == result.model.booster.num_trees() == 12
@@ -217,7 +220,7 @@ def test_walk_forward_rows_explained_by_their_fold_model():
     )
     result = run_experiment(config, panel)
     assert len(result.models) > 1
-    from alpha_core.features import build_features
+    from alpha_core.features.library import build_features
 
     feats = build_features(panel, label=config.label, features=result.model.features)
     exp = explain.compute(result.models, feats, config, sample_size=200)

@@ -11,11 +11,11 @@ import polars as pl
 import pytest
 from conftest import make_panel
 
-from alpha_core.alpha158 import ALPHA158_NAMES, build_alpha158
-from alpha_core.cli import main
+from alpha_core.cli.main import main
 from alpha_core.config import RunConfig
-from alpha_core.data import PANEL_COLUMNS
-from alpha_core.features import (
+from alpha_core.data.panel import PANEL_COLUMNS
+from alpha_core.features.alpha158 import ALPHA158_NAMES, build_alpha158
+from alpha_core.features.library import (
     FEATURE_NAMES,
     FEATURE_SETS,
     LABEL,
@@ -24,9 +24,9 @@ from alpha_core.features import (
     definitions,
     set_features,
 )
-from alpha_core.model import feature_matrix
-from alpha_core.registry import list_runs
-from alpha_core.transforms import transform_label
+from alpha_core.features.transforms import transform_label
+from alpha_core.models.base import feature_matrix
+from alpha_core.runs.registry import list_runs
 
 
 def test_the_sets_are_the_seeds_12_and_alpha158_without_vwap_unless_the_panel_has_one():

@@ -12,7 +12,13 @@ from conftest import make_panel
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alpha_core.features import FEATURE_NAMES, LABEL, LABEL_END, build_features, sector_codes
+from alpha_core.features.library import (
+    FEATURE_NAMES,
+    LABEL,
+    LABEL_END,
+    build_features,
+    sector_codes,
+)
 
 
 def pandas_features(panel: pl.DataFrame) -> pd.DataFrame:

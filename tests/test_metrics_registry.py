@@ -10,17 +10,17 @@ import polars as pl
 import pytest
 from test_report_stats import _daily, random_preds
 
-from alpha_core import metrics as metrics_module
-from alpha_core import report
 from alpha_core.config import RunConfig
-from alpha_core.metrics import METRICS, Metric, compute_metrics, prediction_stats
-from alpha_core.pipeline import rebook
-from alpha_core.report import (
+from alpha_core.evaluation import metrics as metrics_module
+from alpha_core.evaluation import report
+from alpha_core.evaluation.metrics import METRICS, Metric, compute_metrics, prediction_stats
+from alpha_core.evaluation.report import (
     format_value,
     metrics_comparison,
     metrics_table,
     performance_summary,
 )
+from alpha_core.research.pipeline import rebook
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 A toy model type (ordinary least squares in numpy) is declared in this module alone and
 registered; it then fits, predicts, saves and loads (JSON only), and is explained by
-``alpha_core.explain`` exactly like LightGBM. Its exact SHAP values are known in closed form:
+``alpha_core.evaluation.explain`` exactly like LightGBM. Its exact SHAP values are known in closed form:
 ``phi_j = w_j (x_j - mean_j)``, expected value the prediction at the training mean.
 """
 
@@ -18,10 +18,11 @@ import polars as pl
 import pytest
 from conftest import make_panel, split_config
 
-from alpha_core import explain
+from alpha_core.base.storage import write_json
 from alpha_core.config import ModelParams
-from alpha_core.features import LABEL, build_features
-from alpha_core.model import (
+from alpha_core.evaluation import explain
+from alpha_core.features.library import LABEL, build_features
+from alpha_core.models.base import (
     MODEL_TYPES,
     TrainedModel,
     feature_matrix,
@@ -35,8 +36,7 @@ from alpha_core.model import (
     training_rows,
     write_sidecar,
 )
-from alpha_core.predictions import PREDICTION, predict_window
-from alpha_core.storage import write_json
+from alpha_core.signals.predictions import PREDICTION, predict_window
 
 TOY = "toy_ols"
 TOY_FEATURES = ("mom_5", "mom_20", "vol_20", "gap_pc", "hl_range_pc")

@@ -13,8 +13,14 @@ import pytest
 from conftest import make_panel
 
 from alpha_core.config import FAST_PRESET, SEED_PRESET, ModelParams
-from alpha_core.features import FEATURE_NAMES, LABEL_END, build_features
-from alpha_core.model import fit_model, load_model, save_model, split_validation_tail, training_rows
+from alpha_core.features.library import FEATURE_NAMES, LABEL_END, build_features
+from alpha_core.models.base import (
+    fit_model,
+    load_model,
+    save_model,
+    split_validation_tail,
+    training_rows,
+)
 
 
 @pytest.fixture(scope="module")
@@ -69,9 +75,9 @@ def test_early_stopping_needs_validation_rows(train):
 
 def test_train_rmse_from_training_scores_equals_predicting(train):
     """fit_model reads LightGBM's own training scores: the same bits as predicting."""
-    from alpha_core.features import LABEL
-    from alpha_core.lgbm import _training_scores, lgb_params
-    from alpha_core.model import feature_matrix
+    from alpha_core.features.library import LABEL
+    from alpha_core.models.base import feature_matrix
+    from alpha_core.models.lightgbm.model import _training_scores, lgb_params
 
     params = ModelParams(n_estimators=30, num_leaves=8)
     x = feature_matrix(train, FEATURE_NAMES)
@@ -94,9 +100,9 @@ def test_arrow_fed_dataset_trains_the_same_model_as_a_numpy_matrix(train):
     import lightgbm as lgb
     import polars as pl
 
-    from alpha_core.features import LABEL, is_categorical
-    from alpha_core.lgbm import _dataset, lgb_params
-    from alpha_core.model import feature_matrix
+    from alpha_core.features.library import LABEL, is_categorical
+    from alpha_core.models.base import feature_matrix
+    from alpha_core.models.lightgbm.model import _dataset, lgb_params
 
     names = FEATURE_NAMES
     holes = train.with_columns(
@@ -128,8 +134,8 @@ def test_fits_sharing_a_binned_dataset_give_the_models_of_fresh_ones(train):
     """Inside reusing_datasets, fits on the same values reuse one binned Dataset with their
     own label: every model must be the one a fresh Dataset gives, whatever the booster
     settings or label; another seed or bin count must not reuse it."""
-    from alpha_core import lgbm
-    from alpha_core.features import LABEL
+    from alpha_core.features.library import LABEL
+    from alpha_core.models.lightgbm import model as lgbm
 
     base = dataclasses.replace(FAST_PRESET, early_stopping_rounds=0, n_estimators=15)
     zscored = train.with_columns(

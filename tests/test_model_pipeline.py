@@ -11,10 +11,10 @@ import pytest
 from conftest import make_panel, split_config
 
 from alpha_core.config import ConfigError, ModelParams, RunConfig
-from alpha_core.features import FEATURE_NAMES, LABEL_END, build_features
-from alpha_core.model import fit_model, load_model, save_model, training_rows
-from alpha_core.pipeline import run_experiment, shuffle_labels_within_date
-from alpha_core.registry import delete_run, list_runs, load_run, rename_run, save_run
+from alpha_core.features.library import FEATURE_NAMES, LABEL_END, build_features
+from alpha_core.models.base import fit_model, load_model, save_model, training_rows
+from alpha_core.research.pipeline import run_experiment, shuffle_labels_within_date
+from alpha_core.runs.registry import delete_run, list_runs, load_run, rename_run, save_run
 
 SMALL = ModelParams(n_estimators=20, num_leaves=8, max_depth=4)
 
@@ -145,7 +145,7 @@ def test_config_round_trips_json(config):
 
 
 def test_duplicate_bars_are_refused_by_name(panel, config):
-    from alpha_core.data import PanelError
+    from alpha_core.data.panel import PanelError
 
     doubled = pl.concat([panel, panel.head(1)])
     with pytest.raises(PanelError, match="1 extra rows sharing an \\(asset, date\\), e.g. A00"):
@@ -153,7 +153,7 @@ def test_duplicate_bars_are_refused_by_name(panel, config):
 
 
 def test_model_sidecar_records_config_and_data_fingerprint(panel, config, tmp_path):
-    from alpha_core.data import panel_fingerprint
+    from alpha_core.data.panel import panel_fingerprint
 
     result = run_experiment(config, panel)
     save_model(result.model, tmp_path)

@@ -22,10 +22,10 @@ from desk_helpers import (  # noqa: F401  (fixtures)
 )
 from scipy import stats as sps
 
-from alpha_core import drift
-from alpha_core.cli import main
-from alpha_core.data import load_panel
-from alpha_core.monitor import MonitorSettings, decay_table
+from alpha_core.cli.main import main
+from alpha_core.data.panel import load_panel
+from alpha_core.desk.monitor import MonitorSettings, decay_table
+from alpha_core.stats import drift
 
 
 # ----------------------------------------------------------------------------- PSI and KS

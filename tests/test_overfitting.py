@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from alpha_core.overfitting import pbo_cscv, reality_check, stationary_bootstrap_indices
+from alpha_core.stats.overfitting import pbo_cscv, reality_check, stationary_bootstrap_indices
 
 
 def test_pbo_of_a_hand_computed_example_where_the_in_sample_best_always_loses():

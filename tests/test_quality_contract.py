@@ -10,18 +10,8 @@ import pytest
 from conftest import business_days, make_panel
 
 from alpha_core.config import ConfigError, RunConfig
-from alpha_core.contract import (
-    BAD_BAR_POLICIES,
-    apply_contract,
-    metrics_of,
-    unusable_features,
-)
-from alpha_core.contract import (
-    test_losses as losses_of,
-)
-from alpha_core.data import PanelError, load_panel
-from alpha_core.features import FEATURE_NAMES
-from alpha_core.quality import (
+from alpha_core.data.panel import PanelError, load_panel
+from alpha_core.data.quality import (
     BAD_BAR_CHECKS,
     CHECKS,
     CalendarError,
@@ -29,6 +19,16 @@ from alpha_core.quality import (
     check_quality,
     infer_calendar,
     stray_bars,
+)
+from alpha_core.features.library import FEATURE_NAMES
+from alpha_core.research.contract import (
+    BAD_BAR_POLICIES,
+    apply_contract,
+    metrics_of,
+    unusable_features,
+)
+from alpha_core.research.contract import (
+    test_losses as losses_of,
 )
 
 D1, D2 = dt.date(2024, 1, 2), dt.date(2024, 1, 3)
@@ -221,8 +221,8 @@ def test_ambiguous_day_month_reads_the_daily_order(tmp_path: Path):
 
 def test_a_rebook_keeps_the_runs_calendar_single_and_walk_forward(tmp_path: Path):
     from alpha_core.config import ModelParams
-    from alpha_core.pipeline import run_experiment
-    from alpha_core.runs import RunService
+    from alpha_core.research.pipeline import run_experiment
+    from alpha_core.runs.service import RunService
 
     weekly = [dt.date(2015, 1, 2) + dt.timedelta(weeks=k) for k in range(120)]
     panel = make_panel(n_assets=8, n_days=120, seed=5)

@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 from conftest import make_panel, split_config
 
-from alpha_core.cli import main as cli_main
+from alpha_core.cli.main import main as cli_main
 from alpha_core.config import ModelParams
-from alpha_core.registry import RunNotFoundError, load_run, scan_runs
-from alpha_core.runs import RunService
+from alpha_core.runs.registry import RunNotFoundError, load_run, scan_runs
+from alpha_core.runs.service import RunService
 
 pytestmark = pytest.mark.slow
 
@@ -36,9 +36,9 @@ CHILD = textwrap.dedent(
     sys.path.insert(0, {tests!r})
     from conftest import make_panel
 
-    from alpha_core import registry
+    from alpha_core.runs import registry
     from alpha_core.config import ModelParams, RunConfig
-    from alpha_core.runs import RunService
+    from alpha_core.runs.service import RunService
 
     stage, root = sys.argv[1], Path(sys.argv[2])
 

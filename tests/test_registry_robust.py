@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 from conftest import make_panel, split_config
 
-from alpha_core import registry
-from alpha_core.cli import main as cli_main
+from alpha_core.base.storage import atomic_dir, clean_orphans, owner_tag, remove_dir
+from alpha_core.cli.main import main as cli_main
 from alpha_core.config import ModelParams, RunConfig
-from alpha_core.model import ModelFileError, load_model
-from alpha_core.registry import (
+from alpha_core.models.base import ModelFileError, load_model
+from alpha_core.runs import registry
+from alpha_core.runs.registry import (
     DamagedRunError,
     RunNotFoundError,
     delete_run,
@@ -30,8 +31,7 @@ from alpha_core.registry import (
     run_dir,
     scan_runs,
 )
-from alpha_core.runs import RunService
-from alpha_core.storage import atomic_dir, clean_orphans, owner_tag, remove_dir
+from alpha_core.runs.service import RunService
 
 TINY = ModelParams(n_estimators=5, num_leaves=4, max_depth=3)
 

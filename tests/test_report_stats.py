@@ -12,10 +12,10 @@ import pytest
 from conftest import make_panel
 from scipy.stats import rankdata, spearmanr
 
-from alpha_core import stats
-from alpha_core.metrics import compute_metrics, hit_rate, ic_decay, quantile_returns
-from alpha_core.predictions import forward_returns
-from alpha_core.report import performance_summary
+from alpha_core.evaluation.metrics import compute_metrics, hit_rate, ic_decay, quantile_returns
+from alpha_core.evaluation.report import performance_summary
+from alpha_core.signals.predictions import forward_returns
+from alpha_core.stats import returns as stats
 
 
 def random_preds(n_assets: int = 23, n_days: int = 40, seed: int = 3) -> pl.DataFrame:

@@ -11,11 +11,13 @@ import numpy as np
 import polars as pl
 import pytest
 
-from alpha_core import cli, html_report, stats, views
+from alpha_core.cli import main as cli
 from alpha_core.config import ModelParams, RunConfig
-from alpha_core.data import load_panel
-from alpha_core.metrics import METRICS
-from alpha_core.runs import RunService
+from alpha_core.data.panel import load_panel
+from alpha_core.evaluation import html_report, views
+from alpha_core.evaluation.metrics import METRICS
+from alpha_core.runs.service import RunService
+from alpha_core.stats import returns as stats
 
 
 def daily_of(returns: list[float], start: date = date(2023, 12, 27)) -> pl.DataFrame:
@@ -141,7 +143,7 @@ def test_html_report_is_self_contained_and_shows_the_run(saved_run):
     assert (
         f"[{result.metrics['sharpe_ci_low']:.2f}, {result.metrics['sharpe_ci_high']:.2f}]" in page
     )
-    from alpha_core.data import panel_fingerprint
+    from alpha_core.data.panel import panel_fingerprint
 
     assert panel_fingerprint(load_panel("demo")) in page
     assert result.config.fingerprint() in page

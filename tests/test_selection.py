@@ -11,17 +11,18 @@ import polars as pl
 import pytest
 from conftest import make_panel, split_config
 
-from alpha_core import selection, stats
-from alpha_core.cli import build_parser, given_settings, main
+from alpha_core.cli.main import build_parser, given_settings, main
 from alpha_core.config import FAST_PRESET, ConfigError, ModelParams, RunConfig, replace_paths
-from alpha_core.features import FEATURE_NAMES, LABEL, LABEL_END, build_features
-from alpha_core.metrics import daily_ic
-from alpha_core.model import fit_model
-from alpha_core.pipeline import run_experiment
-from alpha_core.predictions import PREDICTION
-from alpha_core.registry import list_runs, load_run, save_run
-from alpha_core.scoring import daily_tie_share, mean_daily_rank_ic, tie_summary
-from alpha_core.selection import Candidate, validation_rows, validation_window
+from alpha_core.evaluation.metrics import daily_ic
+from alpha_core.features.library import FEATURE_NAMES, LABEL, LABEL_END, build_features
+from alpha_core.models.base import fit_model
+from alpha_core.research import selection
+from alpha_core.research.pipeline import run_experiment
+from alpha_core.research.selection import Candidate, validation_rows, validation_window
+from alpha_core.runs.registry import list_runs, load_run, save_run
+from alpha_core.signals.predictions import PREDICTION
+from alpha_core.stats import returns as stats
+from alpha_core.stats.scoring import daily_tie_share, mean_daily_rank_ic, tie_summary
 
 PANEL = make_panel(n_assets=30, n_days=330, seed=5)
 DATES = sorted(PANEL["date"].unique().to_list())

@@ -1,4 +1,4 @@
-"""Tests for alpha_core.stats against independent computations.
+"""Tests for alpha_core.stats.returns against independent computations.
 
 Every expected value is computed here by hand (python arithmetic, pandas, numpy.polyfit,
 scipy.stats, a Monte Carlo or a bootstrap), never by calling the function under test.
@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
-from alpha_core import stats as S
+from alpha_core.stats import returns as S
 
 R = [0.01, -0.02, 0.03, 0.0, -0.01]
 N = 5

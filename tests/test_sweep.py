@@ -16,9 +16,9 @@ import polars as pl
 import pytest
 from conftest import make_panel
 
-from alpha_core import stats
-from alpha_core.cli import main
-from alpha_core.overfitting import pbo_cscv
+from alpha_core.cli.main import main
+from alpha_core.stats import returns as stats
+from alpha_core.stats.overfitting import pbo_cscv
 
 ROOT = Path(__file__).resolve().parents[1]
 GRID = """
@@ -86,7 +86,7 @@ def test_a_sweep_killed_mid_way_resumes_to_the_same_ledger(files, serial, tmp_pa
     command = [
         sys.executable,
         "-m",
-        "alpha_core.cli",
+        "alpha_core.cli.main",
         *sweep_args(files, root, "--executor", "serial"),
     ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -106,7 +106,7 @@ def test_a_sweep_killed_mid_way_resumes_to_the_same_ledger(files, serial, tmp_pa
 
 def test_every_value_of_the_default_search_space_is_a_valid_setting():
     from alpha_core.config import FAST_PRESET, RunConfig
-    from alpha_core.sweep import SEARCH_SPACE, SweepSpec, check_spec
+    from alpha_core.runs.sweep import SEARCH_SPACE, SweepSpec, check_spec
 
     base = RunConfig(model=FAST_PRESET)
     trials = [{key: value} for key, values in SEARCH_SPACE.items() for value in values]

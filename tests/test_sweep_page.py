@@ -9,8 +9,8 @@ from conftest import make_panel
 from streamlit.testing.v1 import AppTest
 
 from alpha_core.config import ModelParams, RunConfig
-from alpha_core.runs import RunService
-from alpha_core.sweep import SweepSpec, grid_trials
+from alpha_core.runs.service import RunService
+from alpha_core.runs.sweep import SweepSpec, grid_trials
 
 ROOT = Path(__file__).resolve().parents[1]
 

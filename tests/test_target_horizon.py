@@ -10,10 +10,9 @@ import polars as pl
 import pytest
 from conftest import make_panel, split_config
 
-from alpha_core import selection
-from alpha_core.cli import build_parser, given_settings
+from alpha_core.cli.main import build_parser, given_settings
 from alpha_core.config import ModelParams, RunConfig, replace_paths
-from alpha_core.features import (
+from alpha_core.features.library import (
     FEATURE_NAMES,
     LABEL,
     LABEL_END,
@@ -23,9 +22,10 @@ from alpha_core.features import (
     build_features,
     with_target,
 )
-from alpha_core.pipeline import run_experiment
-from alpha_core.selection import Candidate, validation_rows
-from alpha_core.walkforward import fold_training_rows, plan_folds
+from alpha_core.research import selection
+from alpha_core.research.pipeline import run_experiment
+from alpha_core.research.selection import Candidate, validation_rows
+from alpha_core.research.walkforward import fold_training_rows, plan_folds
 
 PANEL = make_panel(n_assets=12, n_days=330, seed=7, stagger=3)
 DATES = sorted(PANEL["date"].unique().to_list())

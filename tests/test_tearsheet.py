@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 from scipy import stats as sps
 
-from alpha_core import tearsheet as ts
+from alpha_core.evaluation import tearsheet as ts
 
 al = pytest.importorskip("alphalens")
 pd = pytest.importorskip("pandas")

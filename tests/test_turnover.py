@@ -1,4 +1,4 @@
-"""Turnover control (alpha_core.turnover through build_books) and the break-even cost."""
+"""Turnover control (alpha_core.portfolio.turnover through build_books) and the break-even cost."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ import pytest
 from polars.testing import assert_frame_equal
 from scipy.optimize import brentq
 
-from alpha_core import stats
-from alpha_core.backtest import turnover
-from alpha_core.books import build_books
-from alpha_core.cli import build_parser, config_from_args
+from alpha_core.cli.main import build_parser, config_from_args
 from alpha_core.config import ConfigError, RunConfig
-from alpha_core.metrics import break_even_bps
-from alpha_core.pipeline import rebook
-from alpha_core.turnover import smooth_predictions
+from alpha_core.evaluation.metrics import break_even_bps
+from alpha_core.portfolio.backtest import turnover
+from alpha_core.portfolio.books import build_books
+from alpha_core.portfolio.turnover import smooth_predictions
+from alpha_core.research.pipeline import rebook
+from alpha_core.stats import returns as stats
 
 
 def random_preds(n_assets: int = 20, n_days: int = 30, seed: int = 3) -> pl.DataFrame:
@@ -236,9 +236,9 @@ def test_turnover_settings_reach_the_cli_and_validation():
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     from alpha_core.config import ModelParams
-    from alpha_core.data import load_panel
-    from alpha_core.pipeline import run_experiment
-    from alpha_core.registry import save_run
+    from alpha_core.data.panel import load_panel
+    from alpha_core.research.pipeline import run_experiment
+    from alpha_core.runs.registry import save_run
 
     root = tmp_path_factory.mktemp("runs")
     cfg = RunConfig(
@@ -264,7 +264,7 @@ def books_page(root, run_id):
 
 
 def test_books_page_shows_net_figures_of_the_rebook(tiny_run, monkeypatch):
-    from alpha_core.report import format_value
+    from alpha_core.evaluation.report import format_value
 
     root, result = tiny_run
     monkeypatch.setenv("ALPHA_LAB_ARTIFACTS", str(root))
@@ -303,7 +303,7 @@ def test_books_page_without_positions_shows_a_message(tiny_run, monkeypatch):
 
 # ------------------------------------------------------------------ choosing on validation
 def test_select_valid_chooses_turnover_by_validation_net_sharpe():
-    from alpha_core import selection
+    from alpha_core.research import selection
 
     preds = random_preds(n_assets=40, n_days=60, seed=11)
     cfg = RunConfig(cost_bps=5.0)
@@ -332,8 +332,8 @@ def test_select_valid_chooses_turnover_by_validation_net_sharpe():
 def test_a_select_valid_run_carries_its_chosen_turnover_settings(monkeypatch):
     from test_selection import PANEL, TWO, config
 
-    from alpha_core import selection
-    from alpha_core.pipeline import run_experiment
+    from alpha_core.research import selection
+    from alpha_core.research.pipeline import run_experiment
 
     monkeypatch.setattr(selection, "CANDIDATES", TWO)
     result = run_experiment(config(cost_bps=5.0), PANEL)

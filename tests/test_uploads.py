@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import make_panel
 
-from alpha_core.data import PanelError, load_panel
+from alpha_core.data.panel import PanelError, load_panel
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -239,7 +239,7 @@ def test_data_page_shows_each_loader_failure_as_one_line(tmp_path, data_page, mo
 
 
 def test_an_unanticipated_loader_failure_is_logged_not_shown(data_page, tmp_path, monkeypatch):
-    import alpha_core.data as data
+    import alpha_core.data.panel as data
 
     def broken(path):
         raise KeyError("internal detail")
@@ -269,7 +269,7 @@ def test_a_small_zip_inflating_to_2_gib_is_refused_in_little_memory(tmp_path):
         assert zf.infolist()[0].file_size > 2 * 2**30
     child = (
         "import sys\n"
-        "from alpha_core.data import PanelError, load_panel\n"
+        "from alpha_core.data.panel import PanelError, load_panel\n"
         "try:\n"
         "    load_panel(sys.argv[1])\n"
         "except PanelError as exc:\n"

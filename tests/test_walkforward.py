@@ -10,11 +10,11 @@ import pytest
 from conftest import make_panel, split_config
 
 from alpha_core.config import ConfigError, ModelParams, RunConfig
-from alpha_core.features import FEATURE_NAMES, LABEL, LABEL_END, build_features
-from alpha_core.pipeline import run_experiment
-from alpha_core.registry import load_run, save_run
-from alpha_core.transforms import transform_features, transform_label
-from alpha_core.walkforward import block_dates, fold_training_rows, plan_folds
+from alpha_core.features.library import FEATURE_NAMES, LABEL, LABEL_END, build_features
+from alpha_core.features.transforms import transform_features, transform_label
+from alpha_core.research.pipeline import run_experiment
+from alpha_core.research.walkforward import block_dates, fold_training_rows, plan_folds
+from alpha_core.runs.registry import load_run, save_run
 
 TINY = ModelParams(n_estimators=5, num_leaves=4, max_depth=3, min_data_in_leaf=5)
 

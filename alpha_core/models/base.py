@@ -1,0 +1,364 @@
+"""The model contract, the registry of model types, and the rows every model trains on.
+
+A *model type* is a class implementing :class:`TrainedModel` (fit, predict, contributions,
+importance, describe, save, load), registered under its ``model_type`` name with
+:func:`register_model_type`. The rest of the engine (walk-forward, predictions, the run
+registry, SHAP explanations) and the pages use only this contract, so a second model type is
+one module plus a registration (``tests/test_model_contract.py`` adds one in a test module).
+LightGBM (:mod:`alpha_core.models.lightgbm.model`) is the built-in type, imported on first use.
+
+On disk a model is ``<stem>.json``, the sidecar (``model_type``, ``features`` and the
+model's ``meta``: parameters, training window, data fingerprint), plus whatever files its type
+writes beside it (LightGBM: ``<stem>.txt``). Nothing is pickled. A sidecar without
+``model_type`` is a LightGBM model saved before the contract existed.
+
+The sidecar also records the size and sha256 of each file its type wrote (``files``), and
+:func:`read_model_file` checks them before a file's bytes reach the model library: a model
+file altered or damaged after its save is a :class:`ModelFileError` for that run, never a
+crash of the process (LightGBM aborts on some malformed model text). Sidecars written before
+checksums existed have no ``files``; their models are loaded after the type's own checks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from datetime import date
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+import polars as pl
+
+from alpha_core.base.storage import write_json
+from alpha_core.config import ModelParams
+from alpha_core.features.library import LABEL, LABEL_END, model_rows
+
+FitProgress = Callable[[int, int], None]
+"""Called as ``progress(step, total)`` while a model trains (LightGBM: trees built)."""
+
+DEFAULT_MODEL_TYPE = "lightgbm"
+"""The model type of a run that names none, and of a sidecar without ``model_type``."""
+
+
+class ModelFileError(ValueError):
+    """A saved model that cannot be trusted: a file missing, altered, truncated or malformed.
+
+    The message names the file and what is wrong with it.
+    """
+
+
+class TrainedModel(ABC):
+    """A fitted model and what is needed to use, explain and audit it: the contract.
+
+    ``features`` are the columns it reads, in order; ``meta`` is JSON-able and records at
+    least ``params``, ``seed``, ``n_train_rows``, ``train_start``, ``train_end`` and
+    ``train_rmse`` (the walk-forward loop adds the fold's windows to it).
+    """
+
+    model_type: ClassVar[str] = ""
+    """The registry name, also written to the sidecar."""
+    input_dtype: ClassVar[type] = np.float32
+    """The precision of the matrices it is fitted, scored and explained on
+    (:func:`feature_matrix`); explanations use it so they add up to the predictions."""
+
+    features: tuple[str, ...]
+    meta: dict[str, Any]
+
+    @classmethod
+    @abstractmethod
+    def fit(
+        cls,
+        train: pl.DataFrame,
+        features: tuple[str, ...],
+        params: ModelParams,
+        seed: int,
+        progress: FitProgress | None = None,
+    ) -> TrainedModel:
+        """Fit on prepared, non-empty training rows (see :func:`training_rows`).
+
+        A type that supports early stopping also takes ``valid=``: rows of a later window
+        (raw labels) to choose its size on (LightGBM: :mod:`alpha_core.models.lightgbm.model`).
+        """
+
+    @abstractmethod
+    def predict(self, frame: pl.DataFrame) -> np.ndarray:
+        """Raw predictions for the rows of ``frame`` (which holds every one of ``features``)."""
+
+    @abstractmethod
+    def contributions(self, x: np.ndarray) -> np.ndarray:
+        """Exact per-feature contributions to the raw prediction of each row of ``x``.
+
+        ``x`` is :func:`feature_matrix` of the rows. The result has shape ``(n, k + 1)``: one
+        column per feature, the last holding the expected value; each row sums to the row's
+        raw prediction. Zero rows give a ``(0, k + 1)`` array.
+        """
+
+    @abstractmethod
+    def importance(self) -> pl.DataFrame:
+        """``feature, importance``: a non-negative, gain-like importance, one row per feature
+        in ``features`` order."""
+
+    @abstractmethod
+    def describe(self) -> dict[str, Any]:
+        """JSON-able facts shown beside the model's explanations.
+
+        Holds ``contributions_method`` (how :meth:`contributions` computes them) and
+        ``importance_measure`` (what :meth:`importance` reports), plus anything the type
+        wants to show (LightGBM: ``n_trees``).
+        """
+
+    @abstractmethod
+    def save(self, directory: Path, stem: str) -> None:
+        """Write the sidecar (:func:`write_sidecar`) and the type's own files, atomically."""
+
+    @classmethod
+    @abstractmethod
+    def load(cls, directory: Path, stem: str) -> TrainedModel:
+        """Read what :meth:`save` wrote; raises FileNotFoundError naming a missing file."""
+
+    @classmethod
+    def sharing_fits(cls, keep: bool = False) -> AbstractContextManager[None]:
+        """A block within which fits may share work done on identical training values (the
+        same model must come out); ``keep`` keeps it past the block. Default: nothing
+        shared (LightGBM shares its binned Dataset, :func:`alpha_core.models.lightgbm.model.reusing_datasets`)."""
+        return nullcontext()
+
+
+M = TypeVar("M", bound=type[TrainedModel])
+
+MODEL_TYPES: dict[str, type[TrainedModel]] = {}
+"""Registered model types by name (the built-in ones appear once first used)."""
+
+_BUILT_IN = {"lightgbm": "alpha_core.models.lightgbm.model"}
+"""Model types shipped with the engine: the module that registers each, imported lazily."""
+
+
+def register_model_type(cls: M) -> M:
+    """Register a :class:`TrainedModel` implementation under its ``model_type``.
+
+    Usable as a class decorator. Registering the same class again is a no-op; another class
+    under a taken name is refused.
+    """
+    if not (isinstance(cls, type) and issubclass(cls, TrainedModel)):
+        raise TypeError(f"{cls!r} does not implement alpha_core.models.base.TrainedModel")
+    if inspect.isabstract(cls):
+        raise TypeError(f"{cls.__name__} leaves abstract methods unimplemented")
+    name = cls.model_type
+    if not name:
+        raise ValueError(f"{cls.__name__} has no model_type name")
+    known = MODEL_TYPES.get(name)
+    owner = _BUILT_IN.get(name, cls.__module__)  # a built-in name belongs to its module
+    if (known is not None and known is not cls) or owner != cls.__module__:
+        where = known.__name__ if known else owner
+        raise ValueError(f"model type {name!r} is already registered ({where})")
+    MODEL_TYPES[name] = cls
+    return cls
+
+
+def model_class(model_type: str) -> type[TrainedModel]:
+    """The implementation registered as ``model_type``; ValueError listing the known ones."""
+    if model_type not in MODEL_TYPES and model_type in _BUILT_IN:
+        importlib.import_module(_BUILT_IN[model_type])
+    try:
+        return MODEL_TYPES[model_type]
+    except KeyError:
+        known = ", ".join(model_types())
+        raise ValueError(f"unknown model type {model_type!r} (known: {known})") from None
+
+
+def model_types() -> tuple[str, ...]:
+    """Names of every available model type, the built-in ones first."""
+    for module in _BUILT_IN.values():
+        importlib.import_module(module)
+    return (*_BUILT_IN, *(name for name in MODEL_TYPES if name not in _BUILT_IN))
+
+
+def sharing_fits(model_type: str, keep: bool = False) -> AbstractContextManager[None]:
+    """:meth:`TrainedModel.sharing_fits` of the model type: a selection's candidates and a
+    sweep's trials fit inside it."""
+    return model_class(model_type).sharing_fits(keep)
+
+
+def fit_model(
+    train: pl.DataFrame,
+    features: tuple[str, ...],
+    params: ModelParams,
+    seed: int,
+    progress: FitProgress | None = None,
+    model_type: str = DEFAULT_MODEL_TYPE,
+    valid: pl.DataFrame | None = None,
+) -> TrainedModel:
+    """Fit a model of ``model_type`` on prepared training rows (see :func:`training_rows`).
+
+    ``valid``: validation rows for early stopping (passed on only when given, so a model
+    type without early stopping needs no ``valid`` argument).
+    """
+    if train.height == 0:
+        raise ValueError("no training rows: the train window has no bars with features and label")
+    cls = model_class(model_type)
+    if valid is None:
+        return cls.fit(train, tuple(features), params, seed, progress)
+    return cls.fit(train, tuple(features), params, seed, progress, valid=valid)  # type: ignore[call-arg]
+
+
+def save_model(model: TrainedModel, directory: Path, stem: str = "model") -> None:
+    """Write ``<stem>.json`` (the sidecar) and the model type's own files into ``directory``."""
+    model.save(Path(directory), stem)
+
+
+def load_model(directory: Path, stem: str = "model") -> TrainedModel:
+    """Read a model saved by :func:`save_model`, whatever its type (from the sidecar).
+
+    Raises FileNotFoundError naming a missing file and :class:`ModelFileError` for a damaged
+    one; the type's ``load`` raises the latter too for files that fail its own checks.
+    """
+    model_type = _read_json(sidecar_path(Path(directory), stem)).get(
+        "model_type", DEFAULT_MODEL_TYPE
+    )
+    return model_class(model_type).load(Path(directory), stem)
+
+
+# ----------------------------------------------------------------------------- the sidecar
+def sidecar_path(directory: Path, stem: str) -> Path:
+    return directory / f"{stem}.json"
+
+
+def write_sidecar(
+    model: TrainedModel, directory: Path, stem: str, files: Sequence[str] = ()
+) -> Path:
+    """``<stem>.json``: the model's type, features and meta (pretty JSON, atomic).
+
+    ``files``: names (in ``directory``) of the files the type wrote, already in place; their
+    size and sha256 are recorded under ``files`` and checked by :func:`read_model_file`.
+    """
+    payload: dict[str, Any] = {
+        "model_type": model.model_type,
+        "features": list(model.features),
+        **model.meta,
+    }
+    if files:
+        payload["files"] = {name: _fingerprint(Path(directory) / name) for name in files}
+    return write_json(sidecar_path(directory, stem), payload)
+
+
+def read_sidecar(directory: Path, stem: str) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """``(features, meta)`` from ``<stem>.json``; raises FileNotFoundError naming it, and
+    :class:`ModelFileError` when it is not a sidecar."""
+    path = sidecar_path(directory, stem)
+    meta = _read_json(path)
+    meta.pop("model_type", None)
+    meta.pop("files", None)
+    features = meta.pop("features", None)
+    if not isinstance(features, list) or not all(isinstance(f, str) for f in features):
+        raise ModelFileError(f"{path}: no feature list (not a model sidecar)")
+    return tuple(features), meta
+
+
+def read_model_file(directory: Path, stem: str, name: str) -> bytes:
+    """The bytes of the model file ``name`` in ``directory``, checked against its sidecar.
+
+    Raises FileNotFoundError when it is missing and :class:`ModelFileError` when its size
+    or sha256 differs from what the sidecar recorded at save. A sidecar without a record of
+    the file (saved before checksums existed) lets the bytes through unchecked.
+    """
+    path = Path(directory) / name
+    if not path.is_file():
+        raise FileNotFoundError(f"model file missing: {path}")
+    data = path.read_bytes()
+    recorded = _read_json(sidecar_path(Path(directory), stem)).get("files") or {}
+    expected = recorded.get(name) if isinstance(recorded, dict) else None
+    if isinstance(expected, dict):
+        if expected.get("bytes") != len(data):
+            raise ModelFileError(
+                f"{path}: {len(data):,} bytes where {expected.get('bytes')} were saved "
+                "(truncated or altered)"
+            )
+        if expected.get("sha256") != hashlib.sha256(data).hexdigest():
+            raise ModelFileError(f"{path}: checksum mismatch (altered or damaged since saved)")
+    return data
+
+
+def _fingerprint(path: Path) -> dict[str, Any]:
+    data = path.read_bytes()
+    return {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    """A sidecar's JSON object; FileNotFoundError naming a missing one, ModelFileError else."""
+    if not path.is_file():
+        raise FileNotFoundError(f"model file missing: {path}")
+    try:
+        payload = json.loads(path.read_bytes())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ModelFileError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(payload, dict):
+        raise ModelFileError(f"{path}: not a JSON object (not a model sidecar)")
+    return payload
+
+
+# ----------------------------------------------------------------------------- training rows
+def training_rows(
+    feats: pl.DataFrame,
+    start: date,
+    end: date,
+    purge_before: date,
+    features: tuple[str, ...],
+    extra: tuple[str, ...] = (),
+) -> pl.DataFrame:
+    """Rows dated in [start, end] whose label is fully known strictly before ``purge_before``.
+
+    Purging on the label's end date removes the last ``horizon`` decision dates before the
+    test window, so no training label overlaps the period the model is tested on.
+
+    Only what a fit needs is copied, one column at a time: the keys, the label and its end,
+    ``features`` as Float32 (the precision every model matrix has, :func:`feature_matrix`)
+    and the ``extra`` columns as they are; a fold never copies the whole feature frame.
+    """
+    mask = feats.select(
+        pl.col("date").is_between(start, end)
+        & pl.col(LABEL).is_not_null()
+        & (pl.col(LABEL_END) < purge_before)
+        & model_rows(feats, features)
+    ).to_series()
+    keys = [c for c in ("date", "asset", LABEL, LABEL_END, *extra) if c in feats.columns]
+    as_is = [feats.get_column(c).filter(mask) for c in dict.fromkeys(keys)]
+    cast = [feats.get_column(f).filter(mask).cast(pl.Float32) for f in features if f not in keys]
+    return pl.DataFrame([*as_is, *cast])
+
+
+def feature_matrix(
+    frame: pl.DataFrame, features: tuple[str, ...], dtype: type = np.float32
+) -> np.ndarray:
+    """The ``features`` columns of ``frame`` as a matrix, in that order.
+
+    Float32 by default, for training and scoring alike: half the memory of float64, and a
+    model always sees its inputs at the precision it was fitted on.
+    """
+    cast = pl.Float32 if dtype == np.float32 else pl.Float64
+    return frame.select(pl.col(f).cast(cast) for f in features).to_numpy()
+
+
+def split_validation_tail(
+    train: pl.DataFrame, valid_fraction: float
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(fit rows, validation rows): the last ``valid_fraction`` of the training dates.
+
+    The fit rows are purged by the label horizon: a row stays only if its label is fully
+    known strictly before the first validation date, so no fit label overlaps the tail.
+    """
+    dates = train.get_column("date").unique().sort()
+    n_valid = max(1, round(dates.len() * valid_fraction))
+    if n_valid >= dates.len():
+        raise ValueError(f"valid_fraction {valid_fraction} leaves no training dates")
+    split = dates[dates.len() - n_valid]
+    fit = train.filter(pl.col(LABEL_END) < split)
+    valid = train.filter(pl.col("date") >= split)
+    if fit.height == 0:
+        raise ValueError("no training rows left before the validation tail")
+    return fit, valid

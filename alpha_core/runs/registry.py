@@ -1,0 +1,412 @@
+"""The run registry: runs saved under ``artifacts/runs/<run_id>/`` and read back without code.
+
+A run folder holds ``config.json``, ``metrics.json``, ``meta.json`` (name, timings, data
+label), ``model.txt`` + ``model.json`` (model text + JSON sidecar; the last fold's model for
+a walk-forward run), ``models/fold_000.txt`` + ``.json`` ... (every fold's model,
+walk-forward runs only), the Parquet tables of :data:`TABLES` and :data:`OPTIONAL_TABLES`,
+and the caller's extra files (the run service's exports, ``predictions.csv``). ``meta.json``
+also holds the manifest (``files``): the size and sha256 of every other file of the save.
+
+**When a run is visible.** Everything above is written into a hidden temporary folder
+(``.tmp-<run_id>.<host>-<pid>.<random>``), ``meta.json`` last, and the folder is renamed to
+``<run_id>`` only then: a run either appears whole or not at all. Files added later (the
+SHAP cache ``shap_*``) are each written atomically and are not in the manifest: they are a
+cache, and a missing or damaged SHAP cache is recomputed, never trusted. A rename rewrites
+``meta.json`` keeping its manifest.
+
+**Listing** (:func:`scan_runs`) never raises on a run folder: a folder that is malformed
+(unreadable JSON), partial (a file of its manifest missing or of the wrong size) or foreign
+(not a run) is reported in ``Listing.damaged`` with its problem and left out of the runs.
+It reads JSON and ``stat``s files only; checksums are verified when a run is loaded
+(:func:`load_run` raises :class:`DamagedRunError` naming the file). Runs saved before
+manifests existed are listed and loaded without checksums.
+
+**Deleting** renames the folder aside (``.trash-...``) before removing it, so a concurrent
+listing or loading sees the run whole or not at all. Leftovers of a save or deletion killed
+half-way are removed by the next listing (:func:`alpha_core.base.storage.clean_orphans`).
+
+**Run ids** match ``[A-Za-z0-9][A-Za-z0-9_-]*`` (at most 128 characters): no ``.``, ``..``,
+separators, spaces or newlines, so an id is always one plain folder name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from alpha_core.base.storage import Writer, atomic_dir, clean_orphans, remove_dir, write_json
+from alpha_core.config import RunConfig
+from alpha_core.models.base import load_model, save_model
+from alpha_core.research.result import RunResult
+
+TABLES = ("predictions", "books", "daily")
+"""RunResult attributes saved as ``<name>.parquet`` in every run."""
+OPTIONAL_TABLES = ("folds", "quantiles", "ic_decay", "candidates")
+"""RunResult attributes saved as ``<name>.parquet`` when not None."""
+MODELS_DIR = "models"
+META = "meta.json"
+"""Written last: name, dates, timings and the manifest ``files``
+(``{relative path: {"bytes", "sha256"}}``)."""
+RUN_JSON = (META, "config.json", "metrics.json")
+"""The JSON objects every run folder holds (read by the listing)."""
+
+
+def fold_stem(index: int) -> str:
+    return f"fold_{index:03d}"
+
+
+_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+
+
+def is_run_id(text: object) -> bool:
+    """Whether ``text`` is a valid run id (a plain folder name: see the module docstring)."""
+    return isinstance(text, str) and _ID_PATTERN.fullmatch(text) is not None
+
+
+class RunNotFoundError(FileNotFoundError):
+    """No run of that id (never saved, or deleted)."""
+
+
+class DamagedRunError(ValueError):
+    """A run folder that cannot be read back; the message names the run, file and problem."""
+
+    def __init__(self, run_id: str, problem: str) -> None:
+        super().__init__(f"run {run_id} is damaged: {problem}")
+        self.run_id = run_id
+        self.problem = problem
+
+
+def default_root() -> Path:
+    """``$ALPHA_LAB_ARTIFACTS`` if set, else ``./artifacts/runs``."""
+    env = os.environ.get("ALPHA_LAB_ARTIFACTS")
+    return Path(env) if env else Path.cwd() / "artifacts" / "runs"
+
+
+_last_stamp = datetime.min.replace(tzinfo=UTC)
+_stamp_lock = threading.Lock()
+
+
+def new_run_id(config: RunConfig) -> str:
+    """``<UTC time to the microsecond>-<config fingerprint>``, never repeated in a process."""
+    global _last_stamp
+    with _stamp_lock:
+        now = max(datetime.now(UTC), _last_stamp + timedelta(microseconds=1))
+        _last_stamp = now
+    return f"{now.strftime('%Y%m%d-%H%M%S-%f')}-{config.fingerprint()[:6]}"
+
+
+def save_run(
+    result: RunResult,
+    root: Path | None = None,
+    extra_meta: dict[str, Any] | None = None,
+    extra_files: Mapping[str, Writer] | None = None,
+) -> Path:
+    """Persist a run atomically; returns its folder. Sets ``result.run_id``.
+
+    ``extra_files``: more files of the run, by plain file name, each written by its writer
+    into the temporary folder, so they are in place (and in the manifest) before the run
+    becomes visible.
+    """
+    root = root or default_root()
+    run_id = result.run_id or new_run_id(result.config)
+    if not is_run_id(run_id):
+        raise ValueError(f"invalid run id: {run_id!r}")
+    for name in extra_files or {}:
+        if not is_run_id(name.replace(".", "_")) or name in RUN_JSON:
+            raise ValueError(f"invalid extra file name: {name!r}")
+    final = root / run_id
+    with atomic_dir(final) as tmp:
+        write_json(tmp / "config.json", result.config.to_dict())
+        write_json(tmp / "metrics.json", result.metrics)
+        meta = {
+            "run_id": run_id,
+            "name": result.config.name or result.config.auto_name(),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "timings": result.timings,
+            **(extra_meta or {}),
+        }
+        save_model(result.model, tmp)
+        if result.config.walk_forward != "none" or len(result.models) > 1:
+            for k, model in enumerate(result.models):
+                save_model(model, tmp / MODELS_DIR, fold_stem(k))
+        for table in TABLES:
+            getattr(result, table).write_parquet(tmp / f"{table}.parquet")
+        for table in OPTIONAL_TABLES:
+            frame = getattr(result, table)
+            if frame is not None:
+                frame.write_parquet(tmp / f"{table}.parquet")
+        for name, writer in (extra_files or {}).items():
+            writer(tmp / name)
+        write_json(tmp / META, {**meta, "files": _fingerprints(tmp)})
+    result.run_id = run_id
+    return final
+
+
+def _fingerprints(folder: Path) -> dict[str, dict[str, Any]]:
+    """Size and sha256 of every file under ``folder`` but ``meta.json``."""
+    out = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        name = path.relative_to(folder).as_posix()
+        if name != META:
+            data = path.read_bytes()
+            out[name] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    return out
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """A registry entry as listed: enough to pick a run without loading its tables."""
+
+    run_id: str
+    name: str
+    created: str
+    path: Path
+    metrics: dict[str, Any]
+    config: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DamagedRun:
+    """A folder in the registry that is not a readable run, and why."""
+
+    run_id: str
+    """The folder's name (not necessarily a valid run id)."""
+    path: Path
+    problem: str
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What a registry folder holds: its readable runs (newest first) and the rest."""
+
+    runs: list[RunInfo] = field(default_factory=list)
+    damaged: list[DamagedRun] = field(default_factory=list)
+
+
+def run_dir(run_id: str, root: Path | None = None) -> Path:
+    """The folder of a saved run; ValueError for an invalid id, RunNotFoundError if absent."""
+    if not is_run_id(run_id):
+        raise ValueError(f"invalid run id: {run_id!r}")
+    path = (root or default_root()) / run_id
+    if not (path / "config.json").exists():
+        raise RunNotFoundError(f"no run {run_id!r} in {path.parent}")
+    return path
+
+
+def scan_runs(root: Path | None = None) -> Listing:
+    """The registry's runs, newest first, and its damaged folders; never raises on a folder.
+
+    Also removes what interrupted saves and deletions left (see the module docstring).
+    """
+    root = root or default_root()
+    if not root.is_dir():
+        return Listing()
+    clean_orphans(root)
+    infos, damaged = [], []
+    for path in sorted(root.iterdir()):
+        if path.name.startswith(".") or not path.is_dir():
+            continue
+        try:
+            infos.append(_run_info(path))
+        except _Problem as problem:
+            if path.is_dir():  # not deleted meanwhile
+                damaged.append(DamagedRun(path.name, path, str(problem)))
+    infos.sort(key=lambda i: (i.created, i.run_id), reverse=True)
+    return Listing(infos, damaged)
+
+
+def list_runs(root: Path | None = None) -> list[RunInfo]:
+    """Saved, readable runs, newest first (damaged folders: :func:`scan_runs`)."""
+    return scan_runs(root).runs
+
+
+class _Problem(Exception):
+    """Why a folder is not a listable run."""
+
+
+def _run_info(path: Path) -> RunInfo:
+    if not is_run_id(path.name):
+        raise _Problem("not a run folder (its name is not a run id)")
+    objects = {name: _json_object(path / name) for name in RUN_JSON}
+    meta = objects[META]
+    _check_files(path, meta)
+    return RunInfo(
+        run_id=path.name,
+        name=str(meta.get("name") or path.name),
+        created=str(meta.get("created", "")),
+        path=path,
+        metrics=objects["metrics.json"],
+        config=objects["config.json"],
+    )
+
+
+def _check_files(path: Path, meta: dict[str, Any]) -> dict[str, Any]:
+    """Every file of the manifest in ``meta`` present with its size (by ``stat``); returns
+    the manifest. A run saved before manifests existed must hold its tables and model."""
+    if "files" not in meta:
+        for name in (*(f"{t}.parquet" for t in TABLES), "model.json"):
+            if not (path / name).is_file():
+                raise _Problem(f"{name} is missing")
+        return {}
+    files = meta["files"]
+    if not isinstance(files, dict):
+        raise _Problem(f"{META} lists no files")
+    for name, entry in files.items():
+        try:
+            size = (path / name).stat().st_size
+        except OSError:
+            raise _Problem(f"{name} is missing") from None
+        saved = entry.get("bytes") if isinstance(entry, dict) else None
+        if saved != size:
+            raise _Problem(f"{name} has {size:,} bytes, not the {saved} saved")
+    return files
+
+
+def _json_object(path: Path) -> dict[str, Any]:
+    try:
+        payload = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise _Problem(f"{path.name} is missing") from None
+    except (OSError, ValueError) as exc:
+        raise _Problem(f"{path.name} is not valid JSON ({_first_line(exc)})") from None
+    if not isinstance(payload, dict):
+        raise _Problem(f"{path.name} is not a JSON object")
+    return payload
+
+
+def load_run(run_id: str, root: Path | None = None) -> RunResult:
+    """Read a saved run back (JSON, Parquet and model text only).
+
+    Every file in the run's manifest must be present with its size, each file read is
+    checked against its checksum before it is parsed, and every model file against its
+    sidecar's. Raises RunNotFoundError when the run does
+    not exist (or was deleted meanwhile) and :class:`DamagedRunError` naming the file when
+    it cannot be read.
+    """
+    path = run_dir(run_id, root)
+    try:
+        return _read_run(run_id, path)
+    except (Exception, pl.exceptions.PanicException) as exc:  # noqa: BLE001 - any reader failure
+        if not path.exists():  # renamed aside by a concurrent delete
+            raise RunNotFoundError(f"run {run_id!r} no longer exists (deleted)") from None
+        if isinstance(exc, DamagedRunError):
+            raise
+        if isinstance(exc, FileNotFoundError):
+            raise DamagedRunError(run_id, f"a file is missing ({exc})") from None
+        raise DamagedRunError(run_id, _first_line(exc)) from None
+
+
+def _read_run(run_id: str, path: Path) -> RunResult:
+    try:
+        meta = _json_object(path / META)
+        files = _check_files(path, meta)
+    except _Problem as problem:
+        raise DamagedRunError(run_id, str(problem)) from None
+
+    def data(name: str) -> bytes:
+        raw = (path / name).read_bytes()
+        entry = files.get(name)
+        if isinstance(entry, dict) and entry.get("sha256") != hashlib.sha256(raw).hexdigest():
+            raise DamagedRunError(run_id, f"{name}: checksum mismatch (altered since saved)")
+        return raw
+
+    def table(name: str) -> pl.DataFrame:
+        return pl.read_parquet(io.BytesIO(data(f"{name}.parquet")))
+
+    config = RunConfig.from_dict(json.loads(data("config.json")))
+    tables = {t: table(t) for t in TABLES}
+    optional = {t: table(t) if (path / f"{t}.parquet").exists() else None for t in OPTIONAL_TABLES}
+    model = load_model(path)
+    folder = path / MODELS_DIR
+    n_folds = len(list(folder.glob("fold_*.json"))) if folder.exists() else 0
+    models = [load_model(folder, fold_stem(k)) for k in range(n_folds)] or [model]
+    return RunResult(
+        config=config,
+        model=model,
+        models=models,
+        **optional,
+        metrics=json.loads(data("metrics.json")),
+        timings=meta.get("timings", {}),
+        run_id=run_id,
+        **tables,
+    )
+
+
+def rename_run(run_id: str, new_name: str, root: Path | None = None) -> None:
+    """Change a run's display name (its id and folder stay)."""
+    if not new_name.strip():
+        raise ValueError("a run name cannot be empty")
+    path = run_dir(run_id, root)
+    try:
+        meta = _json_object(path / "meta.json")
+    except _Problem as problem:
+        raise DamagedRunError(run_id, str(problem)) from None
+    meta["name"] = new_name.strip()
+    write_json(path / "meta.json", meta)
+
+
+NOTES = "notes.json"
+"""A run's notes and tags (``{"note": str, "tags": [str, ...]}``): the researcher's words
+about the run, written after the save, outside the manifest (editing them is not damage)."""
+MAX_NOTE_CHARS, MAX_TAGS, MAX_TAG_CHARS = 10_000, 20, 40
+
+
+def read_notes(run_id: str, root: Path | None = None) -> dict[str, Any]:
+    """The run's note and tags (empty when none were written or the file is unreadable)."""
+    path = run_dir(run_id, root) / NOTES
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {"note": "", "tags": []}
+    note = raw.get("note") if isinstance(raw, dict) else ""
+    tags = raw.get("tags") if isinstance(raw, dict) else []
+    return {
+        "note": note if isinstance(note, str) else "",
+        "tags": [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else [],
+    }
+
+
+def write_notes(run_id: str, note: str, tags: list[str], root: Path | None = None) -> None:
+    """Replace the run's note and tags (atomically); tags are stripped, de-duplicated and
+    lower-cased; ValueError when the note or a tag is too long or there are too many."""
+    path = run_dir(run_id, root)
+    if not (path / META).is_file():
+        raise RunNotFoundError(f"no run {run_id!r} in {path.parent}")
+    clean = list(dict.fromkeys(t.strip().lower() for t in tags if t.strip()))
+    if len(note) > MAX_NOTE_CHARS:
+        raise ValueError(f"a note holds at most {MAX_NOTE_CHARS:,} characters")
+    if len(clean) > MAX_TAGS or any(len(t) > MAX_TAG_CHARS for t in clean):
+        raise ValueError(f"at most {MAX_TAGS} tags of at most {MAX_TAG_CHARS} characters")
+    write_json(path / NOTES, {"note": note, "tags": clean})
+
+
+def delete_run(run_id: str, root: Path | None = None) -> None:
+    """Delete a run folder, readable or damaged: renamed aside first, then removed.
+
+    Raises ValueError for an invalid id and RunNotFoundError when there is no such folder
+    (e.g. deleted concurrently).
+    """
+    if not is_run_id(run_id):
+        raise ValueError(f"invalid run id: {run_id!r}")
+    path = (root or default_root()) / run_id
+    try:
+        remove_dir(path)
+    except FileNotFoundError:
+        raise RunNotFoundError(f"no run {run_id!r} in {path.parent}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    line = text[0] if text else type(exc).__name__
+    return line if len(line) <= 300 else line[:297] + "..."
