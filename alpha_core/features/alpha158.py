@@ -41,6 +41,7 @@ import polars as pl
 
 from alpha_core.base.storage import write_atomic
 from alpha_core.data.panel import strictly_increasing
+from alpha_core.features.libraries import FeatureLibrary
 from alpha_core.features.rolling_kernels import (
     rolling_arg_extreme,
     rolling_rank_pct,
@@ -70,6 +71,16 @@ class Alpha158Feature:
     expr: Callable[[], pl.Expr]
     window: int = 0
     columns: tuple[str, ...] = PRICE_INPUTS
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        """The panel columns it reads (the feature-library contract's name for them)."""
+        return self.columns
+
+    @property
+    def categorical(self) -> bool:
+        """Never: every Alpha158 feature is a quantity."""
+        return False
 
 
 # ------------------------------------------------------------------ expression pieces
@@ -505,6 +516,15 @@ def _finished(frame: pl.DataFrame, features: list[Alpha158Feature]) -> pl.DataFr
         .alias(f.name)
         for f in features
     )
+
+
+LIBRARY = FeatureLibrary(
+    name="alpha158",
+    description="Qlib's Alpha158: 158 price and volume features (docs/alpha158.md)",
+    features=lambda: ALPHA158_BY_NAME,
+    build=lambda panel, names: build_alpha158(panel, names),
+)
+"""Alpha158 as a feature-library plug-in (entry point ``alpha158``)."""
 
 
 # ------------------------------------------------------------------------------ docs

@@ -1,42 +1,87 @@
-"""Leak-free daily features, the feature sets a run chooses from, and the next-day label.
+"""The seed's leak-free daily features, and building any mix of features with the label.
 
-Two libraries of features: the seed's (``FEATURES`` below) and Qlib's Alpha158
-(:mod:`alpha_core.features.alpha158`, imported on first use). A *feature set* (``FEATURE_SETS``) names
-a list of features drawn from them: ``seed12`` (the seed's 12, the default) or ``alpha158``
-(every Alpha158 feature the panel's columns allow). A run uses its set's features, or the
-subset it names (``RunConfig.features``, from either library); :func:`build_features`
-builds the label and any mix of features.
+Feature libraries are plug-ins (:mod:`alpha_core.features.libraries`): the seed's 12
+(``FEATURES`` below, :data:`SEED_LIBRARY`) and Qlib's Alpha158
+(:mod:`alpha_core.features.alpha158`), plus any installed through the
+``alpha_lab.feature_libraries`` entry points. A run uses its frozen feature set's names
+(:mod:`alpha_core.features.sets`) or the subset it names (``RunConfig.features``, from any
+library); :func:`build_features` builds the label (:mod:`alpha_core.features.labels`) and
+any mix of features.
 
 Every feature for (asset, date t) is computed from that asset's bars up to and including t,
 counted on the asset's own bar sequence (``lag k`` = k bars earlier). The label is the only
 column that looks ahead, and it is never a model input.
 
-To add a feature, add one :class:`Feature` to ``FEATURES``: its name, a one-line definition
-(shown in the docs and the app) and a polars expression over the sorted panel. The
-expression may use ``lag(col, k)`` and ``rolling_*`` helpers below; the first ``warmup``
-bars of each asset are set to null automatically. ``needs`` names the panel columns it
-reads: a run on data without one of them leaves the feature out and says so
-(:mod:`alpha_core.research.contract`).
+To add a seed feature, add one :class:`Feature` to ``FEATURES`` (or :func:`register_feature`):
+its name, a one-line definition (shown in the docs and the app) and a polars expression over
+the sorted panel. The expression may use ``lag(col, k)`` and ``rolling_*`` helpers below;
+the first ``warmup`` bars of each asset are set to null automatically. ``needs`` names the
+panel columns it reads: a run on data without one of them leaves the feature out and says
+so (:mod:`alpha_core.research.contract`). No feature set changes by it: sets are frozen.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import polars as pl
 
 from alpha_core.data.panel import strictly_increasing
+from alpha_core.features.labels import (
+    LABEL,
+    LABEL_END,
+    LABELS,
+    TARGET,
+    TARGET_END,
+    LabelConvention,
+    as_training_target,
+    forward_return,
+    label_expr,
+    target_expr,
+    with_target,
+)
+from alpha_core.features.libraries import FeatureLibrary, feature_libraries, feature_spec
+from alpha_core.features.sets import (
+    FEATURE_SETS,
+    SEED12,
+    FeatureSet,
+    run_features,
+    set_features,
+)
 
-LABEL = "label"
-LABEL_END = "label_end"
-"""Date of the bar at which the label's return is fully known (for purging)."""
-TARGET = "target"
-TARGET_END = "target_end"
-"""A longer-horizon training target and the date its return is fully known
-(:func:`with_target`; present only when a run's ``target_horizon`` exceeds 1)."""
+__all__ = [  # the labels and sets are re-exported: config and many callers read them here
+    "CATEGORICAL_FEATURES",
+    "DATE_LEVEL_FEATURES",
+    "FEATURES",
+    "FEATURES_BY_NAME",
+    "FEATURE_NAMES",
+    "FEATURE_SETS",
+    "LABEL",
+    "LABELS",
+    "LABEL_END",
+    "SEED_LIBRARY",
+    "TARGET",
+    "TARGET_END",
+    "Feature",
+    "FeatureSet",
+    "LabelConvention",
+    "all_feature_names",
+    "as_training_target",
+    "build_features",
+    "definitions",
+    "feature_table",
+    "forward_return",
+    "is_categorical",
+    "label_expr",
+    "model_rows",
+    "register_feature",
+    "run_features",
+    "sector_codes",
+    "set_features",
+    "target_expr",
+    "with_target",
+]
 
 
 @dataclass(frozen=True)
@@ -147,55 +192,29 @@ FEATURES: tuple[Feature, ...] = (
     ),
 )
 
-FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
-"""The default feature set: the founding document's 12."""
+
+FEATURE_NAMES: tuple[str, ...] = SEED12
+"""The default feature set: the founding document's 12 (frozen: ``sets.SEED12``)."""
 FEATURES_BY_NAME: dict[str, Feature] = {f.name: f for f in FEATURES}
-"""Every feature a run may select (``RunConfig.features``), by name."""
+"""Every seed-library feature a run may select (``RunConfig.features``), by name."""
 CATEGORICAL_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURES if f.categorical)
 DATE_LEVEL_FEATURES = ("month", "day_of_week")
 """Features that are the same for every asset on a date (never ranked across assets)."""
 
-FeatureSet = Callable[[Sequence[str]], tuple[str, ...]]
-"""``feature_set(panel_columns) -> feature names``: a named list of features."""
-
-
-def _alpha158() -> Any:
-    # Imported on first use: it loads numba, which a seed12 run does not need.
-    return importlib.import_module("alpha_core.features.alpha158")
-
-
-FEATURE_SETS: dict[str, FeatureSet] = {
-    "seed12": lambda _columns: FEATURE_NAMES,
-    "alpha158": lambda columns: _alpha158().available_names(columns),
-}
-"""Feature sets by name (the ``feature_set`` setting). Adding an entry here adds the option to
-the run config, the CLI and the Train page. ``alpha158`` leaves out what the panel cannot
-compute (``VWAP0`` without a ``vwap`` column)."""
-
-
-def set_features(feature_set: str, columns: Sequence[str]) -> tuple[str, ...]:
-    """The features of ``feature_set`` for a panel with these columns."""
-    if feature_set not in FEATURE_SETS:
-        raise ValueError(f"feature set must be one of {tuple(FEATURE_SETS)}, got {feature_set!r}")
-    return tuple(FEATURE_SETS[feature_set](columns))
-
-
-def run_features(
-    feature_set: str, features: Sequence[str], columns: Sequence[str]
-) -> tuple[str, ...]:
-    """A run's model inputs: its named ``features`` when any, else its set's."""
-    return tuple(features) or set_features(feature_set, columns)
-
 
 def all_feature_names() -> tuple[str, ...]:
-    """Every selectable feature: the seed library's (with registered ones), then Alpha158's."""
-    return (*FEATURES_BY_NAME, *_alpha158().ALPHA158_BY_NAME)
+    """Every selectable feature: every discovered library's, the seed's first."""
+    names = (n for library in feature_libraries().values() for n in library.features())
+    return tuple(dict.fromkeys(names))
 
 
 def definitions() -> dict[str, str]:
     """One-line definition of every selectable feature, by name (docs, Explain page)."""
-    seed = {name: f.definition for name, f in FEATURES_BY_NAME.items()}
-    return {**seed, **{n: f.definition for n, f in _alpha158().ALPHA158_BY_NAME.items()}}
+    out: dict[str, str] = {}
+    for library in feature_libraries().values():
+        for name, spec in library.features().items():
+            out.setdefault(name, spec.definition)
+    return out
 
 
 def register_feature(feature: Feature) -> Feature:
@@ -207,9 +226,12 @@ def register_feature(feature: Feature) -> Feature:
 
 
 def is_categorical(name: str) -> bool:
-    """True for a registered categorical code (e.g. ``sector_id``)."""
+    """True for a categorical code (e.g. ``sector_id``) of any library."""
     feature = FEATURES_BY_NAME.get(name)
-    return feature is not None and feature.categorical
+    if feature is not None:
+        return feature.categorical
+    spec = feature_spec(name)
+    return spec is not None and bool(spec.categorical)
 
 
 def sector_codes(panel: pl.DataFrame) -> pl.DataFrame:
@@ -236,101 +258,6 @@ def _sector_column(panel: pl.DataFrame) -> pl.Expr:
     return pl.lit("unknown")
 
 
-def forward_return(horizon: int, price: str = "close", lead: int = 0) -> pl.Expr:
-    """``price[t+lead+horizon] / price[t+lead] - 1`` on an asset-sorted frame.
-
-    The one definition of a forward return: the label and the IC-decay horizons use it.
-    Apply ``.over("asset")`` (or mask each asset's last bars) so it never crosses assets.
-    """
-    return pl.col(price).shift(-(lead + horizon)) / pl.col(price).shift(-lead) - 1
-
-
-@dataclass(frozen=True)
-class LabelConvention:
-    """When the decision is traded and which return it earns."""
-
-    expr: Callable[[], pl.Expr]
-    horizon: int
-    """Bars from the decision close to the end of the label's return (the purge length)."""
-    definition: str
-    price: str = "close"
-    """The price the return is measured on."""
-    lead: int = 0
-    """Bars from the decision close to the bar the position is entered at."""
-
-
-LABELS: dict[str, LabelConvention] = {
-    "close_to_close": LabelConvention(
-        lambda: forward_return(1), 1, "decide at close t, earn close t -> close t+1"
-    ),
-    "open_to_open": LabelConvention(
-        lambda: forward_return(1, "open", lead=1),
-        2,
-        "decide at close t, trade at the next open, earn open t+1 -> open t+2",
-        price="open",
-        lead=1,
-    ),
-}
-"""Label (execution) conventions by name (the ``label`` setting). Adding an entry here adds
-the option to the run config, the CLI and the Train page."""
-
-
-def label_expr(convention: str) -> tuple[pl.Expr, int]:
-    """Label expression and its horizon in bars for an execution convention."""
-    if convention not in LABELS:
-        raise ValueError(f"label convention must be one of {tuple(LABELS)}, got {convention!r}")
-    chosen = LABELS[convention]
-    return chosen.expr(), chosen.horizon
-
-
-def target_expr(convention: str, horizon: int) -> tuple[pl.Expr, int]:
-    """The ``horizon``-bar return under an execution convention (entered where its label
-    is entered, held ``horizon`` bars), and the bars from the decision to its end."""
-    label_expr(convention)  # refuses an unknown convention
-    chosen = LABELS[convention]
-    return forward_return(horizon, chosen.price, chosen.lead), chosen.lead + horizon
-
-
-def with_target(
-    feats: pl.DataFrame, panel: pl.DataFrame, convention: str, horizon: int
-) -> pl.DataFrame:
-    """``feats`` with the ``horizon``-bar training target (:data:`TARGET`) and the date it
-    is fully known (:data:`TARGET_END`), both null on each asset's last bars; unchanged when
-    ``horizon`` is 1 (the target is then the label itself).
-
-    The target of (asset, t) reads the asset's prices up to bar t + lead + horizon; it is
-    only a training target: predictions are always judged and booked on the label.
-    """
-    if horizon <= 1:
-        return feats
-    value, bars = target_expr(convention, horizon)
-    frame = panel.select("date", "asset", LABELS[convention].price).sort("asset", "date")
-    ok = pl.int_range(pl.len()).over("asset") < pl.len().over("asset") - bars
-    target = frame.select(
-        "date",
-        "asset",
-        pl.when(ok).then(value).alias(TARGET),
-        pl.when(ok).then(pl.col("date").shift(-bars)).alias(TARGET_END),
-    )
-    target = target.with_columns(
-        pl.when(pl.col(TARGET).is_finite()).then(pl.col(TARGET)).alias(TARGET)
-    )
-    return feats.join(target, on=["date", "asset"], how="left", maintain_order="left")
-
-
-def as_training_target(feats: pl.DataFrame) -> pl.DataFrame:
-    """Rows to train on: ``label`` replaced by :data:`TARGET` and ``label_end`` by the later
-    of the two ends when the frame carries a target (so purging on ``label_end`` keeps every
-    training target's window out of the validation and test windows); else ``feats``."""
-    if TARGET not in feats.columns:
-        return feats
-    known = pl.col(TARGET).is_not_null() & pl.col(LABEL).is_not_null()
-    return feats.with_columns(
-        pl.col(TARGET).alias(LABEL),
-        pl.when(known).then(pl.max_horizontal(LABEL_END, TARGET_END)).alias(LABEL_END),
-    ).drop(TARGET, TARGET_END)
-
-
 def build_features(
     panel: pl.DataFrame,
     label: str = "close_to_close",
@@ -340,30 +267,39 @@ def build_features(
 
     Returns ``date, asset, <features...>, label, label_end`` sorted by asset then date.
     Rows inside an asset's warmup have null features; non-finite values become null.
-    ``features`` may name features of either library (None: the seed's 12); Alpha158's are
-    Float32 (:func:`alpha_core.features.alpha158.build_alpha158`).
+    ``features`` may name features of any library (None: the seed's 12); each library
+    builds its own (Alpha158's are Float32, :func:`alpha_core.features.alpha158.build_alpha158`).
     """
     names = tuple(features) if features else FEATURE_NAMES
     _check_known(names)
-    alpha = tuple(n for n in names if n not in FEATURES_BY_NAME)
-    if not alpha:
+    others = tuple(n for n in names if n not in FEATURES_BY_NAME)
+    if not others:
         return _build_seed(panel, label, names)
     frame = _build_seed(panel, label, tuple(n for n in names if n in FEATURES_BY_NAME))
-    extra = _alpha158().build_alpha158(panel, alpha)
-    if not frame.select("date", "asset").equals(extra.select("date", "asset")):
-        extra = frame.select("date", "asset").join(extra, on=["date", "asset"], how="left")
-    frame = pl.concat([frame, extra.drop("date", "asset")], how="horizontal")
+    keys = frame.select("date", "asset")
+    for library in feature_libraries().values():
+        mine = tuple(n for n in others if n in library.features())
+        if not mine:
+            continue
+        others = tuple(n for n in others if n not in mine)
+        extra = library.build(panel, mine)
+        if not keys.equals(extra.select("date", "asset")):
+            extra = keys.join(extra, on=["date", "asset"], how="left")
+        frame = pl.concat([frame, extra.select(mine)], how="horizontal")
     return frame.select("date", "asset", *names, LABEL, LABEL_END)
 
 
 def _check_known(names: tuple[str, ...]) -> None:
     unknown = [n for n in names if n not in FEATURES_BY_NAME]
     if unknown:
-        unknown = [n for n in unknown if n not in _alpha158().ALPHA158_BY_NAME]
+        known = set(all_feature_names())
+        unknown = [n for n in unknown if n not in known]
     if unknown:
+        more = [n for n in feature_libraries() if n not in ("seed", "alpha158")]
         raise ValueError(
             f"unknown features: {', '.join(unknown)}; known: the seed's "
             f"{tuple(FEATURES_BY_NAME)} and Alpha158's (docs/alpha158.md)"
+            + (f", and the libraries {', '.join(more)}" if more else "")
         )
 
 
@@ -428,7 +364,19 @@ def feature_table() -> str:
     return "\n".join(["| feature | definition |", "|---|---|", *rows])
 
 
-if (
-    __name__ == "__main__"
-):  # python -m alpha_core.features.library > table: regenerate the docs table
+def _seed_build(panel: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
+    return _build_seed(panel, "close_to_close", names).drop(LABEL, LABEL_END)
+
+
+SEED_LIBRARY = FeatureLibrary(
+    name="seed",
+    description="the seed's 12 daily features (momentum, volatility, volume, gap, calendar, "
+    "sector)",
+    features=lambda: FEATURES_BY_NAME,
+    build=_seed_build,
+)
+"""The seed library as a plug-in (entry point ``seed``)."""
+
+
+if __name__ == "__main__":  # python -m alpha_core.features.library > table: the docs table
     print(feature_table())
