@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alpha_core.data.panel import PanelError, assets_by_class, live_assets
-from alpha_core.evaluation.report import format_value
+from alpha_core.api import PanelError, assets_by_class, live_assets
+from alpha_core.views import format_value
 from alpha_ui import cache, charts, jobs, layout, session
 from alpha_ui.text import plain
 

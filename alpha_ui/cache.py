@@ -13,18 +13,32 @@ from pathlib import Path
 import polars as pl
 import streamlit as st
 
+from alpha_core.api import (
+    DamagedRun,
+    DeskService,
+    Listing,
+    PanelError,
+    QualityReport,
+    Rebooked,
+    RunInfo,
+    RunResult,
+    RunService,
+    check_quality,
+    default_root,
+    load_panel,
+)
 from alpha_core.config import RunConfig
-from alpha_core.data.panel import PanelError, load_panel
-from alpha_core.data.quality import QualityReport, check_quality
-from alpha_core.evaluation.explain import Explanations
-from alpha_core.research.result import RunResult
-from alpha_core.runs.registry import DamagedRun, Listing, RunInfo, default_root
-from alpha_core.runs.service import Rebooked, RunService
+from alpha_core.views import Explanations
 
 
 def service() -> RunService:
     """The run service of the registry in use (``ALPHA_LAB_ARTIFACTS`` or ./artifacts/runs)."""
     return RunService(default_root())
+
+
+def desk() -> DeskService:
+    """The desk service of the registry in use."""
+    return DeskService(default_root())
 
 
 def registry_root() -> Path:

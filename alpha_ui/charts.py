@@ -8,7 +8,7 @@ from __future__ import annotations
 import altair as alt
 import polars as pl
 
-from alpha_core.evaluation.views import SERIES_LABELS
+from alpha_core.views import SERIES_LABELS
 
 H = 260
 SERIES_ORDER = [

@@ -16,9 +16,8 @@ from pathlib import Path
 
 import polars as pl
 
-from alpha_core.base.progress import Progress
+from alpha_core.api import Cancelled, Progress, RetrainPlan, RunService
 from alpha_core.config import RunConfig
-from alpha_core.runs.service import Cancelled, RetrainPlan, RunService
 
 
 @dataclass

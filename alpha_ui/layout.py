@@ -10,9 +10,7 @@ import polars as pl
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from alpha_core.models.lightgbm import fastshap
-from alpha_core.research.result import RunResult
-from alpha_core.runs.registry import DamagedRun
+from alpha_core.api import DamagedRun, RunResult, fastshap
 from alpha_ui import cache, jobs, nav, session
 from alpha_ui.text import plain
 

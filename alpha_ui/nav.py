@@ -26,6 +26,8 @@ class Page:
     title: str
     icon: str
     blurb: str = ""
+    shows_run: bool = False
+    """The page shows the current run (it calls ``layout.require_run()``)."""
 
 
 HOME = Page("app.py", "Home", ":material/home:")
@@ -58,6 +60,16 @@ def _read_page(path: Path, root: Path, _mtime_ns: int, _size: int) -> Page:
         title.strip(),
         _icon(tree) or DEFAULT_ICON,
         blurb.strip().rstrip("."),
+        _calls_require_run(tree),
+    )
+
+
+def _calls_require_run(tree: ast.Module) -> bool:
+    return any(
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "require_run"
+        for node in ast.walk(tree)
     )
 
 

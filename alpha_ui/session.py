@@ -21,9 +21,8 @@ from typing import Any
 import polars as pl
 import streamlit as st
 
+from alpha_core.api import PanelError, source_label
 from alpha_core.config import RunConfig
-from alpha_core.data.panel import PanelError
-from alpha_core.runs.service import source_label
 from alpha_ui import cache, jobs, uploads
 
 LOG = logging.getLogger(__name__)

@@ -20,8 +20,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
-from alpha_core.base.storage import write_atomic
-from alpha_core.data.panel import PanelError
+from alpha_core.api import PanelError, write_atomic
 from alpha_ui.cache import registry_root
 
 MAX_UPLOAD_MB = 200

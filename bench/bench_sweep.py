@@ -26,8 +26,7 @@ from pathlib import Path
 from alpha_core.base.executor import RayExecutor, SerialExecutor, Task, cores, make_executor
 from alpha_core.config import FAST_PRESET, RunConfig
 from alpha_core.data.panel import load_panel
-from alpha_core.runs.service import RunService
-from alpha_core.runs.sweep import SweepSpec, grid_trials
+from alpha_core.runs.sweep import SweepService, SweepSpec, grid_trials
 
 GRID = {
     "model.num_leaves": [15, 31, 63],
@@ -60,7 +59,7 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 t0 = time.perf_counter()
                 executor = make_executor(name)
-                found = RunService(Path(tmp) / "runs").sweep(spec, panel, executor=executor)
+                found = SweepService(Path(tmp) / "runs").run(spec, panel, executor=executor)
                 seconds[name].append(time.perf_counter() - t0)
                 ledgers[name] = found.ledger_path.read_bytes()
             if name == "ray":  # the next repeat starts a fresh local Ray (no warm workers)

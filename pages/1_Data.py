@@ -10,7 +10,7 @@ import logging
 
 import streamlit as st
 
-from alpha_core.data.panel import PanelError, load_panel, upload_types
+from alpha_core.api import PanelError, load_panel, upload_types
 from alpha_ui import cache, layout, session, uploads
 from alpha_ui.text import plain
 

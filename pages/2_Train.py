@@ -14,9 +14,8 @@ import dataclasses
 
 import streamlit as st
 
+from alpha_core.api import PanelError, check_windows
 from alpha_core.config import MODEL_PRESETS, ConfigError, RunConfig, defaults_for_data
-from alpha_core.data.panel import PanelError
-from alpha_core.research.pipeline import check_windows
 from alpha_ui import cache, config_form, jobs, layout, session
 from alpha_ui.text import plain
 

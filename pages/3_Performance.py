@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alpha_core.evaluation import report, views
+from alpha_core import views
+from alpha_core.views import report
 from alpha_ui import cache, charts, layout
 from alpha_ui.text import plain
 

@@ -6,9 +6,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from alpha_core.evaluation import explain
-from alpha_core.features.library import definitions
-from alpha_core.portfolio.books import side_book
+from alpha_core.views import definitions, explain, side_book
 from alpha_ui import cache, charts, config_form, layout
 from alpha_ui.text import plain
 

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from alpha_core import views
 from alpha_core.config import RunConfig, setting_for
-from alpha_core.evaluation import views
-from alpha_core.evaluation.metrics import METRICS
-from alpha_core.evaluation.report import format_metric
-from alpha_core.portfolio.books import books_csv
-from alpha_core.research.selection import TURNOVER_FIELDS
+from alpha_core.views import METRICS, TURNOVER_FIELDS, books_csv, format_metric
 from alpha_ui import cache, charts, config_form, layout
 from alpha_ui.text import plain
 

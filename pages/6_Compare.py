@@ -9,9 +9,9 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from alpha_core.evaluation import report, views
-from alpha_core.evaluation.metrics import METRICS
-from alpha_core.runs.registry import is_run_id
+from alpha_core import views
+from alpha_core.api import is_run_id
+from alpha_core.views import METRICS, report
 from alpha_ui import cache, charts, layout, session
 from alpha_ui.text import plain
 

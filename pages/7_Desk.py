@@ -1,9 +1,9 @@
 """Desk: tomorrow's book and orders from the current run, its ledger, live record and drift.
 
-Everything goes through the run service: :meth:`RunService.book` scores the chosen data with
+Everything goes through the run service: :meth:`DeskService.book` scores the chosen data with
 the lineage's model in force (``record=False`` for the preview; the button appends it to the
 ledger), :func:`alpha_core.desk.orders.make_orders` turns holdings into orders, and
-:meth:`RunService.monitor` gives the live track record, decay and drift. A retraining runs in
+:meth:`DeskService.monitor` gives the live track record, decay and drift. A retraining runs in
 the background (alpha_ui.jobs); its lineage is saved with the child run.
 """
 
@@ -13,19 +13,20 @@ import altair as alt
 import polars as pl
 import streamlit as st
 
-from alpha_core.data.panel import PanelError
-from alpha_core.desk.book import BOOK_ROW_COLUMNS, DeskError
-from alpha_core.desk.ledger import LedgerConflict, ledger_table
-from alpha_core.desk.monitor import prediction_shares
-from alpha_core.desk.orders import (
+from alpha_core.api import (
+    BOOK_ROW_COLUMNS,
+    RETRAIN_EVERY,
+    DeskError,
+    LedgerConflict,
     OrdersError,
+    PanelError,
     closing,
     make_orders,
     orders_csv,
     read_holdings,
     sent_orders,
 )
-from alpha_core.runs.service import RETRAIN_EVERY
+from alpha_core.views import ledger_table, prediction_shares
 from alpha_ui import cache, charts, jobs, layout, session
 from alpha_ui.text import plain
 
@@ -34,7 +35,7 @@ ICON = ":material/storefront:"
 layout.page(__file__)
 st.title("Desk")
 run_id, result = layout.require_run()
-service = cache.service()
+service = cache.desk()
 
 data = st.text_input(
     "Data",

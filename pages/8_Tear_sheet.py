@@ -8,8 +8,8 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from alpha_core.evaluation import tearsheet as ts
-from alpha_core.signals.predictions import IC_HORIZONS, fwd_col
+from alpha_core.views import IC_HORIZONS, fwd_col
+from alpha_core.views import tearsheet as ts
 from alpha_ui import layout
 from alpha_ui import tearsheet_charts as charts
 from alpha_ui.text import plain

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alpha_core.runs.service import RunService
+from alpha_core.api import SweepService
 from alpha_ui import layout
 
 ICON = ":material/grid_view:"
 
 layout.page(__file__)
 st.title("Sweeps")
-found = RunService().sweeps()
+found = SweepService().list()
 if not found:
     st.info("No sweep yet: run `alpha sweep --grid FILE.toml` or `alpha sweep --search N`.")
     st.stop()

@@ -37,8 +37,8 @@ from alpha_ui import nav  # noqa: E402
 from alpha_ui.text import plain  # noqa: E402
 
 PAGES = tuple(page.path for page in nav.PAGES)
-RUN_PAGES = ("pages/3_Performance.py", "pages/4_Explain.py", "pages/5_Books.py", "pages/7_Desk.py",
-             "pages/8_Tear_sheet.py")  # fmt: skip
+RUN_PAGES = tuple(page.path for page in nav.PAGES if page.shows_run)
+"""Pages that show a run, as each page declares it (by calling ``layout.require_run()``)."""
 EVIL = "![x](http://evil/x.png) [link](http://evil) <img src=x> www.evil.com"
 
 

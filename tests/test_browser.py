@@ -294,7 +294,7 @@ def test_desk_produces_a_book_and_downloads_the_orders(server, browser, tmp_path
 
     from alpha_core.data.panel import load_panel
     from alpha_core.desk.orders import ORDER_COLUMNS, make_orders, read_holdings
-    from alpha_core.runs.service import RunService
+    from alpha_core.desk.service import DeskService
 
     url = server["url"]
     context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
@@ -314,7 +314,7 @@ def test_desk_produces_a_book_and_downloads_the_orders(server, browser, tmp_path
         button.click()
     shown = pl.read_csv(got_orders.value.path())
     as_of = book["date"][0]
-    prices = RunService.prices(load_panel("demo"), as_of)
+    prices = DeskService.prices(load_panel("demo"), as_of)
     expected = make_orders(book, read_holdings(holdings), prices, 1_000_000.0, 1.0, 0.0)
     expected = expected.filter(pl.col("order_qty") != 0).select(ORDER_COLUMNS)
     assert shown.columns == list(ORDER_COLUMNS)

@@ -23,9 +23,10 @@ from polars.testing import assert_frame_equal
 
 from alpha_core.data.panel import panel_fingerprint
 from alpha_core.desk.book import DeskError, DeskSettings, decision_slice, lookback_bars
+from alpha_core.desk.service import DeskService, retrain_due
 from alpha_core.features.library import FEATURE_NAMES
 from alpha_core.portfolio.books import BOOK_COLUMNS
-from alpha_core.runs.service import RunService, retrain_due
+from alpha_core.runs.service import RunService
 
 
 def assert_same_book(mine: pl.DataFrame, theirs: pl.DataFrame) -> None:
@@ -54,7 +55,7 @@ def test_parity_every_test_date_walk_forward_rank_features_capped(tmp_path, demo
     assert len(dates) == 61
     used = set()
     for day in dates:
-        book = service.book(result.run_id, demo_panel, as_of=day, record=False)
+        book = DeskService(service.root).book(result.run_id, demo_panel, as_of=day, record=False)
         assert_same_book(book.rows, result.books.filter(pl.col("date") == day))
         used.add(book.model)
     assert used == {f"{result.run_id}/fold_{k:03d}" for k in range(3)}
@@ -62,11 +63,11 @@ def test_parity_every_test_date_walk_forward_rank_features_capped(tmp_path, demo
 
 def test_book_facts_checksum_fingerprint_and_config(desk_registry, continued_panel):
     service, run_id = desk_registry
-    book = service.book(run_id, continued_panel, record=False)
+    book = DeskService(service.root).book(run_id, continued_panel, record=False)
     assert book.as_of == date(2025, 5, 30)
     model_file = service.folder(run_id) / "model.txt"
     assert book.model_sha256 == hashlib.sha256(model_file.read_bytes()).hexdigest()
-    assert book.config_hash == service.run_config(run_id).fingerprint()
+    assert book.config_hash == DeskService(service.root).run_config(run_id).fingerprint()
     window = decision_slice(continued_panel, book.as_of, lookback_bars(FEATURE_NAMES))
     assert book.data_fingerprint == panel_fingerprint(window)
     rows = book.rows
@@ -81,7 +82,7 @@ def test_book_facts_checksum_fingerprint_and_config(desk_registry, continued_pan
 def test_no_lookahead_bars_after_the_date_altered_or_removed(desk_registry, continued_panel):
     service, run_id = desk_registry
     day = date(2025, 4, 15)
-    base = service.book(run_id, continued_panel, as_of=day, record=False)
+    base = DeskService(service.root).book(run_id, continued_panel, as_of=day, record=False)
     later = pl.col("date") > day
     rng = np.random.default_rng(0)
     noise = pl.Series(rng.uniform(0.5, 2.0, continued_panel.height))
@@ -90,7 +91,7 @@ def test_no_lookahead_bars_after_the_date_altered_or_removed(desk_registry, cont
         for c in ("open", "high", "low", "close", "volume")
     ).with_columns(pl.when(later).then(pl.lit("New sector")).otherwise("sector").alias("sector"))
     for panel in (altered, continued_panel.filter(~later)):
-        book = service.book(run_id, panel, as_of=day, record=False)
+        book = DeskService(service.root).book(run_id, panel, as_of=day, record=False)
         assert_frame_equal(book.rows, base.rows, check_exact=True)
         assert book.data_fingerprint == base.data_fingerprint
 
@@ -113,7 +114,7 @@ def test_decision_slice_is_each_assets_last_bars(tmp_path):
 def test_refuses_a_date_before_the_models_training_end(desk_registry, demo_panel):
     service, run_id = desk_registry
     with pytest.raises(DeskError, match="on or before the training end 2024-09-30") as err:
-        service.book(run_id, demo_panel, as_of=date(2024, 9, 2), record=False)
+        DeskService(service.root).book(run_id, demo_panel, as_of=date(2024, 9, 2), record=False)
     assert err.value.reason == "before_training_end"
 
 
@@ -125,21 +126,27 @@ def test_refuses_stale_or_partial_data(desk_registry, continued_panel):
         (pl.col("date") < last) | pl.col("asset").is_in(assets[: len(assets) // 2])
     )
     with pytest.raises(DeskError, match="looks stale or partial") as err:
-        service.book(run_id, partial, record=False)
+        DeskService(service.root).book(run_id, partial, record=False)
     assert err.value.reason == "stale_data"
     with pytest.raises(DeskError, match="4 business days before 2025-06-05"):
-        service.book(run_id, continued_panel, today=date(2025, 6, 5), record=False)
-    fresh = service.book(run_id, continued_panel, today=date(2025, 6, 2), record=False)
+        DeskService(service.root).book(
+            run_id, continued_panel, today=date(2025, 6, 5), record=False
+        )
+    fresh = DeskService(service.root).book(
+        run_id, continued_panel, today=date(2025, 6, 2), record=False
+    )
     assert fresh.as_of == last
     with pytest.raises(DeskError, match="no bars on 2025-05-31"):
-        service.book(run_id, continued_panel, as_of=date(2025, 5, 31), record=False)
+        DeskService(service.root).book(
+            run_id, continued_panel, as_of=date(2025, 5, 31), record=False
+        )
 
 
 def test_refuses_features_it_cannot_compute(desk_registry, continued_panel):
     service, run_id = desk_registry
     no_volume = continued_panel.with_columns(pl.lit(None, dtype=pl.Float64).alias("volume"))
     with pytest.raises(DeskError, match=r"\['vol_z_20'\] cannot be computed") as err:
-        service.book(run_id, no_volume, record=False)
+        DeskService(service.root).book(run_id, no_volume, record=False)
     assert err.value.reason == "feature_unavailable"
     with pytest.raises(DeskError, match="cannot build: \\['no_such'\\]"):
         lookback_bars(("ln_ret_1", "no_such"))
@@ -151,16 +158,16 @@ def test_universe_change_reported_or_refused(desk_registry, continued_panel):
     renamed = continued_panel.filter(pl.col("asset") != assets[0]).with_columns(
         pl.col("asset").replace(assets[1], "NEWCO")
     )
-    book = service.book(run_id, renamed, record=False)
+    book = DeskService(service.root).book(run_id, renamed, record=False)
     assert book.dropped == sorted([assets[0], assets[1]]) and book.new == ["NEWCO"]
     few = continued_panel.filter(pl.col("asset").is_in(assets[:30]))
     kept = few.filter(pl.col("date") == few["date"].max()).height
     universe = continued_panel.filter(pl.col("date") == date(2025, 3, 27)).height
     with pytest.raises(DeskError, match=f"only {kept} of the run's {universe} assets") as err:
-        service.book(run_id, few, record=False)
+        DeskService(service.root).book(run_id, few, record=False)
     assert err.value.reason == "universe_changed"
     with pytest.raises(DeskError, match="cannot fill the long side at 20%"):
-        service.book(
+        DeskService(service.root).book(
             run_id, continued_panel.filter(pl.col("asset").is_in(assets[:4])), record=False,
             settings=DeskSettings(min_overlap=0.0),
         )  # fmt: skip
@@ -171,7 +178,9 @@ def test_unscorable_new_listing_is_reported(desk_registry, continued_panel):
     last = continued_panel["date"].max()
     young = continued_panel.filter(pl.col("asset") == "QNTX", pl.col("date") > date(2025, 5, 20))
     panel = pl.concat([continued_panel, young.with_columns(pl.lit("YUNG").alias("asset"))])
-    book = service.book(run_id, panel.sort("asset", "date"), as_of=last, record=False)
+    book = DeskService(service.root).book(
+        run_id, panel.sort("asset", "date"), as_of=last, record=False
+    )
     assert book.unscorable == ["YUNG"] and "YUNG" not in book.rows["asset"].to_list()
 
 
@@ -180,21 +189,25 @@ def test_retrain_makes_a_child_the_desk_then_uses(tmp_path, desk_registry, conti
     root = tmp_path / "runs"
     shutil.copytree(service.folder(run_id), root / run_id)
     local = RunService(root)
-    assert local.retrain(run_id, continued_panel.filter(pl.col("date") <= date(2025, 3, 28)),
+    assert DeskService(local.root).retrain(run_id, continued_panel.filter(pl.col("date") <= date(2025, 3, 28)),
                          every="monthly") is None  # fmt: skip
-    child = local.retrain(run_id, continued_panel, every="monthly")
+    child = DeskService(local.root).retrain(run_id, continued_panel, every="monthly")
     assert child is not None
     cfg = child.config
     assert (cfg.train_start, cfg.train_end) == (date(2021, 1, 4), date(2025, 3, 27))
     assert (cfg.test_start, cfg.test_end) == (date(2025, 3, 28), date(2025, 5, 30))
-    assert local.lineage(run_id) == [run_id, child.run_id]
-    assert local.lineage(child.run_id) == [run_id, child.run_id]
-    book = local.book(run_id, continued_panel, record=False)
+    assert DeskService(local.root).lineage(run_id) == [run_id, child.run_id]
+    assert DeskService(local.root).lineage(child.run_id) == [run_id, child.run_id]
+    book = DeskService(local.root).book(run_id, continued_panel, record=False)
     assert book.model == f"{child.run_id}/model"
     assert_same_book(book.rows, child.books.filter(pl.col("date") == book.as_of))
-    early = local.book(run_id, continued_panel, as_of=date(2025, 3, 27), record=False)
+    early = DeskService(local.root).book(
+        run_id, continued_panel, as_of=date(2025, 3, 27), record=False
+    )
     assert early.model == f"{run_id}/model"
-    assert local.ledger_path(child.run_id) == local.folder(run_id) / "ledger.jsonl"
+    assert (
+        DeskService(local.root).ledger_path(child.run_id) == local.folder(run_id) / "ledger.jsonl"
+    )
 
 
 def test_a_retraining_job_saves_its_lineage_with_the_child(
@@ -208,13 +221,16 @@ def test_a_retraining_job_saves_its_lineage_with_the_child(
     root = tmp_path / "runs"
     shutil.copytree(service.folder(run_id), root / run_id)
     local = RunService(root)
-    plan = local.retrain_plan(run_id, continued_panel)
+    plan = DeskService(local.root).retrain_plan(run_id, continued_panel)
     job = jobs.wait(
         jobs.start(plan.config, plan.panel, root, "test", explain_after=False, lineage=plan)
     )
     assert job.status == "done", job.error
-    assert local.lineage(run_id) == [run_id, job.run_id]
-    assert local.book(run_id, continued_panel, record=False).model == f"{job.run_id}/model"
+    assert DeskService(local.root).lineage(run_id) == [run_id, job.run_id]
+    assert (
+        DeskService(local.root).book(run_id, continued_panel, record=False).model
+        == f"{job.run_id}/model"
+    )
 
 
 def test_retrain_due():

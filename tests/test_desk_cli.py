@@ -18,6 +18,7 @@ from desk_helpers import (  # noqa: F401  (fixtures)
 
 from alpha_core.cli.main import main
 from alpha_core.desk.orders import ORDER_COLUMNS
+from alpha_core.desk.service import DeskService
 
 
 def last_json(capsys) -> dict:
@@ -34,7 +35,9 @@ def test_book_json_orders_and_out(tmp_path, desk_registry, continued_panel, caps
             "--lot-size", "10", "--out", str(out), "--json"]  # fmt: skip
     assert main(argv) == 0
     payload = last_json(capsys)
-    book = service.book(run_id, continued_panel, as_of=date(2025, 5, 29), record=False)
+    book = DeskService(service.root).book(
+        run_id, continued_panel, as_of=date(2025, 5, 29), record=False
+    )
     for key in ("n_long", "n_short", "model_sha256", "data_fingerprint", "config_hash"):
         assert payload[key] == book.summary()[key]
     assert payload["as_of"] == "2025-05-29" and payload["status"] == "appended"
@@ -56,7 +59,7 @@ def test_book_json_orders_and_out(tmp_path, desk_registry, continued_panel, caps
     assert pl.read_csv(out / "book_2025-05-29.csv")["asset"].to_list() == list(weights)
     # the same inputs again: no new ledger line
     assert main(argv) == 0 and last_json(capsys)["status"] == "unchanged"
-    assert len(service.ledger(run_id).entries) == 1
+    assert len(DeskService(service.root).ledger(run_id).entries) == 1
 
 
 def test_book_refusals_exit_2_with_one_line(tmp_path, desk_registry, capsys):
@@ -72,7 +75,7 @@ def test_book_refusals_exit_2_with_one_line(tmp_path, desk_registry, capsys):
         assert main([*base, *extra]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("alpha: error: ") and message in err[0]
-    assert not service.ledger_path(run_id).exists()
+    assert not DeskService(service.root).ledger_path(run_id).exists()
 
 
 def test_retrain_cli_every_monthly(tmp_path, desk_registry, capsys):
@@ -82,6 +85,6 @@ def test_retrain_cli_every_monthly(tmp_path, desk_registry, capsys):
     assert last_json(capsys)["run_id"] is None
     assert main([*base, "--data", CONTINUED, "--every", "monthly"]) == 0
     child = last_json(capsys)["run_id"]
-    assert service.lineage(run_id) == [run_id, child]
+    assert DeskService(service.root).lineage(run_id) == [run_id, child]
     assert main([*base, "--data", CONTINUED, "--every", "monthly"]) == 0
     assert last_json(capsys)["run_id"] is None  # the child has seen May already

@@ -27,6 +27,7 @@ if str(ROOT) not in sys.path:
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from alpha_core.desk.orders import make_orders, read_holdings  # noqa: E402
+from alpha_core.desk.service import DeskService
 
 PAGE = "pages/7_Desk.py"
 
@@ -60,7 +61,7 @@ def test_desk_page_book_orders_ledger(desk_app, continued_panel):
     at.date_input(key=f"desk_as_of_{run_id}").set_value(date(2025, 5, 30))
     at.run()
     no_errors(at)
-    book = service.book(run_id, continued_panel, record=False)
+    book = DeskService(service.root).book(run_id, continued_panel, record=False)
     shown_long = frames(at, "rank")[0]
     expected = book.rows.filter(pl.col("side") == "long")
     assert shown_long["asset"].tolist() == expected["asset"].to_list()
@@ -71,7 +72,7 @@ def test_desk_page_book_orders_ledger(desk_app, continued_panel):
     at.run()
     no_errors(at)
     orders = make_orders(
-        book.rows, read_holdings(holdings.encode()), service.prices(continued_panel, book.as_of),
+        book.rows, read_holdings(holdings.encode()), DeskService(service.root).prices(continued_panel, book.as_of),
         1_000_000.0,
     )  # fmt: skip
     sent = orders.filter(pl.col("order_qty") != 0)
@@ -84,7 +85,7 @@ def test_desk_page_book_orders_ledger(desk_app, continued_panel):
     no_errors(at)
     done = f"Ledger: appended ({plain('2025-05-30')})"  # user-facing values are escaped
     assert any(done in s.value for s in at.success)
-    entries = service.ledger(run_id).entries
+    entries = DeskService(service.root).ledger(run_id).entries
     assert [e["as_of"] for e in entries] == ["2025-05-30"]
     assert frames(at, "as_of")[0]["as_of"].tolist() == ["2025-05-30"]
     assert not frames(at, "psi")[0].empty

@@ -17,6 +17,7 @@ from polars.testing import assert_frame_equal
 from alpha_core.cli.main import main
 from alpha_core.config import MODEL_PRESETS, RunConfig
 from alpha_core.data.panel import load_panel
+from alpha_core.desk.service import DeskService
 from alpha_core.portfolio.books import BOOK_COLUMNS
 from alpha_core.runs.service import RunService
 
@@ -41,12 +42,12 @@ def test_sp500_parity_ledger_and_monitor(tmp_path, capsys):
     days = result.books["date"].unique().sort().to_list()
     assert (days[0], days[-1], len(days)) == (date(2017, 7, 3), date(2018, 2, 7), 152)
     for day in days:
-        book = service.book(result.run_id, panel.filter(pl.col("date") <= day))
+        book = DeskService(service.root).book(result.run_id, panel.filter(pl.col("date") <= day))
         mine = book.rows.select(BOOK_COLUMNS).sort("asset")
         theirs = result.books.filter(pl.col("date") == day).select(BOOK_COLUMNS).sort("asset")
         assert_frame_equal(mine.drop("weight"), theirs.drop("weight"), check_exact=True)
         np.testing.assert_allclose(mine["weight"], theirs["weight"], rtol=0, atol=1e-12)
-    assert len(service.ledger(result.run_id).entries) == 152
+    assert len(DeskService(service.root).ledger(result.run_id).entries) == 152
 
     capsys.readouterr()
     argv = ["monitor", "--run", result.run_id, "--data", str(SP500), "--artifacts",
@@ -54,7 +55,7 @@ def test_sp500_parity_ledger_and_monitor(tmp_path, capsys):
     assert main(argv) == 0
     payload = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert payload["live_days"] == 151  # the last book has no realised return yet
-    report = service.monitor(result.run_id, panel)
+    report = DeskService(service.root).monitor(result.run_id, panel)
     own = result.daily.filter(pl.col("date").is_in(report.daily["date"].implode()))
     for column in ("long_short", "long_short_net", "turnover"):
         np.testing.assert_allclose(report.daily[column], own[column], rtol=0, atol=1e-12)

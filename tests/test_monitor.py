@@ -25,6 +25,7 @@ from scipy import stats as sps
 from alpha_core.cli.main import main
 from alpha_core.data.panel import load_panel
 from alpha_core.desk.monitor import MonitorSettings, decay_table
+from alpha_core.desk.service import DeskService
 from alpha_core.stats import drift
 
 
@@ -98,7 +99,7 @@ def test_decay_band_and_alert_by_hand():
 # ----------------------------------------------------------------------------- the desk
 def book_days(service, run_id, panel, days):
     for day in days:
-        service.book(run_id, panel.filter(pl.col("date") <= day))
+        DeskService(service.root).book(run_id, panel.filter(pl.col("date") <= day))
 
 
 def independent_pnl(entries, panel, cost_bps, borrow_bps):
@@ -129,12 +130,12 @@ def test_twenty_day_simulation_track_record_equals_independent_pnl(
     root = str(service.root)
     # the CLI on the last day: the same inputs, so the ledger is unchanged
     assert main(["book", "--run", run_id, "--data", CONTINUED, "--artifacts", root]) == 0
-    entries = service.ledger(run_id).entries
+    entries = DeskService(service.root).ledger(run_id).entries
     assert len(entries) == 20 and entries[-1]["status"] == "appended"
 
     assert main(["monitor", "--run", run_id, "--data", CONTINUED, "--artifacts", root,
                  "--json"]) == 0  # fmt: skip
-    report = service.monitor(run_id, continued_panel)
+    report = DeskService(service.root).monitor(run_id, continued_panel)
     expected = independent_pnl(entries, continued_panel, 5.0, 25.0)
     live = report.daily
     assert live["date"].to_list() == sorted(expected) and live.height == 19
@@ -177,7 +178,7 @@ def test_drift_alert_fires_on_the_planted_shift(tmp_path, desk_registry):
     service, run_id = fresh_copy(*desk_registry, tmp_path), desk_registry[1]
     shifted = load_panel(SHIFTED)
     book_days(service, run_id, shifted, shifted["date"].unique().sort().tail(20))
-    report = service.monitor(run_id, shifted)
+    report = DeskService(service.root).monitor(run_id, shifted)
     alerts = set(report.features.filter(pl.col("status") == "alert")["feature"])
     assert {"vol_5", "vol_20", "hl_range_pc"} <= alerts
     assert report.predictions["status"] == "alert"

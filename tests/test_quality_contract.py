@@ -20,9 +20,9 @@ from alpha_core.data.quality import (
     infer_calendar,
     stray_bars,
 )
+from alpha_core.data.settings import BAD_BAR_POLICIES
 from alpha_core.features.library import FEATURE_NAMES
 from alpha_core.research.contract import (
-    BAD_BAR_POLICIES,
     apply_contract,
     metrics_of,
     unusable_features,

@@ -9,8 +9,7 @@ from conftest import make_panel
 from streamlit.testing.v1 import AppTest
 
 from alpha_core.config import ModelParams, RunConfig
-from alpha_core.runs.service import RunService
-from alpha_core.runs.sweep import SweepSpec, grid_trials
+from alpha_core.runs.sweep import SweepService, SweepSpec, grid_trials
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,7 +28,7 @@ def swept(tmp_path_factory):
         model=ModelParams(n_estimators=20, max_depth=3, early_stopping_rounds=5),
     )
     spec = SweepSpec(base, grid_trials({"model.num_leaves": [4, 8], "long_pct": [0.2, 0.3]}))
-    return root, RunService(root).sweep(spec, panel)
+    return root, SweepService(root).run(spec, panel)
 
 
 def test_the_sweep_page_shows_the_engines_statistics(swept, monkeypatch):

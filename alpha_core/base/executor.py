@@ -27,7 +27,6 @@ serial backend enforces it only on the main thread.
 
 from __future__ import annotations
 
-import importlib
 import multiprocessing
 import os
 import signal
@@ -38,6 +37,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+
+from alpha_core.base.plugins import load_target
 
 DEFAULT_TIMEOUT = 6 * 3600.0
 """Seconds a task may run before it is interrupted (override per batch)."""
@@ -99,8 +100,7 @@ def run_task(task: Task, timeout: float | None = DEFAULT_TIMEOUT) -> str:
     """Run one task here (any backend's worker calls this); returns its key."""
     if task.done:
         return task.key
-    module, _, name = task.fn.partition(":")
-    fn = getattr(importlib.import_module(module), name)
+    fn = load_target(task.fn)
     try:
         with _alarm(timeout):
             fn(out=Path(task.out), **task.kwargs)

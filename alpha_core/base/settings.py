@@ -78,6 +78,16 @@ class Spec:
             raise ValueError(f"closed must be one of {CLOSED}, got {self.closed!r}")
 
 
+def names_of(table: Any) -> Callable[[], tuple[str, ...]]:
+    """``choices`` reading the names of a registry (a dict or a tuple) at each use, so an
+    entry added to it later (a plug-in, a test's toy item) is offered too."""
+
+    def names() -> tuple[str, ...]:
+        return tuple(table() if callable(table) else table)
+
+    return names
+
+
 def setting(default: Any, *, label: str, **spec: Any) -> Any:
     """Declare a config field: ``name: type = setting(default, label=..., lo=..., ...)``."""
     return field(default=default, metadata={"spec": Spec(label=label, **spec)})

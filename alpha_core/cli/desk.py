@@ -28,12 +28,21 @@ from typing import Any
 
 import polars as pl
 
-from alpha_core.base.storage import write_atomic
-from alpha_core.data.panel import PanelError, load_panel
-from alpha_core.desk.book import BOOK_ROW_COLUMNS, DeskError
-from alpha_core.desk.ledger import LedgerConflict
-from alpha_core.desk.orders import OrdersError, closing, make_orders, orders_csv, read_holdings
-from alpha_core.runs.service import RETRAIN_EVERY, RunService
+from alpha_core.api import (
+    BOOK_ROW_COLUMNS,
+    RETRAIN_EVERY,
+    DeskError,
+    DeskService,
+    LedgerConflict,
+    OrdersError,
+    PanelError,
+    closing,
+    load_panel,
+    make_orders,
+    orders_csv,
+    read_holdings,
+    write_atomic,
+)
 
 REFUSALS = (DeskError, LedgerConflict, OrdersError, PanelError, FileNotFoundError, ValueError)
 
@@ -106,7 +115,7 @@ def _print_json(payload: dict[str, Any]) -> None:
 def cmd_book(args: argparse.Namespace) -> int:
     if (args.holdings is None) != (args.capital is None):
         return _fail("--holdings and --capital go together")
-    service = RunService(args.artifacts)
+    service = DeskService(args.artifacts)
     try:
         panel = load_panel(args.data, metadata=service.run_config(args.run).metadata)
         book = service.book(
@@ -155,7 +164,7 @@ def cmd_book(args: argparse.Namespace) -> int:
 
 def cmd_monitor(args: argparse.Namespace) -> int:
     try:
-        report = RunService(args.artifacts).monitor(args.run, data=args.data)
+        report = DeskService(args.artifacts).monitor(args.run, data=args.data)
     except REFUSALS as exc:
         return _fail(str(exc))
     payload = report.to_dict()
@@ -173,7 +182,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 
 def cmd_retrain(args: argparse.Namespace) -> int:
     try:
-        result = RunService(args.artifacts).retrain(
+        result = DeskService(args.artifacts).retrain(
             args.run, data=args.data, every=args.every, explain=not args.no_explain
         )
     except REFUSALS as exc:

@@ -25,8 +25,29 @@ from typing import Any, NoReturn
 
 import polars as pl
 
-from alpha_core.base.executor import DEFAULT_TIMEOUT, EXECUTORS, TaskError, make_executor
-from alpha_core.base.progress import Progress, ignore
+from alpha_core.api import (
+    DEFAULT_TIMEOUT,
+    EXECUTORS,
+    SEARCH_SPACE,
+    PanelError,
+    Progress,
+    RunService,
+    SweepService,
+    SweepSpec,
+    TaskError,
+    check_windows,
+    default_root,
+    grid_trials,
+    ignore,
+    list_runs,
+    load_panel,
+    make_executor,
+    plan_folds,
+    read_toml,
+    scan_runs,
+    search_trials,
+    source_label,
+)
 from alpha_core.cli import desk as desk_cli
 from alpha_core.config import (
     MODEL_PRESETS,
@@ -40,13 +61,7 @@ from alpha_core.config import (
     settings,
     validate_fields,
 )
-from alpha_core.data.panel import PanelError, load_panel
-from alpha_core.evaluation.report import performance_summary
-from alpha_core.research.pipeline import check_windows
-from alpha_core.research.walkforward import plan_folds
-from alpha_core.runs.registry import default_root, list_runs, scan_runs
-from alpha_core.runs.service import RunService, source_label
-from alpha_core.runs.sweep import SEARCH_SPACE, SweepSpec, grid_trials, read_toml, search_trials
+from alpha_core.views import performance_summary
 
 
 class _Parser(argparse.ArgumentParser):
@@ -337,7 +352,7 @@ def _sweep_spec(args: argparse.Namespace, panel: pl.DataFrame) -> SweepSpec:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    service = RunService(args.artifacts or default_root())
+    service = SweepService(args.artifacts or default_root())
     try:
         raw = read_toml(args.grid or args.space) if (args.grid or args.space) else {}
         data = args.data or raw.get("base", {}).get("data", "demo")
@@ -347,7 +362,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         executor = make_executor(
             args.executor, workers=args.workers, address=args.ray_address, timeout=args.timeout
         )
-        found = service.sweep(spec, panel, executor=executor, on_trial=_print_trial)
+        found = service.run(spec, panel, executor=executor, on_trial=_print_trial)
         summary = found.summary()
     except (ConfigError, PanelError, TaskError, OSError, ValueError, KeyError) as exc:
         return _fail(flag_message(exc) if isinstance(exc, ConfigError) else str(exc))

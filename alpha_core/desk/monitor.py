@@ -35,13 +35,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from alpha_core.config import RunConfig
 from alpha_core.desk.book import SavedModel, run_universe
 from alpha_core.desk.ledger import current_books, ledger_books, ledger_scores
 from alpha_core.evaluation.metrics import daily_ic
 from alpha_core.features.library import LABEL, build_features
 from alpha_core.features.transforms import keeps_raw, transform_features
 from alpha_core.portfolio.backtest import add_costs, daily_returns
+from alpha_core.research.config import RunConfig
 from alpha_core.signals.predictions import PREDICTION
 from alpha_core.stats import drift as drift_stage
 from alpha_core.stats import returns as stats

@@ -31,16 +31,17 @@ stays dollar-neutral.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from alpha_core.config import ConfigError, RunConfig
+from alpha_core.base.settings import ConfigError
 from alpha_core.data.panel import strictly_increasing
 from alpha_core.features.transforms import percentile_rank
+from alpha_core.portfolio.settings import PortfolioSettings
+from alpha_core.portfolio.sizing import RANK, SIZINGS
 from alpha_core.portfolio.turnover import (
     buffered_sides,
     cap_turnover,
@@ -50,7 +51,6 @@ from alpha_core.portfolio.turnover import (
 )
 from alpha_core.signals.predictions import PREDICTION
 
-RANK = "rank"
 CAPPED = "capped"
 BOOK_COLUMNS = ("date", "asset", "side", "weight", PREDICTION, RANK)
 SIDES = ("long", "short")
@@ -204,25 +204,6 @@ def _rebalance_sides(w: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndar
     return w * scale[group]
 
 
-def _inverse_vol(book: pl.DataFrame) -> pl.Series:
-    if "vol_20" not in book.columns:
-        raise ValueError("inverse_vol sizing needs a vol_20 column in the predictions")
-    return 1.0 / book["vol_20"].cast(pl.Float64)
-
-
-Sizing = Callable[[pl.DataFrame], pl.Series | None]
-"""``sizing(book rows) -> raw positive base per row`` (None: equal weights)."""
-
-SIZINGS: dict[str, Sizing] = {
-    "equal": lambda book: None,
-    "rank": lambda book: (book[RANK] - 0.5).abs(),
-    "score": lambda book: (book[PREDICTION] - book["_median_pred"]).abs(),
-    "inverse_vol": _inverse_vol,
-}
-"""Weights within a side by name (the ``sizing`` setting). Adding an entry here adds the
-option to the run config, the CLI and the Train page."""
-
-
 def _base_weights(book: pl.DataFrame, sizing: str) -> np.ndarray:
     """Positive sizing base per book row; invalid values fall back to the side's median."""
     if sizing not in SIZINGS:
@@ -249,7 +230,9 @@ def _has_groups(preds: pl.DataFrame, column: str) -> bool:
     return bool((known != "unknown").any())
 
 
-def build_books(preds: pl.DataFrame, config: RunConfig) -> tuple[pl.DataFrame, dict[str, Any]]:
+def build_books(
+    preds: pl.DataFrame, config: PortfolioSettings
+) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Books with the config's ranking, sizing and limits, and a summary of binding limits.
 
     Returns ``(books, summary)``; books have :data:`BOOK_COLUMNS`, any extra prediction
@@ -323,7 +306,7 @@ def build_books(preds: pl.DataFrame, config: RunConfig) -> tuple[pl.DataFrame, d
     return hold_between(books, preds, config.rebalance_every), summary
 
 
-def _decision_rows(preds: pl.DataFrame, config: RunConfig) -> pl.DataFrame:
+def _decision_rows(preds: pl.DataFrame, config: PortfolioSettings) -> pl.DataFrame:
     """The rows books are formed on: smoothed predictions on the rebalance dates
     (:mod:`alpha_core.portfolio.turnover`; every row as it is at the defaults)."""
     frame = smooth_predictions(preds, config.smooth_days)

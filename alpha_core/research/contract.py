@@ -31,7 +31,7 @@ from typing import Any
 
 import polars as pl
 
-from alpha_core.config import ConfigError, RunConfig
+from alpha_core.base.settings import ConfigError
 from alpha_core.data.panel import PanelError
 from alpha_core.data.quality import (
     DAILY,
@@ -43,13 +43,7 @@ from alpha_core.data.quality import (
     infer_calendar,
 )
 from alpha_core.features.library import FEATURES_BY_NAME
-
-BAD_BAR_POLICIES = {
-    "refuse": "stop with a message naming the bad bars (the default)",
-    "drop": "leave the bad bars out; the run reports how many bars and test dates it lost",
-    "keep": "train on the bars as they are",
-}
-"""What a run does with bars the quality checks find unusable (the ``on_bad_bars`` setting)."""
+from alpha_core.research.config import RunConfig
 
 CONTRACT_KEY = "data_contract"
 """Key of :meth:`DataContract.to_meta` in the models' metadata (so a rebook finds it)."""

@@ -19,7 +19,7 @@ from typing import Any
 import polars as pl
 
 from alpha_core.base.progress import OnProgress, Progress, ignore
-from alpha_core.config import ConfigError, RunConfig
+from alpha_core.base.settings import ConfigError
 from alpha_core.data.panel import PanelError, panel_fingerprint
 from alpha_core.data.quality import duplicate_bars
 from alpha_core.evaluation.metrics import PredictionStats, compute_metrics, prediction_stats
@@ -28,6 +28,7 @@ from alpha_core.features.transforms import transform_features
 from alpha_core.portfolio.backtest import add_costs, daily_returns
 from alpha_core.portfolio.books import build_books
 from alpha_core.research import contract as data_contract
+from alpha_core.research.config import RunConfig
 from alpha_core.research.result import RunResult, models_meta
 from alpha_core.research.selection import TURNOVER_FIELDS, Choice, choose, wants_validation
 from alpha_core.research.walkforward import run_folds, shuffle_labels_within_date
@@ -124,7 +125,8 @@ def run_experiment(
 
     t0 = time.perf_counter()
     trained = choice.config if choice else config
-    models, preds, folds = run_folds(trained, model_feats, names, on_progress)
+    params = choice.params if choice else None
+    models, preds, folds = run_folds(trained, model_feats, names, on_progress, params=params)
     timings["model"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

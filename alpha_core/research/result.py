@@ -14,9 +14,9 @@ from typing import Any
 
 import polars as pl
 
-from alpha_core.config import RunConfig
 from alpha_core.evaluation.metrics import PredictionStats, prediction_stats
 from alpha_core.models.base import TrainedModel
+from alpha_core.research.config import RunConfig
 
 
 @dataclass

@@ -6,7 +6,8 @@ trains on the rows dated from the run's first training date whose label is known
 before the window opens, and the window's own rows count only if their label is known
 before the first test block (after any embargo).
 
-``select = "valid"`` trains every candidate of :data:`CANDIDATES` (a fixed, documented set)
+``select = "valid"`` trains every candidate of :data:`CANDIDATES` (a fixed, documented set;
+for a model type other than LightGBM, its declared ``candidates()``, by default its presets)
 on those rows, each with early stopping on the window (:mod:`alpha_core.models.lightgbm.model`), and scores
 it by the **validation criterion**: the mean daily rank IC of its scores against the
 realised return over the window (:func:`alpha_core.stats.scoring.mean_daily_rank_ic`). A
@@ -45,34 +46,38 @@ from typing import Any
 import polars as pl
 
 from alpha_core.base.progress import OnProgress, Progress, ignore
-from alpha_core.config import ConfigError, ModelParams, RunConfig
+from alpha_core.base.settings import ConfigError
 from alpha_core.features.library import LABEL, as_training_target
 from alpha_core.features.transforms import transform_label
-from alpha_core.models.base import fit_model, sharing_fits, training_rows
+from alpha_core.models.base import (
+    fit_model,
+    model_class,
+    params_to_dict,
+    resolve_params,
+    sharing_fits,
+    training_rows,
+)
+from alpha_core.models.lightgbm.params import ModelParams
 from alpha_core.portfolio.backtest import add_costs, daily_returns
 from alpha_core.portfolio.books import build_books
+from alpha_core.research.config import RunConfig
 from alpha_core.research.walkforward import plan_folds, shuffle_labels_within_date
 from alpha_core.signals.predictions import GROUP_COLUMNS, PREDICTION
 from alpha_core.stats import returns as stats
-from alpha_core.stats.scoring import tie_summary
+from alpha_core.stats.scoring import mean_daily_rank_ic, tie_summary
 
 VALID_MONTHS = 6
 """Default validation window: this many calendar months up to ``train_end``."""
 
-SELECTIONS: dict[str, str] = {
-    "none": "train the settings given (their early stopping, if any, on the validation window)",
-    "valid": "train CANDIDATES, keep the best by validation rank IC, refit it and test it",
-}
-"""Selection modes by name (the ``select`` setting)."""
-
 
 @dataclass(frozen=True)
 class Candidate:
-    """One setting the selection may choose: a training target and LightGBM parameters."""
+    """One setting the selection may choose: a training target and model parameters (of
+    the run's model type)."""
 
     name: str
     label_transform: str
-    params: ModelParams
+    params: Any
 
 
 _CANDIDATE_BASE = ModelParams(
@@ -125,12 +130,17 @@ class Choice:
     meta: dict[str, Any]
     """``n_candidates``, ``chosen_candidate``, ``valid_rank_ic``, ``valid_window``,
     ``selection``: recorded in every model's sidecar and the run's metrics."""
+    params: Any = None
+    """The chosen model parameters when ``config.model`` cannot hold them (a model type
+    other than LightGBM); the run's folds train with them."""
 
 
 def wants_validation(config: RunConfig) -> bool:
     """True when the run trains on the validation window before its test models."""
-    early = config.model.early_stopping_rounds > 0 and config.model.valid_fraction == 0
-    return config.select == "valid" or early
+    cls = model_class(config.model_type)
+    return config.select == "valid" or cls.wants_validation(
+        resolve_params(config.model_type, config.model)
+    )
 
 
 def validation_window(config: RunConfig, dates: list[date]) -> tuple[date, date]:
@@ -186,10 +196,22 @@ def validation_rows(
 
 
 def candidates_for(config: RunConfig) -> tuple[Candidate, ...]:
-    """The candidates a run compares: :data:`CANDIDATES`, or its own settings alone."""
+    """The candidates a run compares: :data:`CANDIDATES` (LightGBM) or the model type's
+    ``candidates()``, or its own settings alone."""
     if config.select == "valid":
-        return CANDIDATES
-    return (Candidate("as given", config.label_transform, config.model),)
+        if config.model_type == "lightgbm":
+            return CANDIDATES
+        declared = model_class(config.model_type).candidates()
+        if not declared:
+            raise ConfigError(
+                f"model type {config.model_type!r} declares no candidates", field="select"
+            )
+        return tuple(
+            Candidate(name, label or config.label_transform, params)
+            for name, label, params in declared
+        )
+    params = resolve_params(config.model_type, config.model)
+    return (Candidate("as given", config.label_transform, params),)
 
 
 def choose(
@@ -202,24 +224,25 @@ def choose(
     candidates = candidates_for(config)
     on_progress(Progress("selecting", 0.0, 0, len(candidates)))
     fit, valid = validation_rows(config, feats, names)
-    rows, scores = [], []
+    rows, scores, params = [], [], []
     # every candidate fits the same rows; one alone has nothing to share (and the shared
     # Dataset would outlive its fit, raising the peak while it scores its training rows)
     shared = sharing_fits(config.model_type) if len(candidates) > 1 else nullcontext()
     with shared:
         for k, candidate in enumerate(candidates):
             on_progress(Progress("selecting", 0.05 * k / len(candidates), k, len(candidates)))
-            row, score = _score(candidate, config, fit, valid, names)
+            row, score, refit_params = _score(candidate, config, fit, valid, names)
             rows.append(row)
             scores.append(score)
+            params.append(refit_params)
     pick = _pick(rows) if config.select == "valid" else 0
-    refits = [_refit(config, c, r["best_iteration"]) for c, r in zip(candidates, rows, strict=True)]
+    refits = [_refit(config, c, p) for c, p in zip(candidates, params, strict=True)]
     books_meta: dict[str, Any] = {}
     if config.select == "valid" and not gives_books(config):
         refits[pick], books_meta = choose_books(refits[pick], _scored(valid, scores[pick]))
     table = pl.DataFrame(
         [
-            {**r, "chosen": i == pick, "flags": _flags(refit, books=i == pick)}
+            {**r, "chosen": i == pick, "flags": _flags(refit, i == pick, params[i])}
             for i, (r, refit) in enumerate(zip(rows, refits, strict=True))
         ]
     )
@@ -232,7 +255,8 @@ def choose(
         "valid_window": [str(valid["date"].min()), str(valid["date"].max())],
         **books_meta,
     }
-    return Choice(refits[pick], table, meta)
+    own = isinstance(params[pick], type(config.model))  # the config holds the parameters
+    return Choice(refits[pick], table, meta, None if own else params[pick])
 
 
 # ------------------------------------------------------------- the books' turnover stage
@@ -335,10 +359,12 @@ def choose_books(config: RunConfig, preds: pl.DataFrame) -> tuple[RunConfig, dic
     return config.replace(**dict(chosen.settings)), meta
 
 
-def _refit(config: RunConfig, candidate: Candidate, trees: int) -> RunConfig:
-    """The run's config training ``candidate`` with ``trees`` trees and no early stopping."""
-    params = dataclasses.replace(candidate.params, n_estimators=trees, early_stopping_rounds=0)
-    return config.replace(label_transform=candidate.label_transform, model=params)
+def _refit(config: RunConfig, candidate: Candidate, params: Any) -> RunConfig:
+    """The run's config training ``candidate`` with the parameters its fit on the validation
+    window passed on (LightGBM: its trees, no early stopping); parameters of another class
+    than the config's ``model`` travel in :attr:`Choice.params`."""
+    config = config.replace(label_transform=candidate.label_transform)
+    return config.replace(model=params) if isinstance(params, type(config.model)) else config
 
 
 def _score(
@@ -347,8 +373,8 @@ def _score(
     fit: pl.DataFrame,
     valid: pl.DataFrame,
     names: tuple[str, ...],
-) -> tuple[dict[str, Any], Any]:
-    """The candidate's row of the table and its validation scores."""
+) -> tuple[dict[str, Any], Any, Any]:
+    """The candidate's row of the table, its validation scores and its refit parameters."""
     t0 = time.perf_counter()
     train = transform_label(fit, candidate.label_transform)
     model = fit_model(
@@ -357,6 +383,24 @@ def _score(
     scores = model.predict(valid)
     ties = tie_summary(valid["date"], scores)
     p = candidate.params
+    refit = type(model).refit_params(p, model)
+    if not isinstance(p, ModelParams):
+        ic = model.meta.get("valid_rank_ic")
+        row = {
+            "candidate": candidate.name,
+            "label_transform": candidate.label_transform,
+            "params": str(params_to_dict(p)),
+            "valid_rank_ic": mean_daily_rank_ic(valid["date"], scores, valid[LABEL])
+            if ic is None
+            else ic,
+            "valid_tie_share": ties["tie_share_mean"],
+            "valid_tied_days": ties["tied_days"],
+            "refused": ties["tied_days"] > 0,
+            "n_train_rows": train.height,
+            "n_valid_rows": valid.height,
+            "seconds": time.perf_counter() - t0,
+        }
+        return row, scores, refit
     row = {
         "candidate": candidate.name,
         "label_transform": candidate.label_transform,
@@ -374,7 +418,7 @@ def _score(
         "n_valid_rows": valid.height,
         "seconds": time.perf_counter() - t0,
     }
-    return row, scores
+    return row, scores, refit
 
 
 def _pick(rows: list[dict[str, Any]]) -> int:
@@ -410,15 +454,21 @@ _MODEL_FLAGS = (
 )
 
 
-def _flags(config: RunConfig, books: bool = False) -> str:
+def _flags(config: RunConfig, books: bool = False, params: Any = None) -> str:
     """The chosen settings as ``alpha run`` flags: the same run without selecting (with
-    ``books``, its turnover settings too)."""
+    ``books``, its turnover settings too; ``params`` of a type other than LightGBM)."""
     parts = [f"--feature-set {config.feature_set}", f"--label-transform {config.label_transform}"]
     if config.features:
         parts.append(f"--features {','.join(config.features)}")
     if config.target_horizon != 1:
         parts.append(f"--target-horizon {config.target_horizon}")
-    parts += [f"--{n.replace('_', '-')} {getattr(config.model, n)}" for n in _MODEL_FLAGS]
+    if params is not None and not isinstance(params, ModelParams):
+        parts.append(f"--model-type {config.model_type}")
+        for n, v in params_to_dict(params).items():
+            v = ",".join(v) if isinstance(v, list) else v
+            parts.append(f"--{n.replace('_', '-')} {v}")
+    else:
+        parts += [f"--{n.replace('_', '-')} {getattr(config.model, n)}" for n in _MODEL_FLAGS]
     if books:
         default = RunConfig()
         parts += [

@@ -30,14 +30,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from alpha_core.base.executor import Executor, Task, make_executor
 from alpha_core.base.progress import OnProgress, Progress
+from alpha_core.base.settings import ConfigError
 from alpha_core.base.storage import atomic_dir
-from alpha_core.config import ConfigError, RunConfig
 from alpha_core.features.library import (
     FEATURES_BY_NAME,
     LABEL,
@@ -48,7 +49,16 @@ from alpha_core.features.library import (
     is_categorical,
 )
 from alpha_core.features.transforms import transform_label
-from alpha_core.models.base import TrainedModel, fit_model, load_model, save_model, training_rows
+from alpha_core.models.base import (
+    TrainedModel,
+    fit_model,
+    load_model,
+    params_to_dict,
+    save_model,
+    training_rows,
+)
+from alpha_core.research.config import RunConfig
+from alpha_core.research.schedules import SCHEDULES, WINDOWS
 from alpha_core.signals.predictions import predict_window
 
 FOLD = "fold"
@@ -64,51 +74,6 @@ class Fold:
     purge_before: date
     test_start: date
     test_end: date
-
-
-Schedule = Callable[[list[date], int], list[list[date]]]
-"""``schedule(test_dates, retrain_days) -> blocks`` of consecutive test dates."""
-
-
-def _whole(test_dates: list[date], _retrain_days: int) -> list[list[date]]:
-    return [test_dates]
-
-
-def _every_n_days(test_dates: list[date], retrain_days: int) -> list[list[date]]:
-    return [test_dates[i : i + retrain_days] for i in range(0, len(test_dates), retrain_days)]
-
-
-def _calendar(key: Callable[[date], tuple[int, int]]) -> Schedule:
-    def blocks(test_dates: list[date], _retrain_days: int) -> list[list[date]]:
-        out: list[list[date]] = []
-        for i, d in enumerate(test_dates):
-            if i and key(d) == key(test_dates[i - 1]):
-                out[-1].append(d)
-            else:
-                out.append([d])
-        return out
-
-    return blocks
-
-
-SCHEDULES: dict[str, Schedule] = {
-    "none": _whole,
-    "monthly": _calendar(lambda d: (d.year, d.month)),
-    "quarterly": _calendar(lambda d: (d.year, (d.month - 1) // 3)),
-    "days": _every_n_days,
-}
-"""Retraining schedules by name (the ``walk_forward`` setting). Adding an entry here adds
-the option to the run config, the CLI and the Train page."""
-
-
-TrainingWindow = Callable[[int, int, int], int]
-"""``window(first, last, window_days) -> first`` date index of a fold's training window."""
-
-WINDOWS: dict[str, TrainingWindow] = {
-    "expanding": lambda first, _last, _days: first,
-    "rolling": lambda first, last, days: max(first, last - days + 1),
-}
-"""Training windows by name (the ``window`` setting)."""
 
 
 def block_dates(test_dates: list[date], mode: str, retrain_days: int) -> list[list[date]]:
@@ -198,6 +163,7 @@ def run_folds(
     start: float = 0.05,
     span: float = 0.9,
     executor: Executor | None = None,
+    params: Any = None,
 ) -> tuple[list[TrainedModel], pl.DataFrame, pl.DataFrame]:
     """Train every fold and predict its block: ``(models, predictions, fold_table)``.
 
@@ -206,15 +172,17 @@ def run_folds(
     end, row count, training RMSE and seconds. Folds run through ``executor`` (default: the
     config's ``executor`` backend); a serial run keeps the frame in memory, the others write
     it once to a work folder and each fold reads its own window (:func:`fold_task`).
+    ``params``: the model's parameters when not the config's (a selection's choice for a
+    model type whose parameters the config does not hold).
     """
     dates = feats.get_column("date").unique().sort().to_list()
     folds = plan_folds(config, dates)
     if executor is None:
         executor = make_executor(getattr(config, "executor", "serial"))
     if executor.name == "serial" or len(folds) == 1:
-        results = _serial_folds(config, feats, folds, names, on_progress, start, span)
+        results = _serial_folds(config, feats, folds, names, on_progress, start, span, params)
     else:
-        results = _distributed_folds(config, feats, folds, names, on_progress, executor)
+        results = _distributed_folds(config, feats, folds, names, on_progress, executor, params)
     models = [model for model, _, _ in results]
     parts = [preds for _, preds, _ in results]
     table = pl.DataFrame([row for _, _, row in results]).select(FOLD, pl.exclude(FOLD))
@@ -232,18 +200,18 @@ def _serial_folds(
     on_progress: OnProgress,
     start: float,
     span: float,
+    params: Any = None,
 ) -> list[FoldResult]:
     n_folds = len(folds)
-    total = config.model.n_estimators
     results = []
     for fold in folds:
         base = start + span * fold.index / n_folds
 
         def progress(i: int, n: int, base: float = base, k: int = fold.index) -> None:
-            fraction = base + span * i / (total * n_folds)
+            fraction = base + span * i / (max(n, 1) * n_folds)
             on_progress(Progress("training", fraction, k, n_folds, i, n))
 
-        results.append(fit_fold(config, feats, fold, names, progress))
+        results.append(fit_fold(config, feats, fold, names, progress, params))
     return results
 
 
@@ -253,8 +221,11 @@ def fit_fold(
     fold: Fold,
     names: tuple[str, ...],
     progress: Callable[[int, int], None] | None = None,
+    params: Any = None,
 ) -> FoldResult:
-    """One fold: train on its purged window, predict its block; ``(model, preds, row)``."""
+    """One fold: train on its purged window, predict its block; ``(model, preds, row)``.
+
+    ``params``: the model's parameters (default: the config's ``model``)."""
     t0 = time.perf_counter()
     train = fold_training_rows(feats, fold, names, config)
     if train.height == 0:
@@ -262,8 +233,9 @@ def fit_fold(
             f"fold {fold.index}: no training rows in {fold.train_start} .. {fold.train_end}"
             f": {why_no_rows(feats, fold, names)}"
         )
+    params = config.model if params is None else params
     model = fit_model(
-        train, names, config.model, config.seed, progress=progress, model_type=config.model_type
+        train, names, params, config.seed, progress=progress, model_type=config.model_type
     )
     model.meta.update(
         {
@@ -297,9 +269,12 @@ PREDS_FILE = "predictions.parquet"
 MODEL_STEM = "model"
 
 
-def fold_task(out: Path, feats: str, config: dict, fold: dict, names: list[str]) -> None:
+def fold_task(
+    out: Path, feats: str, config: dict, fold: dict, names: list[str], params: Any = None
+) -> None:
     """A fold as a task: read its window of the work folder's features, fit, predict and
-    write ``out/`` (model, predictions, row) atomically."""
+    write ``out/`` (model, predictions, row) atomically (``params``: JSON, or None for the
+    config's)."""
     run_config = RunConfig.from_dict(config)
     plan = Fold(**{k: date.fromisoformat(v) if k != "index" else v for k, v in fold.items()})
     frame = (
@@ -307,7 +282,7 @@ def fold_task(out: Path, feats: str, config: dict, fold: dict, names: list[str])
         .filter(pl.col("date").is_between(plan.train_start, plan.test_end))
         .collect()
     )
-    model, preds, row = fit_fold(run_config, frame, plan, tuple(names))
+    model, preds, row = fit_fold(run_config, frame, plan, tuple(names), None, params)
     with atomic_dir(out) as tmp:
         save_model(model, tmp, MODEL_STEM)
         preds.write_parquet(tmp / PREDS_FILE)
@@ -325,6 +300,7 @@ def _distributed_folds(
     names: tuple[str, ...],
     on_progress: OnProgress,
     executor: Executor,
+    params: Any = None,
 ) -> list[FoldResult]:
     keep = ["date", "asset", LABEL, LABEL_END, *[n for n in names if n not in (LABEL, LABEL_END)]]
     keep += [c for c in (TARGET, TARGET_END) if c in feats.columns]
@@ -340,6 +316,7 @@ def _distributed_folds(
                     "config": config.to_dict(),
                     "fold": _fold_dict(f),
                     "names": list(names),
+                    **({"params": params_to_dict(params)} if params is not None else {}),
                 },
                 out=Path(work) / f"fold_{f.index:03d}",
             )

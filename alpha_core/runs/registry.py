@@ -1,10 +1,10 @@
 """The run registry: runs saved under ``artifacts/runs/<run_id>/`` and read back without code.
 
 A run folder holds ``config.json``, ``metrics.json``, ``meta.json`` (name, timings, data
-label), ``model.txt`` + ``model.json`` (model text + JSON sidecar; the last fold's model for
-a walk-forward run), ``models/fold_000.txt`` + ``.json`` ... (every fold's model,
-walk-forward runs only), the Parquet tables of :data:`TABLES` and :data:`OPTIONAL_TABLES`,
-and the caller's extra files (the run service's exports, ``predictions.csv``). ``meta.json``
+label), ``model.json`` + the files its model type wrote (the sidecar lists them; LightGBM:
+``model.txt``; the last fold's model for a walk-forward run), ``models/fold_000.json`` + its
+files ... (every fold's model, walk-forward runs only), the Parquet tables of :data:`TABLES`
+and :data:`OPTIONAL_TABLES`, and the caller's extra files (the run service's exports, ``predictions.csv``). ``meta.json``
 also holds the manifest (``files``): the size and sha256 of every other file of the save.
 
 **When a run is visible.** Everything above is written into a hidden temporary folder
@@ -46,8 +46,8 @@ from typing import Any
 import polars as pl
 
 from alpha_core.base.storage import Writer, atomic_dir, clean_orphans, remove_dir, write_json
-from alpha_core.config import RunConfig
-from alpha_core.models.base import load_model, save_model
+from alpha_core.models.base import load_model, numbered_stems, save_model
+from alpha_core.research.config import RunConfig
 from alpha_core.research.result import RunResult
 
 TABLES = ("predictions", "books", "daily")
@@ -329,7 +329,7 @@ def _read_run(run_id: str, path: Path) -> RunResult:
     optional = {t: table(t) if (path / f"{t}.parquet").exists() else None for t in OPTIONAL_TABLES}
     model = load_model(path)
     folder = path / MODELS_DIR
-    n_folds = len(list(folder.glob("fold_*.json"))) if folder.exists() else 0
+    n_folds = len(numbered_stems(folder)) if folder.exists() else 0
     models = [load_model(folder, fold_stem(k)) for k in range(n_folds)] or [model]
     return RunResult(
         config=config,
@@ -341,6 +341,49 @@ def _read_run(run_id: str, path: Path) -> RunResult:
         run_id=run_id,
         **tables,
     )
+
+
+def read_file(run_id: str, name: str, root: Path | None = None) -> bytes:
+    """The bytes of one file of a saved run, checked against the run's manifest (size and
+    sha256) before anyone parses them: the way services read a run without loading it
+    whole. Raises RunNotFoundError or :class:`DamagedRunError` naming the file."""
+    path = run_dir(run_id, root)
+    if not path.is_dir():
+        raise RunNotFoundError(f"no run {run_id!r} in {path.parent}")
+    try:
+        files = _check_files(path, _json_object(path / META))
+        raw = (path / name).read_bytes()
+    except _Problem as problem:
+        raise DamagedRunError(run_id, str(problem)) from None
+    except OSError as exc:
+        raise DamagedRunError(run_id, f"{name} cannot be read ({_first_line(exc)})") from None
+    entry = files.get(name)
+    if isinstance(entry, dict) and entry.get("sha256") != hashlib.sha256(raw).hexdigest():
+        raise DamagedRunError(run_id, f"{name}: checksum mismatch (altered since saved)")
+    return raw
+
+
+def read_config(run_id: str, root: Path | None = None) -> RunConfig:
+    """A saved run's config, checked against its manifest (without loading its tables)."""
+    try:
+        return RunConfig.from_dict(json.loads(read_file(run_id, "config.json", root)))
+    except (ValueError, TypeError) as exc:
+        if isinstance(exc, DamagedRunError):
+            raise
+        raise DamagedRunError(run_id, f"config.json: {_first_line(exc)}") from None
+
+
+def read_table(run_id: str, name: str, root: Path | None = None) -> pl.DataFrame:
+    """One Parquet table of a saved run (``daily``, ``predictions``...), checked."""
+    return pl.read_parquet(io.BytesIO(read_file(run_id, f"{name}.parquet", root)))
+
+
+def read_meta(run_id: str, root: Path | None = None) -> dict[str, Any]:
+    """A saved run's ``meta.json`` (the manifest itself)."""
+    try:
+        return _json_object(run_dir(run_id, root) / META)
+    except _Problem as problem:
+        raise DamagedRunError(run_id, str(problem)) from None
 
 
 def rename_run(run_id: str, new_name: str, root: Path | None = None) -> None:

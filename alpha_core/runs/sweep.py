@@ -38,10 +38,14 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from alpha_core.base.executor import Executor, Task
+from alpha_core.base.executor import Executor, SerialExecutor, Task
+from alpha_core.base.settings import ConfigError, replace_paths, setting_for
 from alpha_core.base.storage import atomic_dir, write_atomic, write_json
-from alpha_core.config import ConfigError, RunConfig, replace_paths, setting_for
+from alpha_core.data.panel import load_panel
 from alpha_core.models.base import sharing_fits
+from alpha_core.research.config import RunConfig
+from alpha_core.runs.registry import default_root
+from alpha_core.runs.service import RunService
 from alpha_core.stats import returns as stats
 from alpha_core.stats.overfitting import pbo_cscv, reality_check
 
@@ -139,7 +143,6 @@ def check_spec(spec: SweepSpec) -> None:
 # ------------------------------------------------------------------------ the trial task
 def trial_task(out: Path, panel: str, config: dict[str, Any]) -> None:
     """One trial as a task: train the config on the sweep's panel, write ``out/``."""
-    from alpha_core.runs.service import RunService  # the run service imports this module
 
     run_config = RunConfig.from_dict(config)
     # kept from trial to trial in this process: the trials fit the same rows (same bins)
@@ -328,3 +331,42 @@ def _finite(x: float) -> float | None:
 def sweeps_root(runs_root: Path) -> Path:
     """Sweeps live beside the run registry: ``<artifacts>/sweeps``."""
     return Path(runs_root).parent / "sweeps"
+
+
+class SweepService:
+    """Sweeps kept beside the runs of one registry folder (``<runs root>/../sweeps``)."""
+
+    def __init__(self, runs_root: Path | None = None) -> None:
+        self.runs_root = Path(runs_root) if runs_root is not None else default_root()
+        self.root = sweeps_root(self.runs_root)
+
+    def run(
+        self,
+        spec: SweepSpec,
+        panel: pl.DataFrame | None = None,
+        *,
+        executor: Executor | None = None,
+        on_trial: Callable[[int, int], None] | None = None,
+    ) -> Sweep:
+        """Run (or resume) a sweep in ``<artifacts>/sweeps/<sweep_id>``; its ledger and
+        statistics are then :meth:`alpha_core.runs.Sweep.summary`."""
+        check_spec(spec)
+        found = Sweep(self.root / spec.sweep_id, spec)
+        if panel is None and not (found.folder / PANEL_FILE).exists():
+            panel = load_panel(spec.base.data, metadata=spec.base.metadata)
+        if panel is not None:
+            found.prepare(panel)
+        found.run(executor or SerialExecutor(), on_trial)
+        return found
+
+    def list(self) -> list[Sweep]:
+        """Sweeps with a ledger, newest first."""
+        root = self.root
+        found = [Sweep(p.parent) for p in root.glob(f"*/{LEDGER_FILE}")]
+        return sorted(found, key=lambda s: s.ledger_path.stat().st_mtime, reverse=True)
+
+    def load(self, sweep_id: str) -> Sweep:
+        folder = self.root / sweep_id
+        if not (folder / SPEC_FILE).exists():
+            raise FileNotFoundError(f"no sweep {sweep_id!r} in {self.root}")
+        return Sweep(folder)

@@ -13,7 +13,7 @@ from datetime import date
 
 import polars as pl
 
-from alpha_core.config import ConfigError
+from alpha_core.base.settings import ConfigError
 from alpha_core.features.library import LABEL, forward_return, model_rows
 from alpha_core.models.base import TrainedModel
 

@@ -1,0 +1,254 @@
+"""The desk service: the one way front ends book, monitor and retrain a saved run.
+
+A :class:`DeskService` serves the runs of one registry folder through the run service
+(:class:`alpha_core.runs.service.RunService`), so every file it reads is checked against
+the run's manifest. A *lineage* is a run and its retrained children (``lineage.json`` in a
+child's folder); its ledger (``ledger.jsonl``) lives in the folder of its first run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import ClassVar
+
+import polars as pl
+
+from alpha_core.base.progress import OnProgress, ignore
+from alpha_core.data.panel import load_panel
+from alpha_core.desk import book as book_stage
+from alpha_core.desk import ledger, monitor
+from alpha_core.evaluation.metrics import daily_ic
+from alpha_core.research.config import RunConfig
+from alpha_core.research.result import RunResult
+from alpha_core.runs.service import RunService, source_label
+
+LINEAGE_FILE = "lineage.json"
+"""Written into a retrained run's folder: ``{"parent": run_id, ...}``."""
+
+
+class DeskService:
+    """Book, monitor and retrain the runs in one registry folder (``root``)."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.runs = RunService(root)
+
+    @property
+    def root(self) -> Path:
+        return self.runs.root
+
+    def lineage(self, run_id: str) -> list[str]:
+        """The runs of ``run_id``'s lineage, oldest first: its first ancestor, then each
+        newest child down to the newest retraining (see :meth:`retrain`)."""
+        parents = self._parents()
+        first = run_id
+        while first in parents:
+            first = parents[first]
+        chain = [first]
+        children: dict[str, list[str]] = {}
+        for child, parent in parents.items():
+            children.setdefault(parent, []).append(child)
+        while chain[-1] in children:
+            chain.append(max(children[chain[-1]], key=self._created))
+        return chain
+
+    def _parents(self) -> dict[str, str]:
+        out = {}
+        if self.runs.root.exists():
+            for path in self.runs.root.glob(f"*/{LINEAGE_FILE}"):
+                out[path.parent.name] = json.loads(path.read_text())["parent"]
+        return out
+
+    def _created(self, run_id: str) -> tuple[str, str]:
+        return str(self.runs.meta(run_id).get("created", "")), run_id
+
+    def desk_models(self, run_id: str) -> list[book_stage.SavedModel]:
+        """Every saved model of the run's lineage, oldest run and fold first."""
+        return [
+            m
+            for rid in self.lineage(run_id)
+            for m in book_stage.saved_models(self.runs.folder(rid), rid)
+        ]
+
+    def ledger_path(self, run_id: str) -> Path:
+        """The lineage's ledger: ``ledger.jsonl`` in the folder of its first run."""
+        return self.runs.folder(self.lineage(run_id)[0]) / ledger.LEDGER_FILE
+
+    def ledger(self, run_id: str) -> ledger.Entries:
+        return ledger.read_entries(self.ledger_path(run_id))
+
+    def book(
+        self,
+        run_id: str,
+        panel: pl.DataFrame | None = None,
+        *,
+        data: str | None = None,
+        as_of: date | None = None,
+        today: date | None = None,
+        settings: book_stage.DeskSettings | None = None,
+        record: bool = True,
+        force: bool = False,
+    ) -> book_stage.Book:
+        """The book decided at the close of ``as_of`` with the lineage's model in force,
+        appended to the lineage's ledger unless ``record`` is False.
+
+        ``panel`` or ``data`` (a source, e.g. ``demo:2025-06-30``); default: the run's data.
+        Raises :class:`~alpha_core.desk.book.DeskError` or
+        :class:`~alpha_core.desk.ledger.LedgerConflict`.
+        """
+        config = self.runs.config(run_id)
+        if panel is None:
+            panel = load_panel(data or config.data, metadata=config.metadata)
+        result = book_stage.make_book(
+            config, self.desk_models(run_id), panel, as_of, run_id=run_id, today=today,
+            settings=settings or book_stage.DeskSettings(),
+        )  # fmt: skip
+        if record:
+            ledger.record(self.ledger_path(run_id), result, force=force)
+        return result
+
+    @staticmethod
+    def prices(panel: pl.DataFrame, as_of: date) -> pl.DataFrame:
+        """``asset, close`` on ``as_of``: the reference prices of orders."""
+        return panel.filter(pl.col("date") == as_of).select("asset", "close")
+
+    def run_config(self, run_id: str) -> RunConfig:
+        """A saved run's config (checked against its manifest)."""
+        return self.runs.config(run_id)
+
+    def monitor(
+        self,
+        run_id: str,
+        panel: pl.DataFrame | None = None,
+        *,
+        data: str | None = None,
+        settings: monitor.MonitorSettings | None = None,
+    ) -> monitor.MonitorReport:
+        """The lineage's live track record against its backtest, drift and coverage."""
+        settings = settings or monitor.MonitorSettings()
+        config = self.run_config(run_id)
+        if panel is None:
+            panel = load_panel(data or config.data, metadata=config.metadata)
+        newest = self.desk_models(run_id)[-1]
+        entries = self.ledger(run_id).entries
+        live, live_ic = monitor.live_daily(entries, panel, config)
+        backtest = self.runs.table(newest.run_id, "daily")
+        preds = self.runs.table(newest.run_id, "predictions")
+        features, recent_start, data_end = monitor.input_drift(panel, config, newest, settings)
+        report = monitor.MonitorReport(
+            run_id=run_id,
+            data_end=data_end,
+            daily=live,
+            ic=live_ic,
+            decay=monitor.decay_table(live, live_ic, backtest, daily_ic(preds), settings),
+            band=monitor.track_band(live, backtest, settings.decay_z),
+            features=features,
+            predictions=monitor.prediction_drift(preds, ledger.ledger_scores(entries), settings),
+            coverage=monitor.coverage(entries, panel, newest),
+            recent_start=recent_start,
+            settings=settings,
+        )
+        report.reasons = monitor.recommend(report)
+        return report
+
+    def retrain(
+        self,
+        run_id: str,
+        panel: pl.DataFrame | None = None,
+        *,
+        data: str | None = None,
+        every: str | None = None,
+        explain: bool = False,
+        on_progress: OnProgress = ignore,
+    ) -> RunResult | None:
+        """Train a child of the lineage's newest run on the data since its test window
+        (:meth:`retrain_plan`); None when no retraining is due."""
+        plan = self.retrain_plan(run_id, panel, data=data, every=every)
+        if plan is None:
+            return None
+        return self.runs.train_and_save(
+            plan.config, plan.panel, data_label=source_label(plan.config.data),
+            explain=explain, on_progress=on_progress, lineage=plan,
+        )  # fmt: skip
+
+    def retrain_plan(
+        self,
+        run_id: str,
+        panel: pl.DataFrame | None = None,
+        *,
+        data: str | None = None,
+        every: str | None = None,
+    ) -> RetrainPlan | None:
+        """The child run of the lineage's newest run, or None when no retraining is due.
+
+        The child keeps the config; its training window ends where the parent's test window
+        ended (expanding from the same start, or a rolling window moved forward by the new
+        dates) and its test window is the new dates, purge and embargo as configured.
+        ``every`` ("monthly" or "quarterly"): due only when the data reached a later month
+        (quarter) than the parent's test end; None: due on any new date.
+        """
+        chain = self.lineage(run_id)
+        parent_id = chain[-1]
+        parent = self.run_config(parent_id)
+        source = data or parent.data
+        if panel is None:
+            panel = load_panel(source, metadata=parent.metadata)
+        dates = panel.get_column("date").unique().sort()
+        new = dates.filter(dates > parent.test_end)
+        if new.len() == 0 or not retrain_due(parent.test_end, new[-1], every):
+            return None
+        old = dates.filter(dates <= parent.test_end)
+        start = parent.train_start
+        if parent.window == "rolling":
+            later = old.filter(old >= parent.train_start)
+            start = later[min(new.len(), later.len() - 1)]
+        config = parent.replace(
+            data=source,
+            train_start=start,
+            train_end=parent.test_end,
+            test_start=new[0],
+            test_end=new[-1],
+            name=f"{parent.name or parent_id} (retrained to {new[-1]})",
+        )
+        return RetrainPlan(config, panel, parent_id, chain[0])
+
+
+@dataclass(frozen=True)
+class RetrainPlan:
+    """A retraining to run: the child's config and panel, its parent and its lineage's first."""
+
+    FILE: ClassVar[str] = LINEAGE_FILE
+
+    config: RunConfig
+    panel: pl.DataFrame
+    parent: str
+    first: str
+
+    def write_lineage(self, path: Path) -> None:
+        """Writer of the child's ``lineage.json`` (saved with the child run)."""
+        lineage = {
+            "parent": self.parent,
+            "first": self.first,
+            "data_end": str(self.config.test_end),
+        }
+        path.write_text(json.dumps(lineage, indent=2, sort_keys=True))
+
+
+def retrain_due(last_seen: date, data_end: date, every: str | None) -> bool:
+    """Whether data up to ``data_end`` calls for a retraining of a model that has seen
+    ``last_seen``: any later date (``every`` None), a later month, or a later quarter."""
+    if every is None:
+        return data_end > last_seen
+    if every not in RETRAIN_EVERY:
+        raise ValueError(f"every must be one of {', '.join(RETRAIN_EVERY)}, got {every!r}")
+    return RETRAIN_EVERY[every](data_end) > RETRAIN_EVERY[every](last_seen)
+
+
+RETRAIN_EVERY: dict[str, Callable[[date], tuple[int, int]]] = {
+    "monthly": lambda d: (d.year, d.month),
+    "quarterly": lambda d: (d.year, (d.month - 1) // 3),
+}
+"""Retraining schedules of ``alpha retrain --every`` by name."""

@@ -1,0 +1,161 @@
+"""The portfolio stage's settings: book forming, sizing, limits, turnover control and costs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from alpha_core.base.settings import names_of, setting
+from alpha_core.portfolio.sizing import SIZINGS
+from alpha_core.signals.predictions import GROUP_COLUMNS
+
+
+@dataclass(frozen=True)
+class PortfolioSettings:
+    """How predictions become daily books and what trading them costs."""
+
+    long_pct: float = setting(
+        0.2,
+        label="Long percentile (top)",
+        lo=0,
+        hi=0.5,
+        closed="right",
+        widget="percent",
+        step=0.01,
+        section="Books",
+        help="share of assets bought each day",
+    )
+    short_pct: float = setting(
+        0.2,
+        label="Short percentile (bottom)",
+        lo=0,
+        hi=0.5,
+        closed="right",
+        widget="percent",
+        step=0.01,
+        section="Books",
+        help="share of assets sold each day",
+    )
+    sizing: str = setting(
+        "equal",
+        label="Sizing within a side",
+        choices=names_of(SIZINGS),
+        section="Books",
+        help="equal; rank: |rank - 0.5|; score: |prediction - the date's median|; "
+        "inverse_vol: 1 / vol_20 at the decision date",
+    )
+    gross_long: float = setting(
+        1.0,
+        label="Gross long",
+        lo=0,
+        hi=10,
+        closed="right",
+        step=0.1,
+        fmt="%.2f",
+        section="Costs & limits",
+        help="long weights sum to +gross_long",
+    )
+    gross_short: float = setting(
+        1.0,
+        label="Gross short",
+        lo=0,
+        hi=10,
+        closed="right",
+        step=0.1,
+        fmt="%.2f",
+        section="Costs & limits",
+        help="short weights sum to -gross_short (equal to gross_long: dollar-neutral)",
+    )
+    max_weight: float | None = setting(
+        None,
+        label="Max |weight| per asset",
+        lo=0,
+        hi=10,
+        closed="right",
+        step=0.01,
+        fmt="%.3f",
+        section="Costs & limits",
+        help="cap on any single |weight|; the excess goes to the uncapped names of the side",
+    )
+    max_sector_weight: float | None = setting(
+        None,
+        label="Max gross per group",
+        lo=0,
+        hi=10,
+        closed="right",
+        step=0.05,
+        fmt="%.3f",
+        section="Costs & limits",
+        help="cap on the gross weight of one group (limit_group) within a side",
+    )
+    limit_group: str = setting(
+        "sector",
+        label="Group for limits",
+        choices=names_of(GROUP_COLUMNS),
+        section="Costs & limits",
+        help="grouping for the group cap and sector neutrality",
+    )
+    sector_neutral: bool = setting(
+        False,
+        label="Rank within each group",
+        section="Costs & limits",
+        help="rank predictions within each group (limit_group) per date instead of across all",
+    )
+    rebalance_every: int = setting(
+        1,
+        label="Rebalance every (days)",
+        lo=1,
+        section="Books",
+        help="trade every k-th test date and hold the book (its weights) in between; "
+        "1: every day (alpha_core.portfolio.turnover)",
+    )
+    hold_buffer: float = setting(
+        0.0,
+        label="Hold buffer",
+        lo=0,
+        hi=0.5,
+        widget="percent",
+        step=0.01,
+        section="Books",
+        help="a name enters the long book in the top long_pct and leaves it only below the top "
+        "long_pct + buffer (the short book mirrors it); 0: no buffer",
+    )
+    smooth_days: int = setting(
+        1,
+        label="Smooth predictions over (days)",
+        lo=1,
+        section="Books",
+        help="rank each asset by the mean of its last N predictions (known at the decision "
+        "date); 1: today's prediction alone",
+    )
+    max_turnover: float | None = setting(
+        None,
+        label="Max daily turnover",
+        lo=0,
+        hi=20,
+        closed="right",
+        step=0.05,
+        fmt="%.2f",
+        section="Costs & limits",
+        help="cap on sum |w_t - w_t-1| per day: the trade is scaled towards the target book "
+        "so that it holds (empty: no cap)",
+    )
+    cost_bps: float = setting(
+        0.0,
+        label="Trading cost (bps per unit turnover)",
+        lo=0,
+        hi=10_000,
+        step=1.0,
+        fmt="%.1f",
+        section="Costs & limits",
+        help="proportional cost in basis points per unit of turnover (sum |w_t - w_t-1|)",
+    )
+    borrow_bps: float = setting(
+        0.0,
+        label="Borrow fee (bps per year)",
+        lo=0,
+        hi=10_000,
+        step=10.0,
+        fmt="%.1f",
+        section="Costs & limits",
+        help="fee on the short book, basis points per year",
+    )
