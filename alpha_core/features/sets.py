@@ -101,3 +101,7 @@ def run_features(
 def set_table() -> str:
     """The Markdown list of the feature sets (README and docs/features.md show it)."""
     return "\n".join(f"- `{s.name}`: {s.description}" for s in FEATURE_SETS.values())
+
+
+if __name__ == "__main__":  # python -m alpha_core.features.sets: the docs' list of sets
+    print(set_table())

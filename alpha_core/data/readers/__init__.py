@@ -38,3 +38,8 @@ def file_readers() -> dict[str, FileReader]:
 def clear_cache() -> None:
     """Forget the discovered readers (after installing one in a running process)."""
     file_readers.cache_clear()
+
+
+def format_list() -> str:
+    """The Markdown list of the file formats, one line per reader (the README shows it)."""
+    return "\n".join(f"- {reader.description}" for reader in file_readers().values())
