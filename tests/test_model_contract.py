@@ -2,8 +2,8 @@
 
 A toy model type (ordinary least squares in numpy) is declared in this module alone and
 registered; it then fits, predicts, saves and loads (JSON only), and is explained by
-``alpha_core.evaluation.explain`` exactly like LightGBM. Its exact SHAP values are known in closed form:
-``phi_j = w_j (x_j - mean_j)``, expected value the prediction at the training mean.
+``alpha_core.evaluation.explain`` exactly like LightGBM. Its exact SHAP values are known in
+closed form: ``phi_j = w_j (x_j - mean_j)``, expected value the prediction at the training mean.
 """
 
 from __future__ import annotations
@@ -249,7 +249,8 @@ def test_registry_refuses_clashes_and_unknown_types():
 
     with pytest.raises(TypeError, match="Unfinished leaves abstract methods unimplemented"):
         register_model_type(Unfinished)
-    with pytest.raises(ValueError, match=r"unknown model type 'nope' \(known: lightgbm, toy_ols"):
+    known = r"unknown model type 'nope' \(known: lightgbm, linear, ensemble, toy_ols"
+    with pytest.raises(ValueError, match=known):
         fit_model(pl.DataFrame({"x": [1]}), ("x",), ModelParams(), seed=0, model_type="nope")
     with pytest.raises(ValueError, match="no training rows"):
         fit_model(pl.DataFrame(), TOY_FEATURES, ModelParams(), seed=0, model_type=TOY)

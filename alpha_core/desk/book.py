@@ -39,12 +39,18 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from alpha_core.config import RunConfig
 from alpha_core.data.panel import PanelError, panel_fingerprint
 from alpha_core.features.library import FEATURES_BY_NAME, build_features, model_rows, sector_codes
 from alpha_core.features.transforms import transform_features
-from alpha_core.models.base import ModelFileError, TrainedModel, load_model, read_model_file
+from alpha_core.models.base import (
+    ModelFileError,
+    TrainedModel,
+    load_model,
+    model_digest,
+    numbered_stems,
+)
 from alpha_core.portfolio.books import build_books
+from alpha_core.research.config import RunConfig
 from alpha_core.research.contract import apply_bad_bar_policy
 from alpha_core.signals.predictions import CONTEXT_FEATURES, PREDICTION, decision_context
 
@@ -92,30 +98,19 @@ class SavedModel:
 
 
 def model_sha256(folder: Path, stem: str) -> str:
-    """sha256 of the model's own files (``<stem>.*`` but the JSON sidecar), in name order.
-
-    For LightGBM that is ``<stem>.txt``. Each file is first checked against the checksum its
-    sidecar recorded at save (:func:`alpha_core.models.base.read_model_file`).
-    """
-    files = sorted(p for p in folder.glob(f"{stem}.*") if p.suffix != ".json")
-    if not files:
-        raise FileNotFoundError(f"no model file for {folder / stem}")
-    h = hashlib.sha256()
-    for path in files:
-        try:
-            h.update(read_model_file(folder, stem, path.name))
-        except ModelFileError as exc:
-            raise DeskError(
-                "model_changed", f"{exc}; the model file changed after training"
-            ) from exc
-    digest = h.hexdigest()
-    return digest
+    """sha256 of the model's own files (those its sidecar lists, in name order; LightGBM:
+    ``<stem>.txt``), each first checked against the checksum recorded at save
+    (:func:`alpha_core.models.base.model_digest`)."""
+    try:
+        return model_digest(folder, stem)
+    except ModelFileError as exc:
+        raise DeskError("model_changed", f"{exc}; the model file changed after training") from exc
 
 
 def saved_models(folder: Path, run_id: str) -> list[SavedModel]:
     """The models of a saved run in fold order (``models/fold_NNN``, else ``model``)."""
-    folds = sorted((folder / "models").glob("fold_*.json"))
-    where = [(folder / "models", p.stem) for p in folds] or [(folder, "model")]
+    folds = numbered_stems(folder / "models")
+    where = [(folder / "models", stem) for stem in folds] or [(folder, "model")]
     out = []
     for directory, stem in where:
         model = load_model(directory, stem)

@@ -4,9 +4,9 @@ Values are the model's own exact contributions (``TrainedModel.contributions`` o
 :mod:`alpha_core.models.base`): one column per feature plus a last column holding the expected
 value, and each row sums exactly to the raw prediction. For LightGBM they are path-dependent
 TreeSHAP (the algorithm of ``shap.TreeExplainer`` with
-``feature_perturbation="tree_path_dependent"``), computed by :mod:`alpha_core.models.lightgbm.fastshap` (see
-:mod:`alpha_core.models.lightgbm.model`). Only the model contract is used here, so every model type is
-explained the same way.
+``feature_perturbation="tree_path_dependent"``), computed by
+:mod:`alpha_core.models.lightgbm.fastshap` (see :mod:`alpha_core.models.lightgbm.model`). Only
+the model contract is used here, so every model type is explained the same way.
 
 Two views are computed for a run:
 
@@ -44,7 +44,12 @@ import polars as pl
 from alpha_core.base.storage import write_atomic, write_json
 from alpha_core.features.library import DATE_LEVEL_FEATURES, model_rows
 from alpha_core.features.transforms import percentile_rank
-from alpha_core.models.base import TrainedModel, feature_matrix, training_rows
+from alpha_core.models.base import (
+    TrainedModel,
+    feature_matrix,
+    model_contributions,
+    training_rows,
+)
 from alpha_core.signals.predictions import PREDICTION
 
 SHAP_PREFIX = "shap__"
@@ -60,9 +65,11 @@ DATE_LEVEL_SHARE = 0.25
 """Share of the test window's mean |SHAP| above which date-level features are flagged."""
 
 
-def contributions(model: TrainedModel, x: np.ndarray) -> np.ndarray:
-    """The model's contributions, shape ``(n, k + 1)``; the last column is the expected value."""
-    return model.contributions(x)
+def contributions(model: TrainedModel, x: np.ndarray, dates: Any = None) -> np.ndarray:
+    """The model's contributions, shape ``(n, k + 1)``; the last column is the expected value.
+
+    ``dates``: the rows' dates, which a cross-sectional model (per-date normalisation) needs."""
+    return model_contributions(model, x, dates)
 
 
 def shap_frame(model: TrainedModel, rows: pl.DataFrame) -> pl.DataFrame:
@@ -71,7 +78,7 @@ def shap_frame(model: TrainedModel, rows: pl.DataFrame) -> pl.DataFrame:
     ``prediction`` is the raw model output, equal to the row's contributions plus expected value.
     """
     x = feature_matrix(rows, model.features, dtype=model.input_dtype)
-    phi = contributions(model, x)
+    phi = contributions(model, x, rows["date"])
     data: dict[str, Any] = {
         "date": rows["date"],
         "asset": rows["asset"],
@@ -101,11 +108,20 @@ def sample_rows(
     sample_size: int,
     seed: int,
 ) -> tuple[pl.DataFrame, int]:
-    """A uniform sample (without replacement) of the training rows, and the population size."""
+    """A uniform sample (without replacement) of the training rows, and the population size.
+
+    A cross-sectional model (its inputs normalised per date) is explained on whole dates:
+    dates drawn at random until they hold ``sample_size`` rows (a cluster sample)."""
     rows = training_rows(feats, start, end, purge_before, model.features)
     n = min(sample_size, rows.height)
     if n == rows.height:
         return rows, rows.height
+    if model.capabilities.cross_sectional:
+        counts = rows.group_by("date").len().sort("date")
+        order = np.random.default_rng(seed).permutation(counts.height)
+        keep = order[: int(np.searchsorted(np.cumsum(counts["len"].to_numpy()[order]), n)) + 1]
+        chosen = counts["date"].gather(np.sort(keep))
+        return rows.filter(pl.col("date").is_in(chosen.implode())), rows.height
     return rows.sample(n=n, seed=seed, shuffle=False), rows.height
 
 

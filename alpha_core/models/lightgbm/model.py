@@ -10,9 +10,9 @@ A model is saved as LightGBM's own text format (``<stem>.txt``) beside the JSON 
 which records the text's sha256; loading checks that checksum and the text's structure
 (:func:`check_model_text`) before LightGBM parses it, since LightGBM aborts the whole process
 on some malformed model files.
-Contributions are exact path-dependent TreeSHAP, computed by :mod:`alpha_core.models.lightgbm.fastshap`
-from tables compiled once per model and kept on it, or by LightGBM's ``pred_contrib`` for
-trees fastshap does not handle.
+Contributions are exact path-dependent TreeSHAP, computed by
+:mod:`alpha_core.models.lightgbm.fastshap` from tables compiled once per model and kept on
+it, or by LightGBM's ``pred_contrib`` for trees fastshap does not handle.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -31,12 +31,12 @@ import numpy as np
 import polars as pl
 
 from alpha_core.base.storage import write_atomic
-from alpha_core.config import ModelParams
 from alpha_core.features.library import LABEL, is_categorical
 
 # Any alpha_core import runs alpha_core/__init__.py first, which sets OMP_WAIT_POLICY
 # before LightGBM loads libgomp.
 from alpha_core.models.base import (
+    Capabilities,
     FitProgress,
     ModelFileError,
     TrainedModel,
@@ -47,6 +47,7 @@ from alpha_core.models.base import (
     split_validation_tail,
     write_sidecar,
 )
+from alpha_core.models.lightgbm.params import MODEL_PRESETS, ModelParams
 from alpha_core.stats.scoring import mean_daily_rank_ic
 
 
@@ -101,6 +102,11 @@ class LightGBMModel(TrainedModel):
     """A fitted booster and what is needed to use and audit it."""
 
     model_type: ClassVar[str] = "lightgbm"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        validation_aware=True, exact_contributions=True, shares_fits=True
+    )
+    params_class: ClassVar[type] = ModelParams
+    presets: ClassVar[dict[str, Any]] = MODEL_PRESETS
 
     booster: lgb.Booster
     features: tuple[str, ...]
@@ -225,6 +231,19 @@ class LightGBMModel(TrainedModel):
     def sharing_fits(cls, keep: bool = False) -> AbstractContextManager[None]:
         return reusing_datasets(keep)
 
+    @classmethod
+    def wants_validation(cls, params: ModelParams) -> bool:
+        return params.early_stopping_rounds > 0 and params.valid_fraction == 0
+
+    @classmethod
+    def refit_params(cls, params: ModelParams, model: TrainedModel) -> ModelParams:
+        trees = int(model.meta.get("best_iteration", params.n_estimators))
+        return replace(params, n_estimators=trees, early_stopping_rounds=0)
+
+    @classmethod
+    def legacy_files(cls, stem: str) -> tuple[str, ...]:
+        return (f"{stem}.txt",)
+
     # ------------------------------------------------------------------------- use
     def predict(self, frame: pl.DataFrame) -> np.ndarray:
         return self.booster.predict(feature_matrix(frame, self.features))
@@ -232,8 +251,8 @@ class LightGBMModel(TrainedModel):
     def contributions(self, x: np.ndarray, method: str = "auto") -> np.ndarray:
         """TreeSHAP contributions, shape ``(n, k + 1)``; the last column is the expected value.
 
-        ``method``: "fast" (:mod:`alpha_core.models.lightgbm.fastshap`, same values in O(T L D) per row),
-        "native" (LightGBM's ``pred_contrib``) or "auto" (fast when the model allows it).
+        ``method``: "fast" (:mod:`alpha_core.models.lightgbm.fastshap`, same values in O(T L D)
+        per row), "native" (LightGBM's ``pred_contrib``) or "auto" (fast when the model allows it).
         """
         if x.shape[0] == 0:
             return np.zeros((0, len(self.features) + 1))
@@ -249,7 +268,8 @@ class LightGBMModel(TrainedModel):
         return np.asarray(out, dtype=float)
 
     def shap_tables(self) -> Any:
-        """The trees compiled for :mod:`alpha_core.models.lightgbm.fastshap`, or None where it cannot serve.
+        """The trees compiled for :mod:`alpha_core.models.lightgbm.fastshap`, or None where it
+        cannot serve.
 
         Built on first use (about a second on the demo model) and kept on the model; the
         lock makes the app's background thread and page scripts build them once.

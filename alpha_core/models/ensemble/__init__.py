@@ -1,0 +1,1 @@
+"""alpha_core.models.ensemble: weighted combinations of member models of any types."""

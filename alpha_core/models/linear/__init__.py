@@ -1,0 +1,1 @@
+"""alpha_core.models.linear: ridge regression on per-date z-scored features."""
