@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from alpha_core.config import RunConfig
 from alpha_core.desk import book as desk
 from alpha_core.models import base
 from alpha_core.models.conformance import FEATURES, check_model_type, demo_panel
+from alpha_core.research.config import RunConfig
 from alpha_core.runs.service import RunService
 from alpha_core.signals.predictions import PREDICTION
 
