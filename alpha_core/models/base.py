@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib
 import inspect
 import json
 from abc import ABC, abstractmethod
@@ -236,8 +235,6 @@ def discover_model_types(refresh: bool = False) -> tuple[str, ...]:
     first), each registered; found once per process unless ``refresh``."""
     global _DISCOVERED
     if _DISCOVERED is None or refresh:
-        if refresh:
-            importlib.invalidate_caches()
         found = plugins.discover("model_types", builtins=_BUILT_IN)
         for name, item in found.items():
             cls = item.obj
