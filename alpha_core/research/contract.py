@@ -42,7 +42,7 @@ from alpha_core.data.quality import (
     describe,
     infer_calendar,
 )
-from alpha_core.features.library import FEATURES_BY_NAME
+from alpha_core.features.libraries import feature_spec
 from alpha_core.research.config import RunConfig
 
 CONTRACT_KEY = "data_contract"
@@ -162,11 +162,11 @@ def missing_columns(panel: pl.DataFrame) -> set[str]:
 
 
 def unusable_features(names: tuple[str, ...], panel: pl.DataFrame) -> dict[str, str]:
-    """Feature -> the first column it needs (``Feature.needs``) that the panel lacks."""
+    """Feature -> the first column it needs (its library's ``needs``) that the panel lacks."""
     missing = missing_columns(panel)
     out: dict[str, str] = {}
     for name in names:
-        feature = FEATURES_BY_NAME.get(name)
+        feature = feature_spec(name)
         lacking = [c for c in getattr(feature, "needs", ()) if c in missing]
         if lacking:
             out[name] = lacking[0]

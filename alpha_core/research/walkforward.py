@@ -39,8 +39,8 @@ from alpha_core.base.executor import Executor, Task, make_executor
 from alpha_core.base.progress import OnProgress, Progress
 from alpha_core.base.settings import ConfigError
 from alpha_core.base.storage import atomic_dir
+from alpha_core.features.libraries import feature_spec
 from alpha_core.features.library import (
-    FEATURES_BY_NAME,
     LABEL,
     LABEL_END,
     TARGET,
@@ -146,7 +146,7 @@ def why_no_rows(feats: pl.DataFrame, fold: Fold, names: tuple[str, ...]) -> str:
     counts = sorted(zip(present, numeric, strict=True))
     empty = [n for c, n in counts if c == 0]
     if empty:
-        needs = {n: getattr(FEATURES_BY_NAME.get(n), "needs", ()) for n in empty}
+        needs = {n: getattr(feature_spec(n), "needs", ()) for n in empty}
         named = [f"{n} (needs {', '.join(needs[n])})" if needs[n] else n for n in empty]
         return f"feature {', '.join(named)} is missing on every bar of the window"
     return (
