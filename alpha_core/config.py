@@ -22,6 +22,7 @@ from alpha_core.base.settings import (
 from alpha_core.data.settings import BAD_BAR_POLICIES, DataSettings
 from alpha_core.evaluation.settings import EvaluationSettings
 from alpha_core.features.settings import FeatureSettings
+from alpha_core.models.base import model_presets, model_type_infos, preset_params
 from alpha_core.models.lightgbm.params import (
     FAST_PRESET,
     MODEL_PRESETS,
@@ -29,7 +30,7 @@ from alpha_core.models.lightgbm.params import (
     ModelParams,
     ModelPreset,
 )
-from alpha_core.models.settings import ModelSettings
+from alpha_core.models.settings import ModelSettings, block_of, blocks
 from alpha_core.portfolio.settings import PortfolioSettings
 from alpha_core.research.config import (
     CONFIG_VERSION,
@@ -61,10 +62,15 @@ __all__ = [
     "RunConfig",
     "Setting",
     "Spec",
+    "block_of",
+    "blocks",
     "default_windows",
     "defaults_for_data",
     "from_dict_of",
     "get_path",
+    "model_presets",
+    "model_type_infos",
+    "preset_params",
     "replace_paths",
     "setting",
     "setting_for",

@@ -21,7 +21,16 @@ from typing import Any
 
 import streamlit as st
 
-from alpha_core.config import SECTIONS, RunConfig, Setting, get_path, replace_paths, settings
+from alpha_core.config import (
+    SECTIONS,
+    RunConfig,
+    Setting,
+    block_of,
+    blocks,
+    get_path,
+    replace_paths,
+    settings,
+)
 
 PENDING = "cfg_pending_changes"
 """Session key of the settings another page asked the form to start from."""
@@ -147,7 +156,7 @@ def render(base: RunConfig, lo: date, hi: date, key_prefix: str = "cfg") -> dict
         for path in pending:  # the widgets show the requested value, not a remembered one
             st.session_state.pop(f"{key_prefix}.{path}", None)
     values = base.to_dict()
-    shown = [s for s in settings(type(base)) if s.spec.section in SECTIONS]
+    shown = [s for s in settings(type(base)) if s.spec.section in SECTIONS and _in_form(s, base)]
     for column, section in zip(st.columns(len(SECTIONS)), SECTIONS, strict=True):
         with column:
             st.markdown(f"**{section}**")
@@ -160,6 +169,15 @@ def render(base: RunConfig, lo: date, hi: date, key_prefix: str = "cfg") -> dict
                     for s in more:
                         _set(values, s.path, _draw(s, base, key_prefix, lo, hi))
     return values
+
+
+def _in_form(s: Setting, base: RunConfig) -> bool:
+    """The model type is chosen above the form (so its parameters can follow); of the
+    parameter blocks only the chosen type's is drawn."""
+    if s.path == "model_type":
+        return False
+    head = s.path.partition(".")[0]
+    return head not in blocks() or head == block_of(base.model_type)
 
 
 def _draw(s: Setting, base: RunConfig, key_prefix: str, lo: date, hi: date) -> Any:

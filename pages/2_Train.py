@@ -15,7 +15,13 @@ import dataclasses
 import streamlit as st
 
 from alpha_core.api import PanelError, check_windows
-from alpha_core.config import MODEL_PRESETS, ConfigError, RunConfig, defaults_for_data
+from alpha_core.config import (
+    ConfigError,
+    RunConfig,
+    block_of,
+    defaults_for_data,
+    model_type_infos,
+)
 from alpha_ui import cache, config_form, jobs, layout, session
 from alpha_ui.text import plain
 
@@ -91,27 +97,38 @@ if st.session_state.get("last_error"):
     failure = session.user_message(st.session_state.pop("last_error"))
     st.error(f"The last training run failed: {plain(failure)}")
 
-PRESETS = {f"{name} ({p.summary})": p.params for name, p in MODEL_PRESETS.items()}
+base, origin = _base()
+TYPES = model_type_infos()
+model_type = st.selectbox(
+    "Model type",
+    list(TYPES),
+    index=list(TYPES).index(base.model_type) if base.model_type in TYPES else 0,
+    key="train_model_type",
+    format_func=lambda name: f"{name}: {TYPES[name].summary}",
+    help="a discovered plug-in; the form below shows its parameters",
+)
+base = base.replace(model_type=model_type)
+PRESETS = {f"{name} ({p.summary})": p.params for name, p in TYPES[model_type].presets.items()}
 
 
 def _apply_preset() -> None:
-    """Write the chosen preset's model parameters into the form's widgets."""
+    """Write the chosen preset's parameters into the form's widgets of the model type."""
     params = PRESETS[st.session_state["model_preset"]]
+    block = block_of(model_type)
     for f in dataclasses.fields(params):
-        key = f"cfg.model.{f.name}"
+        key = f"cfg.{block}.{f.name}"
         if key in st.session_state:
             st.session_state[key] = getattr(params, f.name)
 
 
-st.selectbox(
-    "Model preset (fills the model fields below)",
-    list(PRESETS),
-    key="model_preset",
-    on_change=_apply_preset,
-    help="; ".join(f"{name}: {p.help}" for name, p in MODEL_PRESETS.items()),
-)
-
-base, origin = _base()
+if PRESETS:
+    st.selectbox(
+        "Model preset (fills the model fields below)",
+        list(PRESETS),
+        key="model_preset",
+        on_change=_apply_preset,
+        help="; ".join(f"{name}: {p.help}" for name, p in TYPES[model_type].presets.items()),
+    )
 f1, f2 = st.columns([4, 1])
 f1.caption(
     f"The form starts from {plain(origin)}; your edits are kept until you train or reset. "

@@ -22,7 +22,7 @@ from test_config import form, widgets
 from test_model_contract import TOY, OrdinaryLeastSquares
 
 from alpha_core.cli.main import main
-from alpha_core.config import ModelParams, RunConfig, defaults_for_data
+from alpha_core.config import ModelParams, RunConfig, defaults_for_data, setting_for
 from alpha_core.data.panel import READERS, load_panel
 from alpha_core.evaluation.metrics import METRICS, Metric, daily_ic
 from alpha_core.features.library import FEATURES_BY_NAME, Feature
@@ -192,7 +192,7 @@ def test_a_model_type_registered_once_trains_from_the_cli_and_the_app(
         feats = RunService(folder.parent).features(run.config, panel)
         rows = run.predictions.join(feats.drop("label"), on=["date", "asset"])
         np.testing.assert_allclose(run.model.predict(rows), rows["prediction"].to_numpy())
-        assert TOY in widgets(form(RunConfig()))["cfg.model_type"].options
+        assert TOY in setting_for(RunConfig, "model_type").options()  # the Train page's choices
         app_folder = app_run(tiny_config(prices, panel, model_type=TOY), panel, tmp_path / "app")
         at = page_app("pages/4_Explain.py", app_folder.name, app_folder.parent, monkeypatch)
         assert any("exact linear SHAP" in c.value for c in at.caption)

@@ -25,6 +25,8 @@ from alpha_core.config import (
     ModelParams,
     RunConfig,
     Setting,
+    block_of,
+    blocks,
     default_windows,
     defaults_for_data,
     get_path,
@@ -149,11 +151,20 @@ def test_choices_may_be_computed_when_used():
 
 
 # ------------------------------------------------------------- derived, not listed
-def test_form_bounds_are_validation_bounds_for_every_numeric_setting():
-    at = form(RunConfig())
+def in_form(s: Setting, model_type: str) -> bool:
+    """Shown in the Train form: not hidden, not the model type (chosen above the form), and
+    of the parameter blocks only the model type's."""
+    head = s.path.partition(".")[0]
+    in_block = head not in blocks() or head == block_of(model_type)
+    return s.spec.section != HIDDEN and s.path != "model_type" and in_block
+
+
+@pytest.mark.parametrize("model_type", list(blocks().values()))
+def test_form_bounds_are_validation_bounds_for_every_numeric_setting(model_type):
+    at = form(RunConfig(model_type=model_type))
     shown = widgets(at)
-    numeric = [s for s in settings(RunConfig) if s.numeric and s.spec.section != HIDDEN]
-    assert len(numeric) > 20
+    numeric = [s for s in settings(RunConfig) if s.numeric and in_form(s, model_type)]
+    assert len(numeric) > 15
     for s in numeric:
         w = shown[f"cfg.{s.path}"]
         scale = 100 if s.spec.widget == "percent" else 1
@@ -208,12 +219,14 @@ def test_every_setting_has_a_flag_that_parses_into_the_config():
         assert get_path(config, s.path) == value, s.path
 
 
-def test_every_shown_setting_has_a_form_control_and_the_form_returns_its_config():
+@pytest.mark.parametrize("model_type", list(blocks().values()))
+def test_every_shown_setting_has_a_form_control_and_the_form_returns_its_config(model_type):
     base = RunConfig(model=FAST_PRESET, long_pct=0.15, max_weight=0.05, sizing="inverse_vol")
+    base = base.replace(model_type=model_type)
     at = form(base)
     shown = widgets(at)
     for s in settings(RunConfig):
-        assert (f"cfg.{s.path}" in shown) == (s.spec.section != HIDDEN), s.path
+        assert (f"cfg.{s.path}" in shown) == in_form(s, model_type), s.path
     # the feature subset is a multiselect of the registered features (issue 9)
     assert {s.path for s in settings(RunConfig) if s.spec.section == HIDDEN} == {"data", "metadata"}
     assert RunConfig.from_dict(submit(at)) == base

@@ -50,12 +50,13 @@ from alpha_core.api import (
 )
 from alpha_core.cli import desk as desk_cli
 from alpha_core.config import (
-    MODEL_PRESETS,
     WINDOW_FIELDS,
     ConfigError,
     RunConfig,
     Setting,
     defaults_for_data,
+    model_type_infos,
+    preset_params,
     replace_paths,
     setting_for,
     settings,
@@ -114,7 +115,7 @@ def _help(s: Setting) -> str:
     text = s.spec.help or s.spec.label
     if s.numeric:
         text += f"; {s.describe()}"
-    if s.path.startswith("model."):
+    if "." in s.path:  # a model type's parameter
         default = "from --model-preset"
     else:
         default = s.default if s.default not in ("", (), None) else "none"
@@ -137,6 +138,20 @@ def _add_setting(run: argparse.ArgumentParser, s: Setting) -> None:
     run.add_argument(s.flag, **kwargs)
 
 
+def preset_names() -> list[str]:
+    """Every preset name of every model type (``--model-preset``'s choices)."""
+    infos = model_type_infos().values()
+    return list(dict.fromkeys(name for info in infos for name in info.presets))
+
+
+def preset_help() -> str:
+    return "; ".join(
+        f"{name} ({info.name}): {p.help}"
+        for info in model_type_infos().values()
+        for name, p in info.presets.items()
+    ).replace("%", "%%")
+
+
 def build_parser(config_cls: type[RunConfig] = RunConfig) -> argparse.ArgumentParser:
     parser = _Parser(prog="alpha", description="Alpha Lab: daily cross-sectional alpha research.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -145,9 +160,10 @@ def build_parser(config_cls: type[RunConfig] = RunConfig) -> argparse.ArgumentPa
         _add_setting(run, s)
     run.add_argument(
         "--model-preset",
-        choices=list(MODEL_PRESETS),
-        default="seed",
-        help="; ".join(f"{name}: {p.help}" for name, p in MODEL_PRESETS.items()),
+        choices=preset_names(),
+        default=None,
+        help="a preset of the --model-type's parameters (default: its defaults; LightGBM's "
+        "are the seed's): " + preset_help(),
     )
     run.add_argument("--artifacts", type=Path, default=None, help="registry folder")
     run.add_argument("--no-save", action="store_true", help="do not write the run")
@@ -173,7 +189,7 @@ def _add_sweep_parser(sub: Any) -> None:
     sweep.add_argument("--space", type=Path, help="TOML file: [base], [space] lists (--search)")
     sweep.add_argument("--search-seed", type=int, default=0, help="seed of --search (default 0)")
     sweep.add_argument("--data", default=None, help="data source (default: demo)")
-    sweep.add_argument("--model-preset", choices=list(MODEL_PRESETS), default="fast")
+    sweep.add_argument("--model-preset", choices=preset_names(), default="fast")
     sweep.add_argument("--executor", choices=list(EXECUTORS), default="process")
     sweep.add_argument("--ray-address", default=None, help="a running Ray cluster's address")
     sweep.add_argument("--workers", type=int, default=0, help="processes or local Ray CPUs")
@@ -227,8 +243,12 @@ def config_from_args(
     :func:`~alpha_core.config.defaults_for_data` (which also sets ``n_trials``).
     """
     given = given_settings(args, config_cls)
-    preset = MODEL_PRESETS[getattr(args, "model_preset", None) or "seed"].params
-    base = config_cls(model=preset)
+    model_type = given.get("model_type", config_cls().model_type)
+    try:
+        preset = preset_params(model_type, getattr(args, "model_preset", None))
+    except ValueError as exc:
+        raise ConfigError(str(exc), field="model_type") from None
+    base = config_cls(model_type=model_type).with_params(preset)
     if panel is None:
         base = base.replace(n_trials=saved_runs + 1)
     else:

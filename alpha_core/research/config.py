@@ -24,8 +24,8 @@ from alpha_core.base.settings import ConfigError, from_dict_of, setting, validat
 from alpha_core.data.settings import DataSettings
 from alpha_core.evaluation.settings import EvaluationSettings
 from alpha_core.features.settings import FeatureSettings
-from alpha_core.models.lightgbm.params import MODEL_PRESETS
-from alpha_core.models.settings import ModelSettings
+from alpha_core.models.base import model_presets
+from alpha_core.models.settings import ModelSettings, inactive_blocks
 from alpha_core.portfolio.settings import PortfolioSettings
 from alpha_core.research.settings import WINDOW_FIELDS, ResearchSettings
 
@@ -55,16 +55,13 @@ class RunConfig(
 
     # ------------------------------------------------------------- serialisation
     def to_dict(self) -> dict[str, Any]:
+        """Plain JSON values; parameter blocks of model types the run does not use are left
+        out (:func:`~alpha_core.models.settings.inactive_blocks`)."""
         out: dict[str, Any] = {"version": CONFIG_VERSION}
+        skip = inactive_blocks(self.model_type)
         for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, date):
-                value = value.isoformat()
-            elif dataclasses.is_dataclass(value):
-                value = dataclasses.asdict(value)
-            elif isinstance(value, tuple):
-                value = list(value)
-            out[f.name] = value
+            if f.name not in skip:
+                out[f.name] = _plain(getattr(self, f.name))
         return out
 
     @classmethod
@@ -96,8 +93,15 @@ class RunConfig(
     def auto_name(self) -> str:
         """A display name from the settings that tell runs apart, for a run saved without
         a name: ``seed12 · fast · zscore · L20%/S20% · 5 bps · test 2016-07-01..2018-01-31``."""
-        preset = next((k for k, p in MODEL_PRESETS.items() if p.params == self.model), None)
-        model = preset or f"{self.model.n_estimators} trees, {self.model.num_leaves} leaves"
+        presets = model_presets(self.model_type)
+        preset = next((k for k, p in presets.items() if p.params == self.params), None)
+        model = preset or (
+            f"{self.model.n_estimators} trees, {self.model.num_leaves} leaves"
+            if self.model_type == "lightgbm"
+            else self.model_type
+        )
+        if preset and self.model_type != "lightgbm":
+            model = f"{self.model_type} {preset}"
         features = f"{len(self.features)} features" if self.features else self.feature_set
         parts = [features, model]
         if self.select != "none":
@@ -111,6 +115,16 @@ class RunConfig(
             parts.append(f"{self.cost_bps:g} bps")
         parts.append(f"test {self.test_start}..{self.test_end}")
         return " · ".join(parts)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    if dataclasses.is_dataclass(value):
+        return {k: _plain(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
 # ----------------------------------------------------------- defaults for a dataset

@@ -125,8 +125,7 @@ def run_experiment(
 
     t0 = time.perf_counter()
     trained = choice.config if choice else config
-    params = choice.params if choice else None
-    models, preds, folds = run_folds(trained, model_feats, names, on_progress, params=params)
+    models, preds, folds = run_folds(trained, model_feats, names, on_progress)
     timings["model"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

@@ -53,7 +53,6 @@ from alpha_core.models.base import (
     fit_model,
     model_class,
     params_to_dict,
-    resolve_params,
     sharing_fits,
     training_rows,
 )
@@ -130,17 +129,12 @@ class Choice:
     meta: dict[str, Any]
     """``n_candidates``, ``chosen_candidate``, ``valid_rank_ic``, ``valid_window``,
     ``selection``: recorded in every model's sidecar and the run's metrics."""
-    params: Any = None
-    """The chosen model parameters when ``config.model`` cannot hold them (a model type
-    other than LightGBM); the run's folds train with them."""
 
 
 def wants_validation(config: RunConfig) -> bool:
     """True when the run trains on the validation window before its test models."""
     cls = model_class(config.model_type)
-    return config.select == "valid" or cls.wants_validation(
-        resolve_params(config.model_type, config.model)
-    )
+    return config.select == "valid" or cls.wants_validation(config.params)
 
 
 def validation_window(config: RunConfig, dates: list[date]) -> tuple[date, date]:
@@ -210,8 +204,7 @@ def candidates_for(config: RunConfig) -> tuple[Candidate, ...]:
             Candidate(name, label or config.label_transform, params)
             for name, label, params in declared
         )
-    params = resolve_params(config.model_type, config.model)
-    return (Candidate("as given", config.label_transform, params),)
+    return (Candidate("as given", config.label_transform, config.params),)
 
 
 def choose(
@@ -255,8 +248,7 @@ def choose(
         "valid_window": [str(valid["date"].min()), str(valid["date"].max())],
         **books_meta,
     }
-    own = isinstance(params[pick], type(config.model))  # the config holds the parameters
-    return Choice(refits[pick], table, meta, None if own else params[pick])
+    return Choice(refits[pick], table, meta)
 
 
 # ------------------------------------------------------------- the books' turnover stage
@@ -361,10 +353,9 @@ def choose_books(config: RunConfig, preds: pl.DataFrame) -> tuple[RunConfig, dic
 
 def _refit(config: RunConfig, candidate: Candidate, params: Any) -> RunConfig:
     """The run's config training ``candidate`` with the parameters its fit on the validation
-    window passed on (LightGBM: its trees, no early stopping); parameters of another class
-    than the config's ``model`` travel in :attr:`Choice.params`."""
+    window passed on (LightGBM: its trees, no early stopping), in its model type's block."""
     config = config.replace(label_transform=candidate.label_transform)
-    return config.replace(model=params) if isinstance(params, type(config.model)) else config
+    return config if params is None else config.with_params(params)
 
 
 def _score(

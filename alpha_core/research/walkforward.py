@@ -30,7 +30,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import polars as pl
@@ -53,7 +52,6 @@ from alpha_core.models.base import (
     TrainedModel,
     fit_model,
     load_model,
-    params_to_dict,
     save_model,
     training_rows,
 )
@@ -163,7 +161,6 @@ def run_folds(
     start: float = 0.05,
     span: float = 0.9,
     executor: Executor | None = None,
-    params: Any = None,
 ) -> tuple[list[TrainedModel], pl.DataFrame, pl.DataFrame]:
     """Train every fold and predict its block: ``(models, predictions, fold_table)``.
 
@@ -172,17 +169,15 @@ def run_folds(
     end, row count, training RMSE and seconds. Folds run through ``executor`` (default: the
     config's ``executor`` backend); a serial run keeps the frame in memory, the others write
     it once to a work folder and each fold reads its own window (:func:`fold_task`).
-    ``params``: the model's parameters when not the config's (a selection's choice for a
-    model type whose parameters the config does not hold).
     """
     dates = feats.get_column("date").unique().sort().to_list()
     folds = plan_folds(config, dates)
     if executor is None:
         executor = make_executor(getattr(config, "executor", "serial"))
     if executor.name == "serial" or len(folds) == 1:
-        results = _serial_folds(config, feats, folds, names, on_progress, start, span, params)
+        results = _serial_folds(config, feats, folds, names, on_progress, start, span)
     else:
-        results = _distributed_folds(config, feats, folds, names, on_progress, executor, params)
+        results = _distributed_folds(config, feats, folds, names, on_progress, executor)
     models = [model for model, _, _ in results]
     parts = [preds for _, preds, _ in results]
     table = pl.DataFrame([row for _, _, row in results]).select(FOLD, pl.exclude(FOLD))
@@ -200,7 +195,6 @@ def _serial_folds(
     on_progress: OnProgress,
     start: float,
     span: float,
-    params: Any = None,
 ) -> list[FoldResult]:
     n_folds = len(folds)
     results = []
@@ -211,7 +205,7 @@ def _serial_folds(
             fraction = base + span * i / (max(n, 1) * n_folds)
             on_progress(Progress("training", fraction, k, n_folds, i, n))
 
-        results.append(fit_fold(config, feats, fold, names, progress, params))
+        results.append(fit_fold(config, feats, fold, names, progress))
     return results
 
 
@@ -221,11 +215,10 @@ def fit_fold(
     fold: Fold,
     names: tuple[str, ...],
     progress: Callable[[int, int], None] | None = None,
-    params: Any = None,
 ) -> FoldResult:
     """One fold: train on its purged window, predict its block; ``(model, preds, row)``.
 
-    ``params``: the model's parameters (default: the config's ``model``)."""
+    The model trains the config's parameters of its type (``config.params``)."""
     t0 = time.perf_counter()
     train = fold_training_rows(feats, fold, names, config)
     if train.height == 0:
@@ -233,9 +226,8 @@ def fit_fold(
             f"fold {fold.index}: no training rows in {fold.train_start} .. {fold.train_end}"
             f": {why_no_rows(feats, fold, names)}"
         )
-    params = config.model if params is None else params
     model = fit_model(
-        train, names, params, config.seed, progress=progress, model_type=config.model_type
+        train, names, config.params, config.seed, progress=progress, model_type=config.model_type
     )
     model.meta.update(
         {
@@ -269,12 +261,9 @@ PREDS_FILE = "predictions.parquet"
 MODEL_STEM = "model"
 
 
-def fold_task(
-    out: Path, feats: str, config: dict, fold: dict, names: list[str], params: Any = None
-) -> None:
+def fold_task(out: Path, feats: str, config: dict, fold: dict, names: list[str]) -> None:
     """A fold as a task: read its window of the work folder's features, fit, predict and
-    write ``out/`` (model, predictions, row) atomically (``params``: JSON, or None for the
-    config's)."""
+    write ``out/`` (model, predictions, row) atomically."""
     run_config = RunConfig.from_dict(config)
     plan = Fold(**{k: date.fromisoformat(v) if k != "index" else v for k, v in fold.items()})
     frame = (
@@ -282,7 +271,7 @@ def fold_task(
         .filter(pl.col("date").is_between(plan.train_start, plan.test_end))
         .collect()
     )
-    model, preds, row = fit_fold(run_config, frame, plan, tuple(names), None, params)
+    model, preds, row = fit_fold(run_config, frame, plan, tuple(names), None)
     with atomic_dir(out) as tmp:
         save_model(model, tmp, MODEL_STEM)
         preds.write_parquet(tmp / PREDS_FILE)
@@ -300,7 +289,6 @@ def _distributed_folds(
     names: tuple[str, ...],
     on_progress: OnProgress,
     executor: Executor,
-    params: Any = None,
 ) -> list[FoldResult]:
     keep = ["date", "asset", LABEL, LABEL_END, *[n for n in names if n not in (LABEL, LABEL_END)]]
     keep += [c for c in (TARGET, TARGET_END) if c in feats.columns]
@@ -316,7 +304,6 @@ def _distributed_folds(
                     "config": config.to_dict(),
                     "fold": _fold_dict(f),
                     "names": list(names),
-                    **({"params": params_to_dict(params)} if params is not None else {}),
                 },
                 out=Path(work) / f"fold_{f.index:03d}",
             )
