@@ -62,7 +62,7 @@ def test_old_runs_rebook_to_their_own_books(root, run_id):
     rebooked = RunService(root).rebook(result)
     assert rebooked.books.equals(result.books)
     # turnover is summed in another order when rebooking (as before the move): 1e-16 apart
-    assert_frame_equal(rebooked.daily, result.daily, check_exact=False, rtol=0, atol=1e-12)
+    assert_frame_equal(rebooked.daily, result.daily, check_exact=False, rel_tol=0, abs_tol=1e-12)
 
 
 @pytest.mark.parametrize("run_id", [SINGLE, WALK_FORWARD])

@@ -60,8 +60,8 @@ class FeatureSettings:
         label="Training target",
         choices=_label_transforms,
         section="Model",
-        help="raw return, per-date demeaned, or per-date centred rank; metrics always use "
-        "the raw realised return",
+        help="raw: the return; demean: minus the date's mean; rank: the date's centred rank; "
+        "zscore: the date's z-score. Metrics always use the raw realised return",
     )
     feature_transform: str = setting(
         "raw",

@@ -92,7 +92,7 @@ class PortfolioSettings:
         label="Group for limits",
         choices=names_of(GROUP_COLUMNS),
         section="Costs & limits",
-        help="grouping for the group cap and sector neutrality",
+        help="grouping (a column of the metadata) for the group cap and the neutrality",
     )
     sector_neutral: bool = setting(
         False,

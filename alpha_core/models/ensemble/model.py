@@ -78,7 +78,8 @@ class EnsembleParams:
         label="Ensemble weighting",
         choices=WEIGHTINGS,
         section="Model",
-        help="valid_ic: weights proportional to the members' positive validation rank IC",
+        help="valid_ic: weights proportional to the members' positive validation rank IC; "
+        "equal: the same weight each",
     )
     ensemble_valid_fraction: float = setting(
         0.2,
