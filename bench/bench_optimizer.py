@@ -98,7 +98,7 @@ def main() -> None:
     ap.add_argument("--assets", type=int, default=500)
     ap.add_argument("--factors", type=int, default=20)
     a = ap.parse_args()
-    full = CostSettings(half_spread_bps=5.0, impact_coef=1.0, borrow_bps=50.0, capital=1e8)
+    full = CostSettings(cost_bps=5.0, impact_coef=1.0, borrow_bps=50.0, capital=1e8)
     quad = replace(full, impact_coef=0.0)
     cases = [("CLARABEL", full), ("CLARABEL", quad), ("OSQP", quad)]
     print(f"{a.days} days x {a.assets} assets x {a.factors} factors; load {os.getloadavg()}")

@@ -99,7 +99,7 @@ def reference(day: Day, s: OptimizerSettings, c: CostSettings, lam: float) -> np
     trade = w - day.prev
     impact = c.impact_coef * day.vol / np.sqrt(day.adv / c.capital)
     cost = (
-        c.half_spread_bps / 1e4 * cp.sum(cp.abs(trade))
+        c.cost_bps / 1e4 * cp.sum(cp.abs(trade))
         + impact @ cp.power(cp.abs(trade), 1.5, approx=False)
         + c.borrow_bps / 1e4 / 252 * cp.sum(cp.pos(-w))
     )
@@ -128,7 +128,7 @@ LIMITS = OptimizerSettings(
     sector_bound=0.03,
     participation=0.05,
 )
-COSTS = CostSettings(half_spread_bps=5.0, impact_coef=0.8, borrow_bps=50.0, capital=CAPITAL)
+COSTS = CostSettings(cost_bps=5.0, impact_coef=0.8, borrow_bps=50.0, capital=CAPITAL)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -167,7 +167,7 @@ def test_weights_match_cvxportfolio_single_period_optimisation() -> None:
             Sigma_F=pd.DataFrame(r.factor_cov),
         )
         - cvx.TransactionCost(
-            a=c.half_spread_bps / 1e4,
+            a=c.cost_bps / 1e4,
             b=c.impact_coef,
             sigma=series(day.vol),
             volume_hat=series(day.adv),
@@ -203,7 +203,7 @@ def _free(**change: object) -> OptimizerSettings:
 
 def test_each_limit_binds_where_the_free_book_breaks_it() -> None:
     day = make_day(16, 4)
-    costs = dataclasses.replace(COSTS, impact_coef=0.0, half_spread_bps=1.0)
+    costs = dataclasses.replace(COSTS, impact_coef=0.0, cost_bps=1.0)
     free = solve(day, _free(), costs).weights
     x = day.risk.exposures
     checks = {
@@ -321,7 +321,7 @@ def test_half_spread_without_impact_is_todays_flat_cost() -> None:
     )
     flat = add_costs(daily, books, pl.Series(days), cost_bps=7.0, borrow_bps=40.0, periods=252)
     c = coefficients(
-        CostSettings(half_spread_bps=7.0, impact_coef=0.0, borrow_bps=40.0),
+        CostSettings(cost_bps=7.0, impact_coef=0.0, borrow_bps=40.0),
         np.full(6, 0.02),
         np.full(6, 1e9),
     )

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from polars.testing import assert_frame_equal
 from conftest import make_panel
+from polars.testing import assert_frame_equal
 
 from alpha_core.config import CONFIG_VERSION, RunConfig
 from alpha_core.desk.service import DeskService

@@ -4,7 +4,7 @@ For a trade ``d_i = w_i - w_prev_i`` (a fraction of capital) into weights ``w``,
 
     spread_i |d_i|  +  impact_i |d_i|^(3/2)  +  borrow_i max(-w_i, 0)
 
-with ``spread_i = half_spread_bps / 1e4``; ``impact_i = impact_coef * vol_i /
+with ``spread_i = cost_bps / 1e4``; ``impact_i = impact_coef * vol_i /
 sqrt(adv_i / capital)`` (the square-root law: a trade of size Q in a name trading V a day
 costs ``impact_coef * vol * sqrt(Q / V)`` per unit traded, so ``Q / capital = |d|`` gives the
 3/2 power); ``borrow_i = borrow_bps / 1e4 / periods`` per bar on the short weight
@@ -13,7 +13,7 @@ costs ``impact_coef * vol * sqrt(Q / V)`` per unit traded, so ``Q / capital = |d
 usable ``adv`` or ``vol`` gets no impact term (the optimiser's participation cap then holds
 it: it cannot be traded).
 
-With ``impact_coef = 0`` and ``half_spread_bps = cost_bps`` the cost is the backtest's flat
+With ``impact_coef = 0`` the cost is the backtest's flat
 cost exactly: ``cost_bps / 1e4 * turnover + borrow_bps / 1e4 / periods * gross_short``
 (:func:`alpha_core.portfolio.backtest.add_costs`).
 
@@ -40,26 +40,15 @@ PERIODS = 252
 class CostSettings:
     """What trading costs: half-spread, square-root impact, borrow, and the capital traded."""
 
-    half_spread_bps: float = setting(
+    cost_bps: float = setting(
         0.0,
-        label="Half-spread (bps per unit traded)",
+        label="Trading cost (bps per unit turnover)",
         lo=0,
         hi=10_000,
-        step=0.5,
+        step=1.0,
         fmt="%.1f",
         section="Costs & limits",
-        help="cost of each unit of |trade| in basis points (with impact 0: the flat cost_bps)",
-    )
-    impact_coef: float = setting(
-        1.0,
-        label="Impact coefficient",
-        lo=0,
-        hi=100,
-        step=0.1,
-        fmt="%.2f",
-        section="Costs & limits",
-        help="square-root law: a trade of Q in a name trading ADV a day costs "
-        "coef x daily vol x sqrt(Q / ADV) per unit traded; 0: no impact",
+        help="proportional cost in basis points per unit of turnover (sum |w_t - w_t-1|)",
     )
     borrow_bps: float = setting(
         0.0,
@@ -70,6 +59,18 @@ class CostSettings:
         fmt="%.1f",
         section="Costs & limits",
         help="fee on the short book, basis points per year",
+    )
+
+    impact_coef: float = setting(
+        0.0,
+        label="Impact coefficient",
+        lo=0,
+        hi=100,
+        step=0.1,
+        fmt="%.2f",
+        section="Costs & limits",
+        help="square-root law: a trade of Q in a name trading ADV a day costs "
+        "coef x daily vol x sqrt(Q / ADV) per unit traded; 0: no impact",
     )
     capital: float = setting(
         10_000_000.0,
@@ -112,7 +113,7 @@ def coefficients(
     if costs.impact_coef > 0:
         impact[usable] = costs.impact_coef * vol[usable] / np.sqrt(adv[usable] / costs.capital)
     return CostCoefficients(
-        spread=np.full(n, costs.half_spread_bps / 1e4),
+        spread=np.full(n, costs.cost_bps / 1e4),
         impact=impact,
         borrow=np.full(n, costs.borrow_bps / 1e4 / periods),
     )

@@ -45,6 +45,7 @@ from alpha_core.portfolio.costs import (
     cvxpy_ops,
 )
 from alpha_core.portfolio.costs import trade_cost as _trade_cost
+from alpha_core.portfolio.limits import LimitSettings
 
 SOLVERS = ("CLARABEL", "OSQP")
 SCALE, WSCALE = 1e4, 100.0
@@ -74,12 +75,20 @@ class RiskSnapshotLike(Protocol):
     def specific_var(self) -> np.ndarray: ...
 
 
+ADVANCED = {"section": "Costs & limits", "advanced": True}
+"""Where the optimiser's settings sit on the Train page."""
+
+
 def _bound(default: float | None, label: str, help: str, hi: float = 10.0) -> Any:
-    return setting(default, label=label, lo=0, hi=hi, step=0.01, fmt="%.3f", help=help)
+    """An optional bound (> 0; empty, or 0 on the Train form, leaves it free)."""
+    return setting(
+        default, label=label, lo=0, hi=hi, closed="right", step=0.01, fmt="%.3f", help=help,
+        **ADVANCED,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
-class OptimizerSettings:
+class OptimizerSettings(LimitSettings):
     """The optimiser's aversions and limits (weights are fractions of capital)."""
 
     risk_aversion: float | None = setting(
@@ -87,7 +96,9 @@ class OptimizerSettings:
         label="Risk aversion",
         lo=0,
         hi=1e6,
+        closed="right",
         help="multiplies the daily variance in the objective; empty: derived from target_vol",
+        **ADVANCED,
     )
     target_vol: float = setting(
         0.10,
@@ -96,15 +107,25 @@ class OptimizerSettings:
         hi=5,
         closed="right",
         help="risk aversion at which the unconstrained, cost-free book has this volatility",
+        section="Books",
     )
     trade_aversion: float = setting(
-        1.0, label="Trade aversion", lo=0, hi=100, help="multiplies the cost; 1: costs as modelled"
+        1.0,
+        label="Trade aversion",
+        lo=0,
+        hi=100,
+        help="multiplies the cost; 1: costs as modelled",
+        section="Books",
     )
     max_gross: float = _bound(2.0, "Max gross", "sum |w| <= max_gross")
     net_exposure: float = setting(
-        0.0, label="Net exposure", lo=-10, hi=10, help="sum w = net (0: dollar-neutral)"
+        0.0,
+        label="Net exposure",
+        lo=-10,
+        hi=10,
+        help="sum w = net (0: dollar-neutral)",
+        **ADVANCED,
     )
-    max_weight: float | None = _bound(None, "Max |weight| per asset", "cap on any single |weight|")
     beta_bound: float | None = _bound(None, "Beta bound", "|beta exposure| <= bound; empty: free")
     sector_bound: float | None = _bound(
         None, "Sector bound", "|net exposure to each sector factor| <= bound; empty: free"

@@ -1,17 +1,22 @@
-"""The portfolio stage's settings: book forming, sizing, limits, turnover control and costs."""
+"""The portfolio stage's settings: how books are constructed (rank books or the optimiser),
+their limits, turnover control, the cost model and the risk model."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from alpha_core.base.settings import names_of, setting
+from alpha_core.portfolio.costs import CostSettings
+from alpha_core.portfolio.limits import LimitSettings
+from alpha_core.portfolio.optimizer import OptimizerSettings
+from alpha_core.portfolio.risk import RiskSettings
 from alpha_core.portfolio.sizing import SIZINGS
 from alpha_core.signals.predictions import GROUP_COLUMNS
 
 
 @dataclass(frozen=True)
-class PortfolioSettings:
-    """How predictions become daily books and what trading them costs."""
+class BookSettings(LimitSettings):
+    """How predictions become rank books: percentiles, sizing, group limits, turnover."""
 
     long_pct: float = setting(
         0.2,
@@ -64,17 +69,6 @@ class PortfolioSettings:
         fmt="%.2f",
         section="Costs & limits",
         help="short weights sum to -gross_short (equal to gross_long: dollar-neutral)",
-    )
-    max_weight: float | None = setting(
-        None,
-        label="Max |weight| per asset",
-        lo=0,
-        hi=10,
-        closed="right",
-        step=0.01,
-        fmt="%.3f",
-        section="Costs & limits",
-        help="cap on any single |weight|; the excess goes to the uncapped names of the side",
     )
     max_sector_weight: float | None = setting(
         None,
@@ -139,23 +133,26 @@ class PortfolioSettings:
         help="cap on sum |w_t - w_t-1| per day: the trade is scaled towards the target book "
         "so that it holds (empty: no cap)",
     )
-    cost_bps: float = setting(
-        0.0,
-        label="Trading cost (bps per unit turnover)",
-        lo=0,
-        hi=10_000,
-        step=1.0,
-        fmt="%.1f",
-        section="Costs & limits",
-        help="proportional cost in basis points per unit of turnover (sum |w_t - w_t-1|)",
-    )
-    borrow_bps: float = setting(
-        0.0,
-        label="Borrow fee (bps per year)",
-        lo=0,
-        hi=10_000,
-        step=10.0,
-        fmt="%.1f",
-        section="Costs & limits",
-        help="fee on the short book, basis points per year",
+
+
+CONSTRUCTIONS = {
+    "rank": "long the top long_pct, short the bottom short_pct of each day's predictions "
+    "(sizing, limits and turnover control as set)",
+    "optimizer": "each day maximise expected alpha - risk aversion x risk - trade aversion x "
+    "modelled cost from the previous book, under the limits (alpha_core.portfolio.optimizer)",
+}
+"""How the predictions become books (the ``construction`` setting)."""
+
+
+@dataclass(frozen=True)
+class PortfolioSettings(RiskSettings, OptimizerSettings, CostSettings, BookSettings):
+    """How predictions become daily books and what trading them costs."""
+
+    construction: str = setting(
+        "rank",
+        label="Construction",
+        choices=names_of(CONSTRUCTIONS),
+        section="Books",
+        help="rank: the daily top/bottom percentile books; optimizer: the cost-aware "
+        "optimiser on the risk model (docs/risk.md)",
     )

@@ -29,6 +29,16 @@ from alpha_core.models.settings import ModelSettings, inactive_blocks
 from alpha_core.portfolio.settings import PortfolioSettings
 from alpha_core.research.settings import WINDOW_FIELDS, ResearchSettings
 
+V1_FIELDS = frozenset(
+    "borrow_bps cost_bps data embargo_days executor feature_set feature_transform features "
+    "gross_long gross_short hold_buffer label label_transform limit_group long_pct "
+    "max_sector_weight max_turnover max_weight metadata model model_type n_trials name "
+    "on_bad_bars rebalance_every retrain_days sector_neutral seed select short_pct "
+    "shuffle_labels sizing smooth_days target_horizon test_end test_start train_end "
+    "train_start valid_end valid_start walk_forward window window_days".split()
+)
+"""The fields of config version 1 (they always enter the fingerprint)."""
+
 CONFIG_VERSION = 2
 """Version of ``config.json``: 1 is the flat format before the stage settings (the same
 fields), 2 adds the ``version`` key."""
@@ -80,8 +90,18 @@ class RunConfig(
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     def fingerprint(self) -> str:
-        """Short stable hash of the configuration (the name is excluded)."""
-        payload = self.to_dict()
+        """Short stable hash of the configuration (the name is excluded).
+
+        A setting added after config version 1 enters the hash only when it differs from
+        its default (at the default it changes nothing), so the fingerprints of runs saved
+        before it existed, and the ledger keys built on them, stay as they were.
+        """
+        default = type(self)().to_dict()
+        payload = {
+            k: v
+            for k, v in self.to_dict().items()
+            if k in V1_FIELDS or v != default.get(k, object())
+        }
         payload.pop("name", None)
         payload.pop("version", None)  # the format's version, not the run's settings
         blob = json.dumps(payload, sort_keys=True).encode()
