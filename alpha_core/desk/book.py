@@ -31,6 +31,7 @@ assets with a bar but no score, are reported on the :class:`Book`.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -49,9 +50,10 @@ from alpha_core.models.base import (
     model_digest,
     numbered_stems,
 )
-from alpha_core.portfolio.books import build_books
+from alpha_core.portfolio.construction import Market, market_data
+from alpha_core.portfolio.stage import form_books
 from alpha_core.research.config import RunConfig
-from alpha_core.research.contract import apply_bad_bar_policy
+from alpha_core.research.contract import CONTRACT_KEY, apply_bad_bar_policy, periods_of
 from alpha_core.signals.predictions import CONTEXT_FEATURES, PREDICTION, decision_context
 
 BOOK_ROW_COLUMNS = ("date", "asset", "side", "weight", PREDICTION, "rank", "sector")
@@ -222,6 +224,20 @@ def _recode_sectors(
     )
 
 
+def _market(config: RunConfig, chosen: SavedModel, panel: pl.DataFrame) -> Market:
+    """The optimiser's market data as the run's backtest had it at the decision date: the
+    risk model and traded values of the bars up to it, the IC measured on the validation
+    window and the universe of the run's predictions."""
+    meta = chosen.model.meta
+    ic = meta.get("valid_rank_ic")
+    if ic is None or not ic > 0:
+        raise DeskError("no_ic", f"the model records no positive validation rank IC ({ic})")
+    preds = pl.scan_parquet(chosen.run_folder / "predictions.parquet").select("asset")
+    universe = tuple(preds.unique().collect()["asset"].sort().to_list())
+    periods = periods_of(meta.get(CONTRACT_KEY))
+    return market_data(panel, config, float(ic), universe, periods)
+
+
 # ----------------------------------------------------------------------------- the book
 @dataclass
 class Book:
@@ -296,11 +312,13 @@ def make_book(
     run_id: str = "",
     today: date | None = None,
     settings: DeskSettings = DeskSettings(),
+    held: Mapping[str, float] | None = None,
 ) -> Book:
     """The book decided at the close of ``as_of`` (default: the panel's last date).
 
     ``models``: a lineage's saved models, oldest first (:func:`saved_models`); ``today``
-    turns on the calendar staleness guard.
+    turns on the calendar staleness guard; ``held``: the book held before ``as_of`` (the
+    optimiser trades from it, as the backtest did).
     """
     as_of = as_of or panel["date"].max()
     check_fresh(panel, as_of, today, settings)
@@ -339,7 +357,8 @@ def make_book(
         book.new = sorted(scored_assets - set(universe))
         _check_overlap(universe, scored_assets, settings)
     _check_sides(scored.height, config)
-    books, _limits = build_books(preds, config)
+    market = _market(config, chosen, panel) if config.construction == "optimizer" else None
+    books, _limits = form_books(preds, config, market, held)
     columns = [c for c in (*BOOK_ROW_COLUMNS, "capped") if c in books.columns]
     book.rows = books.select(columns)
     return book

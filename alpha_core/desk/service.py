@@ -22,6 +22,7 @@ from alpha_core.data.panel import load_panel
 from alpha_core.desk import book as book_stage
 from alpha_core.desk import ledger, monitor
 from alpha_core.evaluation.metrics import daily_ic
+from alpha_core.portfolio.construction import held_on
 from alpha_core.research.config import RunConfig
 from alpha_core.research.result import RunResult
 from alpha_core.runs.service import RunService, source_label
@@ -102,13 +103,25 @@ class DeskService:
         config = self.runs.config(run_id)
         if panel is None:
             panel = load_panel(data or config.data, metadata=config.metadata)
+        day = as_of or panel["date"].max()
+        held = self.held(run_id, day) if config.construction == "optimizer" else None
         result = book_stage.make_book(
             config, self.desk_models(run_id), panel, as_of, run_id=run_id, today=today,
-            settings=settings or book_stage.DeskSettings(),
+            settings=settings or book_stage.DeskSettings(), held=held,
         )  # fmt: skip
         if record:
             ledger.record(self.ledger_path(run_id), result, force=force)
         return result
+
+    def held(self, run_id: str, day: date) -> dict[str, float]:
+        """The book held when deciding ``day``: the latest book before it, among the
+        lineage's backtested books and the ledger's (the state the optimiser trades from)."""
+        books = [self.runs.table(rid, "books") for rid in self.lineage(run_id)]
+        books.append(ledger.ledger_books(self.ledger(run_id).entries))
+        frames = [b.select("date", "asset", "weight") for b in books if b.height]
+        if not frames:
+            return {}
+        return held_on(pl.concat(frames).unique(["date", "asset"], keep="last"), day)
 
     @staticmethod
     def prices(panel: pl.DataFrame, as_of: date) -> pl.DataFrame:

@@ -406,7 +406,7 @@ class Optimizer:
         """Solve; the solver's status, or the error's class name."""
         try:
             c.problem.solve(
-                solver=self.solver, warm_start=True, **_SOLVER_OPTIONS.get(self.solver, {})
+                solver=self.solver, warm_start=False, **_SOLVER_OPTIONS.get(self.solver, {})
             )
         except (cp.error.SolverError, cp.error.DCPError, ValueError) as err:
             return f"solver error {type(err).__name__}: {err}"[:200]

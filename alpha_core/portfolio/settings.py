@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from alpha_core.base.settings import names_of, setting
+from alpha_core.base.settings import ConfigError, names_of, setting
 from alpha_core.portfolio.costs import CostSettings
 from alpha_core.portfolio.limits import LimitSettings
 from alpha_core.portfolio.optimizer import OptimizerSettings
@@ -156,3 +156,34 @@ class PortfolioSettings(RiskSettings, OptimizerSettings, CostSettings, BookSetti
         help="rank: the daily top/bottom percentile books; optimizer: the cost-aware "
         "optimiser on the risk model (docs/risk.md)",
     )
+
+    def validate_construction(self) -> None:
+        """Refuse settings that the chosen construction would silently ignore."""
+        if self.construction != "optimizer":
+            return
+        ignored = [
+            name
+            for name in RANK_ONLY
+            if getattr(self, name) != getattr(PortfolioSettings, name, None)
+        ]
+        if ignored:
+            raise ConfigError(
+                f"{', '.join(ignored)} shape rank books only; the optimiser trades off alpha, "
+                "risk and costs itself (use its settings: target_vol, trade_aversion, limits)",
+                field=ignored[0],
+            )
+
+
+RANK_ONLY = (
+    "long_pct",
+    "short_pct",
+    "sizing",
+    "gross_long",
+    "gross_short",
+    "max_sector_weight",
+    "sector_neutral",
+    "rebalance_every",
+    "hold_buffer",
+    "max_turnover",
+)
+"""Settings of rank books that the optimiser does not read."""

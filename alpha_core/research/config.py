@@ -30,12 +30,51 @@ from alpha_core.portfolio.settings import PortfolioSettings
 from alpha_core.research.settings import WINDOW_FIELDS, ResearchSettings
 
 V1_FIELDS = frozenset(
-    "borrow_bps cost_bps data embargo_days executor feature_set feature_transform features "
-    "gross_long gross_short hold_buffer label label_transform limit_group long_pct "
-    "max_sector_weight max_turnover max_weight metadata model model_type n_trials name "
-    "on_bad_bars rebalance_every retrain_days sector_neutral seed select short_pct "
-    "shuffle_labels sizing smooth_days target_horizon test_end test_start train_end "
-    "train_start valid_end valid_start walk_forward window window_days".split()
+    [
+        "borrow_bps",
+        "cost_bps",
+        "data",
+        "embargo_days",
+        "executor",
+        "feature_set",
+        "feature_transform",
+        "features",
+        "gross_long",
+        "gross_short",
+        "hold_buffer",
+        "label",
+        "label_transform",
+        "limit_group",
+        "long_pct",
+        "max_sector_weight",
+        "max_turnover",
+        "max_weight",
+        "metadata",
+        "model",
+        "model_type",
+        "n_trials",
+        "name",
+        "on_bad_bars",
+        "rebalance_every",
+        "retrain_days",
+        "sector_neutral",
+        "seed",
+        "select",
+        "short_pct",
+        "shuffle_labels",
+        "sizing",
+        "smooth_days",
+        "target_horizon",
+        "test_end",
+        "test_start",
+        "train_end",
+        "train_start",
+        "valid_end",
+        "valid_start",
+        "walk_forward",
+        "window",
+        "window_days",
+    ]
 )
 """The fields of config version 1 (they always enter the fingerprint)."""
 
@@ -61,6 +100,7 @@ class RunConfig(
         """Raise :class:`ConfigError` naming the first field that makes the run impossible."""
         validate_fields(self)
         self.validate_windows()
+        self.validate_construction()
         self.model.validate()
 
     # ------------------------------------------------------------- serialisation

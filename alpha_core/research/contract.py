@@ -226,6 +226,14 @@ def refuse_empty_books(metrics: dict[str, Any], preds: pl.DataFrame, config: Run
     per_day = preds.group_by("date").len()["len"]
     most = int(per_day.max()) if per_day.len() else 0  # type: ignore[arg-type]
     for side, pct in (("long", config.long_pct), ("short", config.short_pct)):
+        if days and metrics.get(f"days_without_{side}") == days and config.construction != "rank":
+            raise ConfigError(
+                f"the optimiser held no {side} position on any of the {days} test days: no "
+                "trade's expected alpha paid for its modelled cost and risk (cost_bps "
+                f"{config.cost_bps:g}, trade_aversion {config.trade_aversion:g}, target_vol "
+                f"{config.target_vol:g}, validation IC {metrics.get('valid_rank_ic')})",
+                field="construction",
+            )
         if days and metrics.get(f"days_without_{side}") == days:
             need = max(2, math.ceil(0.5 / pct - 1e-9))
             raise ConfigError(

@@ -26,7 +26,8 @@ from alpha_core.evaluation.metrics import PredictionStats, compute_metrics, pred
 from alpha_core.features.library import build_features, run_features, with_target
 from alpha_core.features.transforms import transform_features
 from alpha_core.portfolio.backtest import add_costs, daily_returns
-from alpha_core.portfolio.books import build_books
+from alpha_core.portfolio.construction import Market, market_data
+from alpha_core.portfolio.stage import form_books
 from alpha_core.research import contract as data_contract
 from alpha_core.research.config import RunConfig
 from alpha_core.research.result import RunResult, models_meta
@@ -132,6 +133,12 @@ def run_experiment(
     on_progress(Progress("predicting", 0.97))
     preds = with_context(preds, panel, feats)
     timings["predictions"] = time.perf_counter() - t0
+    market = None
+    if config.construction == "optimizer":
+        t0 = time.perf_counter()
+        on_progress(Progress("risk model", 0.98))
+        market = optimizer_market(config, panel, preds, choice.meta if choice else {}, contract)
+        timings["risk_model"] = time.perf_counter() - t0
 
     terms = {**contract.to_meta(), **data_contract.test_losses(source, preds, config)}
     provenance = {
@@ -143,7 +150,9 @@ def run_experiment(
         m.meta.update(provenance, **(choice.meta if choice else {}))
     meta = {**models_meta(models), data_contract.CONTRACT_KEY: terms}
     pred_stats = prediction_stats(preds)
-    books, daily, metrics = rebook(preds, config, meta, timings=timings, pred_stats=pred_stats)
+    books, daily, metrics = rebook(
+        preds, config, meta, timings=timings, pred_stats=pred_stats, market=market
+    )
     data_contract.refuse_empty_books(metrics, preds, config)
     on_progress(Progress("done", 1.0))
     return RunResult(
@@ -162,6 +171,28 @@ def run_experiment(
         features=feats,
         _pred_stats=pred_stats,
     )
+
+
+def optimizer_market(
+    config: RunConfig,
+    panel: pl.DataFrame,
+    preds: pl.DataFrame,
+    chosen: dict[str, Any],
+    contract: Any,
+) -> Market:
+    """The market data of an optimised run: the risk model and traded values of the bars the
+    run trained on, and the IC the validation window measured (refused when not positive)."""
+    ic = chosen.get("valid_rank_ic")
+    if ic is None or not ic > 0:
+        raise ConfigError(
+            f"the forecasts' mean daily rank IC on the validation window is {ic}: the optimiser "
+            "scales expected returns by it and sees no edge to trade (use construction rank, "
+            "or a model that predicts on the validation window)",
+            field="construction",
+        )
+    universe = tuple(preds["asset"].unique().sort().to_list())
+    periods = data_contract.periods_of(contract.to_meta())
+    return market_data(panel, config, float(ic), universe, periods)
 
 
 def run_feature_frame(config: RunConfig, panel: pl.DataFrame) -> pl.DataFrame:
@@ -195,16 +226,17 @@ def rebook(
     model_meta: dict[str, Any],
     timings: dict[str, float] | None = None,
     pred_stats: PredictionStats | None = None,
+    market: Market | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]]:
     """Books (ranking, sizing, limits), daily P&L gross and net of costs, and metrics.
 
     No retraining: this is the whole cost of a percentile, sizing or cost change in the app.
-    ``pred_stats`` (:func:`alpha_core.evaluation.metrics.prediction_stats` of ``preds``) are computed
-    when not given.
+    ``pred_stats`` (:func:`alpha_core.evaluation.metrics.prediction_stats` of ``preds``) are
+    computed when not given; ``market``: the optimiser's market data (an optimised run).
     """
     timings = {} if timings is None else timings
     t0 = time.perf_counter()
-    books, limits = build_books(preds, config)
+    books, limits = form_books(preds, config, market)
     timings["books"] = time.perf_counter() - t0
     terms = model_meta.get(data_contract.CONTRACT_KEY)
     periods = data_contract.periods_of(terms)

@@ -132,9 +132,11 @@ class Choice:
 
 
 def wants_validation(config: RunConfig) -> bool:
-    """True when the run trains on the validation window before its test models."""
+    """True when the run trains on the validation window before its test models (to choose,
+    to stop early, or to measure the IC the optimiser scales its expected returns by)."""
     cls = model_class(config.model_type)
-    return config.select == "valid" or cls.wants_validation(config.params)
+    optimised = config.construction == "optimizer"
+    return config.select == "valid" or optimised or cls.wants_validation(config.params)
 
 
 def validation_window(config: RunConfig, dates: list[date]) -> tuple[date, date]:
@@ -297,7 +299,10 @@ TURNOVER_FIELDS = ("rebalance_every", "hold_buffer", "smooth_days", "max_turnove
 
 
 def gives_books(config: RunConfig) -> bool:
-    """True when the run sets any turnover setting itself (the selection then keeps them)."""
+    """True when the run sets any turnover setting itself (the selection then keeps them), or
+    when its books are optimised (the turnover settings shape rank books only)."""
+    if config.construction != "rank":
+        return True
     default = RunConfig()
     return any(getattr(config, f) != getattr(default, f) for f in TURNOVER_FIELDS)
 
