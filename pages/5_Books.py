@@ -30,13 +30,17 @@ def _sectors(data: str, metadata: str | None):
 
 
 percentiles = {}
+optimised = result.config.construction != "rank"
 for column, side in zip(st.columns(2), ("long", "short"), strict=True):
+    if optimised:  # the optimiser's books: the percentiles of rank books do not apply
+        break
     name = f"{side}_pct"
     with column:  # the same control as the Train form's, drawn from the setting's declaration
         percentiles[name] = config_form.control(
             setting_for(RunConfig, name), getattr(result.config, name), f"books_{side}_{run_id}"
         )
-long_pct, short_pct = percentiles["long_pct"], percentiles["short_pct"]
+long_pct = percentiles.get("long_pct", result.config.long_pct)
+short_pct = percentiles.get("short_pct", result.config.short_pct)
 rebooked = cache.rebook(run_id, **percentiles)
 books, daily, metrics = rebooked.books, rebooked.daily, rebooked.metrics
 turnover_settings = ", ".join(
@@ -44,10 +48,16 @@ turnover_settings = ", ".join(
     for f in TURNOVER_FIELDS
     if getattr(result.config, f) != getattr(RunConfig(), f)
 )
-st.caption(
-    f"Run `{run_id}` trained with long {result.config.long_pct:.0%} / short "
+shown = (
+    "the optimiser's books as backtested (construction optimizer: each day solved from the "
+    "book held on the risk model; percentiles do not apply)"
+    if optimised
+    else f"trained with long {result.config.long_pct:.0%} / short "
     f"{result.config.short_pct:.0%}; shown: long {long_pct:.0%} / short {short_pct:.0%} "
-    "(recomputed from the stored predictions, no retraining). Costs: "
+    "(recomputed from the stored predictions, no retraining)"
+)
+st.caption(
+    f"Run `{run_id}` {plain(shown)}. Costs: "
     f"{result.config.cost_bps:g} bps per unit turnover, borrow {result.config.borrow_bps:g} "
     f"bps a year; turnover control: {plain(turnover_settings or 'none (daily full rebalance)')}."
 )

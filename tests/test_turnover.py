@@ -314,7 +314,14 @@ def test_select_valid_chooses_turnover_by_validation_net_sharpe():
     for cand, row in zip(selection.BOOK_CANDIDATES, rows, strict=True):
         m = rebook(preds, cfg.replace(**dict(cand.settings)), {})[2]
         assert row["valid_net_sharpe"] == pytest.approx(m["sharpe_net"], rel=1e-9)
-    best = max(range(len(rows)), key=lambda i: (rows[i]["valid_net_sharpe"], -i))
+    # the simplest (first) candidate within one standard error of the best (Lo 2002)
+    top = max(range(len(rows)), key=lambda i: (rows[i]["valid_net_sharpe"], -i))
+    sr_daily = rows[top]["valid_net_sharpe"] / np.sqrt(252)
+    se = np.sqrt((1 + sr_daily**2 / 2) / rows[top]["valid_days"]) * np.sqrt(252)
+    best = next(
+        i for i, r in enumerate(rows) if r["valid_net_sharpe"] >= rows[top]["valid_net_sharpe"] - se
+    )
+    assert best <= top
     assert [r["chosen"] for r in rows] == [i == best for i in range(len(rows))]
     assert meta["chosen_books"] == rows[best]["books"]
     want = dict(selection.BOOK_CANDIDATES[best].settings)

@@ -142,6 +142,9 @@ def optimizer_books(
     return books, summary
 
 
+OPTIMIZER_COUNTS = ("optimizer_days", "optimizer_fallback_days", "optimizer_no_risk_days")
+"""The optimiser's day counts in a run's metrics (0 for rank books)."""
+
 BOOK_SCHEMA = {
     "date": pl.Date,
     "asset": pl.Utf8,

@@ -53,7 +53,7 @@ SCALE, WSCALE = 1e4, 100.0
 (times 1e4) and the weights in percent (times 100), so the solvers' tolerances and the
 power cones of the impact term are well scaled."""
 _SOLVER_OPTIONS: dict[str, dict[str, Any]] = {
-    "CLARABEL": {"tol_gap_abs": 1e-9, "tol_gap_rel": 1e-9, "tol_feas": 1e-9},
+    "CLARABEL": {},
     "OSQP": {"eps_abs": 1e-6, "eps_rel": 1e-6, "max_iter": 20_000, "polishing": True},
 }
 BETA_FACTORS = ("beta",)  # factor names hedged by beta_bound (not "market": that is sum w)

@@ -184,6 +184,7 @@ RANK_ONLY = (
     "sector_neutral",
     "rebalance_every",
     "hold_buffer",
+    "smooth_days",
     "max_turnover",
 )
 """Settings of rank books that the optimiser does not read."""

@@ -16,7 +16,7 @@ import polars as pl
 
 from alpha_core.base.settings import ConfigError
 from alpha_core.portfolio.books import build_books
-from alpha_core.portfolio.construction import Market, optimizer_books
+from alpha_core.portfolio.construction import OPTIMIZER_COUNTS, Market, optimizer_books
 from alpha_core.portfolio.settings import PortfolioSettings
 
 
@@ -28,7 +28,8 @@ def form_books(
 ) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Books of every date of ``preds`` and a summary of the limits that bound them."""
     if settings.construction == "rank":
-        return build_books(preds, settings)
+        books, summary = build_books(preds, settings)
+        return books, {**summary, **dict.fromkeys(OPTIMIZER_COUNTS, 0)}
     if market is None:
         raise ConfigError(
             "optimised books need the run's market data (risk model, traded values): "

@@ -39,7 +39,7 @@ import dataclasses
 import math
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -58,7 +58,8 @@ from alpha_core.models.base import (
 )
 from alpha_core.models.lightgbm.params import ModelParams
 from alpha_core.portfolio.backtest import add_costs, daily_returns
-from alpha_core.portfolio.books import build_books
+from alpha_core.portfolio.construction import Market
+from alpha_core.portfolio.stage import form_books
 from alpha_core.research.config import RunConfig
 from alpha_core.research.walkforward import plan_folds, shuffle_labels_within_date
 from alpha_core.signals.predictions import GROUP_COLUMNS, PREDICTION
@@ -214,8 +215,10 @@ def choose(
     feats: pl.DataFrame,
     names: tuple[str, ...],
     on_progress: OnProgress = ignore,
+    market: Market | None = None,
 ) -> Choice:
-    """Train each candidate before the validation window, score it there, pick one."""
+    """Train each candidate before the validation window, score it there, pick one; then
+    the books' variant (``market``: the optimiser's, for an optimised run)."""
     candidates = candidates_for(config)
     on_progress(Progress("selecting", 0.0, 0, len(candidates)))
     fit, valid = validation_rows(config, feats, names)
@@ -234,7 +237,14 @@ def choose(
     refits = [_refit(config, c, p) for c, p in zip(candidates, params, strict=True)]
     books_meta: dict[str, Any] = {}
     if config.select == "valid" and not gives_books(config):
-        refits[pick], books_meta = choose_books(refits[pick], _scored(valid, scores[pick]))
+        scored = _scored(valid, scores[pick])
+        ic = rows[pick]["valid_rank_ic"]
+        if market is not None and ic is not None and ic > 0:  # else the run is refused
+            assets = tuple(scored["asset"].unique().sort().to_list())
+            market = replace(market, ic=ic, universe=assets)
+            refits[pick], books_meta = choose_books(refits[pick], scored, market)
+        elif market is None:
+            refits[pick], books_meta = choose_books(refits[pick], scored)
     table = pl.DataFrame(
         [
             {**r, "chosen": i == pick, "flags": _flags(refit, i == pick, params[i])}
@@ -297,14 +307,49 @@ the deflated Sharpe ratio."""
 TURNOVER_FIELDS = ("rebalance_every", "hold_buffer", "smooth_days", "max_turnover")
 """The run settings of :mod:`alpha_core.portfolio.turnover`."""
 
+OPTIMIZER_CANDIDATES: tuple[BookCandidate, ...] = tuple(
+    BookCandidate(name, (("trade_aversion", value),))
+    for name, value in (
+        ("costs as modelled", 1.0),
+        ("trade aversion 2", 2.0),
+        ("trade aversion 5", 5.0),
+        ("trade aversion 10", 10.0),
+        ("trade aversion 25", 25.0),
+    )
+)
+"""The optimiser's variants of ``select = "valid"``: the cost as modelled (trade aversion 1,
+the principled default) and costs weighted up, which stands for the holding period a
+one-day forecast does not see (each trade is paid once and its alpha decays). Chosen like
+the turnover variants, simplest first."""
+
+OPTIMIZER_FIELDS = ("trade_aversion",)
+"""The optimiser settings the selection may choose (kept when the run gives them)."""
+
+
+def book_candidates(config: RunConfig) -> tuple[BookCandidate, ...]:
+    """The variants of the run's construction, simplest first."""
+    return OPTIMIZER_CANDIDATES if config.construction == "optimizer" else BOOK_CANDIDATES
+
 
 def gives_books(config: RunConfig) -> bool:
-    """True when the run sets any turnover setting itself (the selection then keeps them), or
-    when its books are optimised (the turnover settings shape rank books only)."""
-    if config.construction != "rank":
-        return True
+    """True when the run sets itself a setting the book choice would choose (the selection
+    then keeps them): the turnover settings of rank books, the optimiser's trade aversion."""
+    fields = OPTIMIZER_FIELDS if config.construction == "optimizer" else TURNOVER_FIELDS
     default = RunConfig()
-    return any(getattr(config, f) != getattr(default, f) for f in TURNOVER_FIELDS)
+    return any(getattr(config, f) != getattr(default, f) for f in fields)
+
+
+def one_standard_error_pick(sharpes: list[float], days: list[int], periods: int = 252) -> int:
+    """The first (simplest) candidate whose validation Sharpe is within one standard error
+    of the best one's (Lo's ``sqrt((1 + SR^2 / 2) / n)`` for daily returns, annualised): a
+    choice that resists noise, since candidates closer than that are not told apart."""
+    ok = [i for i, s in enumerate(sharpes) if math.isfinite(s) and days[i] > 1]
+    if not ok:
+        return 0
+    best = max(ok, key=lambda i: (sharpes[i], -i))
+    daily = sharpes[best] / math.sqrt(periods)
+    se = math.sqrt((1 + daily**2 / 2) / days[best]) * math.sqrt(periods)
+    return next(i for i in ok if sharpes[i] >= sharpes[best] - se)
 
 
 def _finite(value: Any) -> Any:
@@ -320,9 +365,12 @@ def _scored(valid: pl.DataFrame, score: Any) -> pl.DataFrame:
     )
 
 
-def book_score(preds: pl.DataFrame, config: RunConfig) -> dict[str, Any]:
-    """Net and gross Sharpe and mean daily turnover of ``config``'s books of ``preds``."""
-    books, _ = build_books(preds, config)
+def book_score(
+    preds: pl.DataFrame, config: RunConfig, market: Market | None = None
+) -> dict[str, Any]:
+    """Net and gross Sharpe, mean daily turnover and days held of ``config``'s books of
+    ``preds`` (optimised books need the ``market``)."""
+    books, _ = form_books(preds, config, market)
     daily = add_costs(
         daily_returns(books, preds), books, preds["date"], config.cost_bps, config.borrow_bps
     )
@@ -331,23 +379,27 @@ def book_score(preds: pl.DataFrame, config: RunConfig) -> dict[str, Any]:
         "valid_net_sharpe": stats.sharpe_ratio(held["long_short_net"].to_numpy()),
         "valid_sharpe": stats.sharpe_ratio(held["long_short"].to_numpy()),
         "valid_turnover": float(held["turnover"].mean()) if held.height else math.nan,
+        "valid_days": held.height,
     }
 
 
-def choose_books(config: RunConfig, preds: pl.DataFrame) -> tuple[RunConfig, dict[str, Any]]:
-    """``config`` with the :data:`BOOK_CANDIDATES` entry of best validation net Sharpe, and
-    the record (``book_candidates`` rows, ``chosen_books``, ``valid_net_sharpe``)."""
+def choose_books(
+    config: RunConfig, preds: pl.DataFrame, market: Market | None = None
+) -> tuple[RunConfig, dict[str, Any]]:
+    """``config`` with the variant of its construction (:func:`book_candidates`) chosen by
+    :func:`one_standard_error_pick` on the validation net Sharpe, and the record
+    (``book_candidates`` rows, ``chosen_books``, ``valid_net_sharpe``)."""
+    candidates = book_candidates(config)
     rows = []
-    for candidate in BOOK_CANDIDATES:
+    for candidate in candidates:
         settings = dict(candidate.settings)
-        rows.append(
-            {"books": candidate.name, **book_score(preds, config.replace(**settings)), **settings}
-        )
-    ok = [i for i, r in enumerate(rows) if math.isfinite(r["valid_net_sharpe"])]
-    pick = max(ok, key=lambda i: (rows[i]["valid_net_sharpe"], -i)) if ok else 0
+        score = book_score(preds, config.replace(**settings), market)
+        rows.append({"books": candidate.name, **score, **settings})
+    sharpes = [r["valid_net_sharpe"] for r in rows]
+    pick = one_standard_error_pick(sharpes, [r["valid_days"] for r in rows])
     for i, r in enumerate(rows):
         r["chosen"] = i == pick
-    chosen = BOOK_CANDIDATES[pick]
+    chosen = candidates[pick]
     meta = {
         "book_candidates": [{k: _finite(v) for k, v in r.items()} for r in rows],
         "chosen_books": chosen.name,

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import polars as pl
 
 from alpha_core.base.progress import OnProgress, Progress, ignore
-from alpha_core.base.settings import validate_fields
+from alpha_core.base.settings import ConfigError, validate_fields
 from alpha_core.base.storage import Writer, write_atomic
 from alpha_core.data.demo import DEMO_SOURCE_LABEL
 from alpha_core.data.panel import PanelError, load_panel, panel_fingerprint
@@ -180,6 +180,14 @@ class RunService:
     # ------------------------------------------------------------------ rebooking
     def rebook(self, result: RunResult, **changes: Any) -> Rebooked:
         """Books, P&L and metrics of a run with changed book settings (e.g. percentiles)."""
+        if result.config.construction != "rank":
+            if changes:
+                raise ConfigError(
+                    "optimised books are solved day by day on the run's market data: train "
+                    "the run again to change its settings",
+                    field="construction",
+                )
+            return Rebooked(result.config, result.books, result.daily, result.metrics)
         config = result.config.replace(**changes) if changes else result.config
         validate_fields(config)
         books, daily, metrics = rebook(

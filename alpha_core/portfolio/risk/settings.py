@@ -18,7 +18,8 @@ class RiskSettings:
         "auto",
         label="Risk model groups",
         choices=GROUP_CHOICES,
-        help="metadata column whose values are dummy factors (auto: sector, else asset_class)",
+        help="metadata column whose values are dummy factors (auto: sector, else asset_class; "
+        "none: no group factors)",
         section="Costs & limits",
         advanced=True,
     )
