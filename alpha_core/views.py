@@ -13,10 +13,12 @@ from alpha_core.evaluation.explain import Explanations
 from alpha_core.evaluation.metrics import METRICS
 from alpha_core.evaluation.report import format_metric, format_value, performance_summary
 from alpha_core.evaluation.views import (
+    ATTRIBUTION_LABELS,
     SERIES,
     SERIES_LABELS,
     aligned_equity,
     asset_sectors,
+    attribution_frame,
     book_dates,
     book_for_date,
     common_days,
@@ -25,6 +27,7 @@ from alpha_core.evaluation.views import (
     drawdown_frame,
     equity_frame,
     exposure_by_group,
+    exposure_frame,
     flatten,
     folds_table,
     ic_frame,
@@ -43,6 +46,9 @@ from alpha_core.research.selection import TURNOVER_FIELDS
 from alpha_core.signals.predictions import IC_HORIZONS, fwd_col
 
 __all__ = [
+    "ATTRIBUTION_LABELS",
+    "attribution_frame",
+    "exposure_frame",
     "Explanations",
     "IC_HORIZONS",
     "METRICS",

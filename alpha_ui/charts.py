@@ -329,3 +329,36 @@ def ic_decay(frame: pl.DataFrame) -> alt.Chart:
         )
         .properties(height=H - 40)
     )
+
+
+def attribution(frame: pl.DataFrame) -> alt.Chart:
+    """Cumulative P&L by part (market, sectors, styles, specific, costs) and the net line."""
+    return (
+        alt.Chart(_pd(frame), title="Where the P&L came from (cumulative, risk model)")
+        .mark_line()
+        .encode(
+            x=date_x(),
+            y=alt.Y("cumulative:Q", title="Cumulative return", axis=alt.Axis(format="%")),
+            color=alt.Color("part:N", title=None),
+            strokeDash=alt.condition(
+                alt.datum.part == "Net P&L", alt.value([1, 0]), alt.value([4, 2])
+            ),
+            tooltip=[date_tip(), "part:N", alt.Tooltip("cumulative:Q", format=".2%")],
+        )
+        .properties(height=H)
+    )
+
+
+def factor_exposures(frame: pl.DataFrame) -> alt.Chart:
+    """The book's exposure to its largest factors over time."""
+    return (
+        alt.Chart(_pd(frame), title="Factor exposures of the book")
+        .mark_line(strokeWidth=1.2)
+        .encode(
+            x=date_x(),
+            y=alt.Y("exposure:Q", title="Exposure"),
+            color=alt.Color("factor:N", title=None, scale=alt.Scale(scheme="tableau10")),
+            tooltip=[date_tip(), "factor:N", alt.Tooltip("exposure:Q", format=".3f")],
+        )
+        .properties(height=H - 40)
+    )

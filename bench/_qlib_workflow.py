@@ -56,6 +56,12 @@ def main() -> None:
         help="also the benchmark config's records in an experiment (as qrun does): the "
         "signal, its IC analysis and a TopkDropout backtest (top 50, drop 5) with costs",
     )
+    ap.add_argument(
+        "--cost-bps",
+        type=float,
+        default=None,
+        help="TopkDropout's open and close cost in bps (default: the benchmark config's 5 and 15)",
+    )
     args = ap.parse_args()
     qlib.init(provider_uri=args.provider_uri, region=REG_US)
     from qlib.contrib.data.handler import Alpha158
@@ -73,8 +79,9 @@ def main() -> None:
     )
     dataset = DatasetH(handler, segments=SEGMENTS)
     model = LGBModel(**MODEL)
+    topk: dict = {}
     if args.records:
-        _with_records(model, dataset)
+        topk = _with_records(model, dataset, args.cost_bps)
     else:
         model.fit(dataset)
     pred = model.predict(dataset, segment="test")
@@ -86,6 +93,7 @@ def main() -> None:
     print(
         json.dumps(
             {
+                **topk,
                 "rank_ic_mean": float(daily.mean()),
                 "trees": int(model.model.current_iteration()),
                 "test_rows": len(both),
@@ -94,7 +102,7 @@ def main() -> None:
     )
 
 
-def _with_records(model, dataset) -> None:  # noqa: ANN001
+def _with_records(model, dataset, cost_bps: float | None = None) -> dict:  # noqa: ANN001
     """Fit and run the benchmark config's records (SignalRecord, SigAnaRecord, PortAnaRecord)
     in an experiment. The config's CSI300 benchmark is not in a US panel: the equal-weight
     mean of every instrument's return stands in (what ``alpha run`` draws beside its books)."""
@@ -117,8 +125,8 @@ def _with_records(model, dataset) -> None:  # noqa: ANN001
             "exchange_kwargs": {
                 "limit_threshold": None,
                 "deal_price": "close",
-                "open_cost": 0.0005,
-                "close_cost": 0.0015,
+                "open_cost": 0.0005 if cost_bps is None else cost_bps / 1e4,
+                "close_cost": 0.0015 if cost_bps is None else cost_bps / 1e4,
                 "min_cost": 5,
             },
         },
@@ -129,6 +137,22 @@ def _with_records(model, dataset) -> None:  # noqa: ANN001
         SignalRecord(model, dataset, recorder).generate()
         SigAnaRecord(recorder).generate()
         PortAnaRecord(recorder, port, "day").generate()
+        analysis = recorder.load_object("portfolio_analysis/port_analysis_1day.pkl")
+        report = recorder.load_object("portfolio_analysis/report_normal_1day.pkl")
+    risk = analysis["risk"]
+    net = report["return"] - report["cost"] - report["bench"]
+    return {
+        "topk_ir_with_cost": float(risk.loc[("excess_return_with_cost", "information_ratio")]),
+        "topk_ir_without_cost": float(
+            risk.loc[("excess_return_without_cost", "information_ratio")]
+        ),
+        "topk_annual_excess_with_cost": float(
+            risk.loc[("excess_return_with_cost", "annualized_return")]
+        ),
+        "topk_turnover_mean": float(report["turnover"].mean()),
+        "topk_sharpe_excess_with_cost": float(net.mean() / net.std() * 252**0.5),
+        "topk_days": int(len(net)),
+    }
 
 
 if __name__ == "__main__":

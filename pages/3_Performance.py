@@ -80,6 +80,24 @@ for column, what in (("sector", "sector"), ("asset_class", "asset class")):
     if frame.height and frame["group"].n_unique() > 1:
         st.altair_chart(charts.exposure(frame, f"Net exposure by {what}"), width="stretch")
 
+if getattr(result, "attribution", None) is not None and result.attribution.height:
+    st.subheader("Attribution")
+    a1, a2 = st.columns(2)
+    a1.altair_chart(
+        charts.attribution(views.attribution_frame(result.attribution)), width="stretch"
+    )
+    a2.altair_chart(
+        charts.factor_exposures(views.exposure_frame(result.attribution)), width="stretch"
+    )
+    st.caption(
+        "Each day's P&L = market + sectors + styles + specific + costs (the book's factor "
+        "exposures at the decision date times the next day's factor returns; specific is the "
+        "rest). Predicted volatility (risk model) "
+        f"{plain(report.format_value(result.metrics.get('predicted_vol_annual'), 'pct'))} a "
+        f"year against {plain(report.format_value(result.metrics.get('realised_vol_annual'), 'pct'))} "
+        "realised."
+    )
+
 q1, q2 = st.columns(2)
 if getattr(result, "quantiles", None) is not None and result.quantiles.height:
     q1.altair_chart(charts.quantiles(result.quantiles), width="stretch")

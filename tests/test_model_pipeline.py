@@ -79,6 +79,7 @@ def test_run_saves_and_loads_without_pickle(panel, config, tmp_path):
     folder = save_run(result, tmp_path)
     names = sorted(p.name for p in folder.iterdir())
     assert names == [
+        "attribution.parquet",
         "books.parquet",
         "config.json",
         "daily.parquet",

@@ -138,7 +138,8 @@ def test_html_report_is_self_contained_and_shows_the_run(saved_run):
     assert "<script" not in page  # no scripts at all, and the hostile name is escaped
     assert "&lt;script&gt;alert(1)&lt;/script&gt; report" in page
     assert not re.search(r"(src|href)=['\"]?https?:", page)  # nothing fetched
-    assert page.count("<svg") == 2
+    assert page.count("<svg") == 3  # equity, drawdown, attribution
+    assert "<h2>Attribution</h2>" in page
     assert f"{result.metrics['sharpe']:.2f}" in page
     assert (
         f"[{result.metrics['sharpe_ci_low']:.2f}, {result.metrics['sharpe_ci_high']:.2f}]" in page

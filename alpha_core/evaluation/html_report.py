@@ -135,6 +135,24 @@ def table_html(frame: pl.DataFrame, digits: int = 4) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def attribution_section(table: pl.DataFrame | None) -> list[str]:
+    """The P&L by part (cumulative lines), when the run has its attribution."""
+    if table is None or table.height == 0:
+        return []
+    parts = {
+        label: np.cumsum(np.nan_to_num(table[key].to_numpy()))
+        for key, label in views.ATTRIBUTION_LABELS.items()
+        if key in table.columns
+    }
+    return [
+        "<h2>Attribution</h2>",
+        svg_lines(table["date"].to_list(), parts, "Cumulative P&L by part", percent=True),
+        "<p class='muted'>Each day: market + sectors + styles + specific + costs = net P&L "
+        "(the book's factor exposures times the next day's factor returns of the risk model; "
+        "specific is the rest).</p>",
+    ]
+
+
 def render(
     result: Any,
     meta: dict[str, Any],
@@ -182,6 +200,7 @@ def render(
         )
         if daily.height
         else "",
+        *attribution_section(getattr(result, "attribution", None)),
         "<h2>Metrics</h2>",
         table_html(metrics_table(m)),
         "<h2>Configuration</h2>",

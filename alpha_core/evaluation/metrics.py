@@ -91,6 +91,7 @@ def _positions(m: Mapping[str, Any]) -> float | None:
 
 
 _GROSS, _NET, _BOOKS = "Long-short, gross", "Long-short, after costs", "Books and exposure"
+_ATTR = "Attribution (risk model)"
 _BENCH, _PREDS, _RUN = "Equal-weight benchmark", "Predictions", "Model and data"
 
 _REGISTRY: tuple[Metric, ...] = (
@@ -174,6 +175,18 @@ _REGISTRY: tuple[Metric, ...] = (
     Metric("capped_positions_mean", "Positions at a limit per day", group=_BOOKS),
     Metric("limit_infeasible_days", "Days the limits could not hold the gross", "int",
            group=_BOOKS),
+    Metric("optimizer_days", "Days the optimiser solved", "int", group=_BOOKS),
+    Metric("optimizer_fallback_days", "Days the optimiser fell back to the book held", "int",
+           group=_BOOKS),
+    Metric("optimizer_no_risk_days", "Days without a risk model (no book)", "int",
+           group=_BOOKS),
+    Metric("attr_market_annual", "P&L from the market (annual)", "pct", group=_ATTR),
+    Metric("attr_sector_annual", "P&L from sectors (annual)", "pct", group=_ATTR),
+    Metric("attr_style_annual", "P&L from styles (annual)", "pct", group=_ATTR),
+    Metric("attr_specific_annual", "P&L specific to the names (annual)", "pct", group=_ATTR),
+    Metric("attr_cost_annual", "P&L lost to costs (annual)", "pct", group=_ATTR),
+    Metric("predicted_vol_annual", "Predicted volatility (risk model)", "pct", group=_ATTR),
+    Metric("realised_vol_annual", "Realised volatility, net", "pct", group=_ATTR),
     Metric("days_without_long", "Days with no long position", "int", group=_BOOKS),
     Metric("days_without_short", "Days with no short position", "int", group=_BOOKS),
     Metric("days_without_positions", "Days with no position (left out of the statistics)",

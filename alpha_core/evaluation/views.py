@@ -316,3 +316,40 @@ def metrics_by_run(named: dict[str, dict[str, Any]], keys: list[str]) -> pl.Data
         values = [m.get(key) for m in named.values()]
         rows[key] = [float(v) if isinstance(v, int | float) else None for v in values]
     return pl.DataFrame(rows, schema={"run": pl.Utf8, **{k: pl.Float64 for k in keys}})
+
+
+ATTRIBUTION_LABELS = {
+    "market": "Market",
+    "sector": "Sectors",
+    "style": "Styles",
+    "specific": "Specific",
+    "cost": "Costs",
+    "net": "Net P&L",
+}
+"""Names of the parts of the P&L (``alpha_core.evaluation.attribution``) on charts."""
+
+
+def attribution_frame(table: pl.DataFrame) -> pl.DataFrame:
+    """``date, part, cumulative``: each part of the P&L summed from the first day (the parts
+    add up to the net line every day)."""
+    parts = [p for p in ATTRIBUTION_LABELS if p in table.columns]
+    return (
+        table.select("date", *[pl.col(p).fill_null(0.0).cum_sum() for p in parts])
+        .unpivot(index="date", on=parts, variable_name="part", value_name="cumulative")
+        .with_columns(pl.col("part").replace_strict(ATTRIBUTION_LABELS))
+    )
+
+
+def exposure_frame(table: pl.DataFrame, top: int = 8) -> pl.DataFrame:
+    """``date, factor, exposure``: the book's exposure to the ``top`` factors it leaned on
+    most (mean absolute exposure), one row per day and factor."""
+    columns = [c for c in table.columns if c.startswith("x_")]
+    if not columns:
+        return pl.DataFrame(schema={"date": pl.Date, "factor": pl.Utf8, "exposure": pl.Float64})
+    size = table.select(pl.col(c).abs().mean() for c in columns).row(0)
+    keep = [c for _, c in sorted(zip(size, columns, strict=True), reverse=True)[:top]]
+    return (
+        table.select("date", *keep)
+        .unpivot(index="date", on=keep, variable_name="factor", value_name="exposure")
+        .with_columns(pl.col("factor").str.strip_prefix("x_"))
+    )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -22,16 +23,24 @@ from alpha_core.base.progress import OnProgress, Progress, ignore
 from alpha_core.base.settings import ConfigError
 from alpha_core.data.panel import PanelError, panel_fingerprint
 from alpha_core.data.quality import duplicate_bars
+from alpha_core.evaluation.attribution import attribution, attribution_metrics
 from alpha_core.evaluation.metrics import PredictionStats, compute_metrics, prediction_stats
 from alpha_core.features.library import build_features, run_features, with_target
 from alpha_core.features.transforms import transform_features
 from alpha_core.portfolio.backtest import add_costs, daily_returns
 from alpha_core.portfolio.construction import Market, market_data
+from alpha_core.portfolio.risk import estimate_risk
 from alpha_core.portfolio.stage import form_books
 from alpha_core.research import contract as data_contract
 from alpha_core.research.config import RunConfig
 from alpha_core.research.result import RunResult, models_meta
-from alpha_core.research.selection import TURNOVER_FIELDS, Choice, choose, wants_validation
+from alpha_core.research.selection import (
+    OPTIMIZER_FIELDS,
+    TURNOVER_FIELDS,
+    Choice,
+    choose,
+    wants_validation,
+)
 from alpha_core.research.walkforward import run_folds, shuffle_labels_within_date
 from alpha_core.signals.predictions import CONTEXT_FEATURES, with_context
 
@@ -117,11 +126,19 @@ def run_experiment(
     model_feats = with_target(model_feats, panel, config.label, config.target_horizon)
     timings["features"] = time.perf_counter() - t0
 
+    market = None
+    if config.construction == "optimizer":
+        t0 = time.perf_counter()
+        on_progress(Progress("risk model", 0.02))
+        market = market_data(panel, config, ic=0.0, universe=(), periods=_periods(contract))
+        timings["risk_model"] = time.perf_counter() - t0
+
     choice: Choice | None = None
     if wants_validation(config):
         t0 = time.perf_counter()
-        choice = choose(config, model_feats, names, on_progress)
-        config = config.replace(**{f: getattr(choice.config, f) for f in TURNOVER_FIELDS})
+        choice = choose(config, model_feats, names, on_progress, market=market)
+        chosen = TURNOVER_FIELDS + OPTIMIZER_FIELDS
+        config = config.replace(**{f: getattr(choice.config, f) for f in chosen})
         timings["selection"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -133,12 +150,8 @@ def run_experiment(
     on_progress(Progress("predicting", 0.97))
     preds = with_context(preds, panel, feats)
     timings["predictions"] = time.perf_counter() - t0
-    market = None
-    if config.construction == "optimizer":
-        t0 = time.perf_counter()
-        on_progress(Progress("risk model", 0.98))
-        market = optimizer_market(config, panel, preds, choice.meta if choice else {}, contract)
-        timings["risk_model"] = time.perf_counter() - t0
+    if market is not None:
+        market = optimizer_market(market, preds, choice.meta if choice else {})
 
     terms = {**contract.to_meta(), **data_contract.test_losses(source, preds, config)}
     provenance = {
@@ -154,6 +167,11 @@ def run_experiment(
         preds, config, meta, timings=timings, pred_stats=pred_stats, market=market
     )
     data_contract.refuse_empty_books(metrics, preds, config)
+    t0 = time.perf_counter()
+    risk = market.risk if market else estimate_risk(panel, config)
+    table = attribution(books, daily, risk)
+    metrics.update(attribution_metrics(table, data_contract.periods_of(terms)))
+    timings["attribution"] = time.perf_counter() - t0
     on_progress(Progress("done", 1.0))
     return RunResult(
         config,
@@ -168,20 +186,15 @@ def run_experiment(
         quantiles=pred_stats.quantiles,
         ic_decay=pred_stats.ic_decay,
         candidates=choice.table if choice else None,
+        attribution=table,
         features=feats,
         _pred_stats=pred_stats,
     )
 
 
-def optimizer_market(
-    config: RunConfig,
-    panel: pl.DataFrame,
-    preds: pl.DataFrame,
-    chosen: dict[str, Any],
-    contract: Any,
-) -> Market:
-    """The market data of an optimised run: the risk model and traded values of the bars the
-    run trained on, and the IC the validation window measured (refused when not positive)."""
+def optimizer_market(market: Market, preds: pl.DataFrame, chosen: dict[str, Any]) -> Market:
+    """The market data of an optimised run's test window: the IC the validation window
+    measured (refused when not positive) and the universe of its predictions."""
     ic = chosen.get("valid_rank_ic")
     if ic is None or not ic > 0:
         raise ConfigError(
@@ -191,8 +204,11 @@ def optimizer_market(
             field="construction",
         )
     universe = tuple(preds["asset"].unique().sort().to_list())
-    periods = data_contract.periods_of(contract.to_meta())
-    return market_data(panel, config, float(ic), universe, periods)
+    return replace(market, ic=float(ic), universe=universe)
+
+
+def _periods(contract: Any) -> int:
+    return data_contract.periods_of(contract.to_meta())
 
 
 def run_feature_frame(config: RunConfig, panel: pl.DataFrame) -> pl.DataFrame:

@@ -40,8 +40,10 @@ class RunResult:
     ic_decay: pl.DataFrame | None = None
     """Mean rank IC against forward 1..20-day returns."""
     candidates: pl.DataFrame | None = None
-    """One row per candidate the validation window judged (alpha_core.research.selection); None when
-    the run chose nothing."""
+    """One row per candidate the validation window judged (alpha_core.research.selection); None
+    when the run chose nothing."""
+    attribution: pl.DataFrame | None = None
+    """Daily P&L by market, sector, style, specific and cost (alpha_core.evaluation.attribution)."""
     features: pl.DataFrame | None = field(default=None, repr=False)
     """The raw feature frame of the run (with label); None for a run loaded from disk."""
     _pred_stats: PredictionStats | None = field(default=None, repr=False, compare=False)

@@ -52,7 +52,7 @@ from alpha_core.research.result import RunResult
 
 TABLES = ("predictions", "books", "daily")
 """RunResult attributes saved as ``<name>.parquet`` in every run."""
-OPTIONAL_TABLES = ("folds", "quantiles", "ic_decay", "candidates")
+OPTIONAL_TABLES = ("folds", "quantiles", "ic_decay", "candidates", "attribution")
 """RunResult attributes saved as ``<name>.parquet`` when not None."""
 MODELS_DIR = "models"
 META = "meta.json"
