@@ -1,4 +1,5 @@
-"""Altair charts of the app's frames (``alpha_core.evaluation.views`` / ``alpha_core.evaluation.explain``).
+"""Altair charts of the app's frames (``alpha_core.evaluation.views`` /
+``alpha_core.evaluation.explain``).
 
 Every chart has titled axes; heights suit a 1280x800 window.
 """

@@ -68,7 +68,8 @@ def main() -> None:
                 raise SystemExit(res["stderr"][-2000:])
             books.append(res)
         n_assets = len(json.loads(books[-1]["stdout"].strip().splitlines()[-1])["book"])
-        imports = [run_child([sys.executable, "-c", "import alpha_core.cli.main, alpha_core.models.lightgbm.model"])
+        probe = "import alpha_core.cli.main, alpha_core.models.lightgbm.model"
+        imports = [run_child([sys.executable, "-c", probe])
                    for _ in range(3)]  # fmt: skip
         inside = _in_process(Path(tmp), run_id, args.data, days)
     walls = [b["wall_s"] for b in books]
@@ -76,7 +77,7 @@ def main() -> None:
         ["alpha book (one date, whole process)", len(walls), fmt_s(median(walls)),
          fmt_s(p95(walls)), fmt_s(median([b["cpu_s"] for b in books])),
          f"{median([b['maxrss_kib'] for b in books]) / 1024:.0f} MiB"],
-        ["  of which: imports alone (python -c 'import alpha_core.cli.main, alpha_core.models.lightgbm.model')",
+        [f"  of which: imports alone (python -c '{probe}')",
          len(imports), fmt_s(median([i["wall_s"] for i in imports])), "",
          fmt_s(median([i["cpu_s"] for i in imports])), ""],
         ["  of which: load the panel + RunService.book + ledger append (in process, warm)",

@@ -68,7 +68,8 @@ def main() -> None:
             se = m.get("rank_ic_se")
             rows.append(
                 f"| {model_type} | {r['n']} | {c['candidate']} | {c['valid_rank_ic']:.4f} | "
-                f"{m['rank_ic_mean']:.4f}" + (f" ({se:.4f})" if se is not None else "")
+                f"{m['rank_ic_mean']:.4f}"
+                + (f" ({se:.4f})" if se is not None else "")
                 + f" | {m.get('sharpe_net', float('nan')):.2f} | {r['cpu']:.1f} | "
                 f"{r['wall']:.1f} |"
             )

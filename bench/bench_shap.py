@@ -5,7 +5,8 @@ Usage: ``python bench/bench_shap.py [--repeats 3] [--tree-explainer-rows 2000]``
 Model: the seed configuration (500 trees, 50 leaves) trained on the seed's window of the demo
 universe. Timed, for the test window (2024-10-02 .. 2025-03-27, every predicted row):
 
-- ``alpha_core.evaluation.explain.contributions`` (its fast TreeSHAP, :mod:`alpha_core.models.lightgbm.fastshap`), with
+- ``alpha_core.evaluation.explain.contributions`` (its fast TreeSHAP,
+:mod:`alpha_core.models.lightgbm.fastshap`), with
   its one-off costs (numba compile per process, model flattening per model) shown apart;
 - LightGBM's native ``booster.predict(X, pred_contrib=True)`` (the baseline);
 - ``shap.TreeExplainer(booster).shap_values`` on ``--tree-explainer-rows`` rows of it

@@ -7,7 +7,8 @@ The bar to beat: Qlib's Alpha158 + LightGBM, mean rank IC 0.0101 on this split.
 Every figure is a separate ``alpha run`` process, one at a time (the machine is shared):
 
 1. ``--select valid`` on Alpha158: the run trains the fixed candidates
-   (``alpha_core.research.selection.CANDIDATES``) before the validation window, chooses by validation
+   (``alpha_core.research.selection.CANDIDATES``) before the validation window, chooses by
+   validation
    rank IC, refits on the whole training span and tests. Its candidate table is read back.
 2. Every candidate run again explicitly (its ``flags``, ``--select none``): its test row is
    printed for transparency; none of them informs the choice (made in step 1 on validation).

@@ -10,6 +10,7 @@ from alpha_ui import cache, charts, layout
 from alpha_ui.text import plain
 
 ICON = ":material/monitoring:"
+VOLS = ("predicted_vol_annual", "realised_vol_annual")
 
 layout.page(__file__)
 st.title("Performance")
@@ -89,13 +90,12 @@ if getattr(result, "attribution", None) is not None and result.attribution.heigh
     a2.altair_chart(
         charts.factor_exposures(views.exposure_frame(result.attribution)), width="stretch"
     )
+    vols = [report.format_value(result.metrics.get(k), "pct") for k in VOLS]
     st.caption(
         "Each day's P&L = market + sectors + styles + specific + costs (the book's factor "
         "exposures at the decision date times the next day's factor returns; specific is the "
-        "rest). Predicted volatility (risk model) "
-        f"{plain(report.format_value(result.metrics.get('predicted_vol_annual'), 'pct'))} a "
-        f"year against {plain(report.format_value(result.metrics.get('realised_vol_annual'), 'pct'))} "
-        "realised."
+        f"rest). Predicted volatility (risk model) {plain(vols[0])} a year against "
+        f"{plain(vols[1])} realised."
     )
 
 q1, q2 = st.columns(2)

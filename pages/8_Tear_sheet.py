@@ -1,6 +1,7 @@
 """Tear sheet: the run's predictions judged as a factor (quantiles, IC, decay, turnover, groups).
 
-Every number is :mod:`alpha_core.evaluation.tearsheet` (the definitions of alphalens, checked against it).
+Every number is :mod:`alpha_core.evaluation.tearsheet` (the definitions of alphalens, checked
+against it).
 """
 
 from __future__ import annotations

@@ -251,7 +251,8 @@ def test_assets_do_not_bleed_into_each_other():
 
 
 def test_docs_table_is_generated_from_the_registry():
-    """docs/alpha158.md's table is the registry's: regenerate with python -m alpha_core.features.alpha158."""
+    """docs/alpha158.md's table is the registry's: regenerate with python -m
+    alpha_core.features.alpha158."""
     text = (Path(__file__).resolve().parents[1] / DOCS).read_text()
     table = text.split(TABLE_START, 1)[1].split(TABLE_END, 1)[0].strip()
     assert table == registry_markdown()

@@ -189,8 +189,8 @@ def test_retrain_makes_a_child_the_desk_then_uses(tmp_path, desk_registry, conti
     root = tmp_path / "runs"
     shutil.copytree(service.folder(run_id), root / run_id)
     local = RunService(root)
-    assert DeskService(local.root).retrain(run_id, continued_panel.filter(pl.col("date") <= date(2025, 3, 28)),
-                         every="monthly") is None  # fmt: skip
+    early = continued_panel.filter(pl.col("date") <= date(2025, 3, 28))
+    assert DeskService(local.root).retrain(run_id, early, every="monthly") is None
     child = DeskService(local.root).retrain(run_id, continued_panel, every="monthly")
     assert child is not None
     cfg = child.config

@@ -27,7 +27,7 @@ if str(ROOT) not in sys.path:
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from alpha_core.desk.orders import make_orders, read_holdings  # noqa: E402
-from alpha_core.desk.service import DeskService
+from alpha_core.desk.service import DeskService  # noqa: E402
 
 PAGE = "pages/7_Desk.py"
 
@@ -72,7 +72,9 @@ def test_desk_page_book_orders_ledger(desk_app, continued_panel):
     at.run()
     no_errors(at)
     orders = make_orders(
-        book.rows, read_holdings(holdings.encode()), DeskService(service.root).prices(continued_panel, book.as_of),
+        book.rows,
+        read_holdings(holdings.encode()),
+        DeskService.prices(continued_panel, book.as_of),
         1_000_000.0,
     )  # fmt: skip
     sent = orders.filter(pl.col("order_qty") != 0)

@@ -2,7 +2,8 @@
 
 Live track record (:func:`live_daily`): the ledger's current books earn their realised
 returns under the run's own label convention (close t -> t+1 by default), gross and net of
-the run's costs, through the backtest's own functions (:func:`alpha_core.portfolio.backtest.daily_returns`
+the run's costs, through the backtest's own functions
+(:func:`alpha_core.portfolio.backtest.daily_returns`
 and :func:`~alpha_core.portfolio.backtest.add_costs`: the first live book is bought from cash); the
 live rank IC is the per-date Spearman correlation of every scored asset's prediction with its
 realised label (:func:`alpha_core.evaluation.metrics.daily_ic`).

@@ -51,7 +51,8 @@ class Metric:
     label: str
     """Display name; ``{other_key}`` is filled from the run's metrics (e.g. ``{n_trials}``)."""
     kind: str = "num"
-    """Format of :func:`alpha_core.evaluation.report.format_value`: pct, pct4, num, num4, int or text."""
+    """Format of :func:`alpha_core.evaluation.report.format_value`: pct, pct4, num, num4, int or
+    text."""
     group: str = "Long-short, gross"
     """Section of the Performance Summary."""
     claim: float | str | None = None

@@ -1,7 +1,8 @@
 """Metrics as text and tables: the CLI's Performance Summary and the app's metric tables.
 
 Nothing here computes a metric (see :mod:`alpha_core.evaluation.metrics`); every row comes from the
-registry :data:`alpha_core.evaluation.metrics.METRICS` (label, format, seed claim, benchmark, section), so
+registry :data:`alpha_core.evaluation.metrics.METRICS` (label, format, seed claim, benchmark,
+section), so
 a metric registered there appears in the summary (when marked ``summary``), in a run's
 metrics table and in the comparison of runs without a change here.
 """

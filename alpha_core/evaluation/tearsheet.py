@@ -1,7 +1,8 @@
 """The factor tear sheet of a run: its predictions judged as a factor, as alphalens does.
 
 Every function takes the run's predictions (``date, asset, prediction`` and forward returns
-``fwd_ret_<h>``; see :mod:`alpha_core.signals.predictions`) and returns a chart- or table-ready frame.
+``fwd_ret_<h>``; see :mod:`alpha_core.signals.predictions`) and returns a chart- or table-ready
+frame.
 The definitions follow alphalens(-reloaded), so the numbers can be checked against it
 (``tests/test_tearsheet.py``):
 

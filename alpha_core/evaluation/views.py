@@ -1,7 +1,8 @@
 """Chart- and table-ready frames of a run, computed from its tables: pure polars/numpy.
 
 Every chart and table the app draws is one function here (or, for metrics, in
-:mod:`alpha_core.evaluation.report`), so the numbers on screen can be tested against the engine without a
+:mod:`alpha_core.evaluation.report`), so the numbers on screen can be tested against the engine
+without a
 browser. Series names match ``backtest.DAILY_COLUMNS``: ``long`` (the long book), ``short``
 (the P&L of the short book), ``long_short`` (their sum) and ``benchmark`` (equal-weight mean
 label of every scored asset).

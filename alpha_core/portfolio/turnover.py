@@ -1,7 +1,8 @@
 """Turnover control of the books: smoothing, a hold buffer, a rebalance interval, a cap.
 
 Each is a run setting (:class:`alpha_core.config.RunConfig`) applied by
-:func:`alpha_core.portfolio.books.build_books`, so a rebook applies it too; each is off at its default
+:func:`alpha_core.portfolio.books.build_books`, so a rebook applies it too; each is off at its
+default
 and the books are then exactly those of the daily top/bottom rule. In order:
 
 1. **Smoothing** (``smooth_days`` N): an asset is ranked by the mean of its last N

@@ -18,7 +18,8 @@ through :func:`alpha_core.research.pipeline.run_experiment`):
 After training, :func:`test_losses` measures what the test window lost (bars and dates with
 no prediction). No loss is silent, however small: every run's metrics carry
 ``test_rows_lost`` and ``test_dates_lost`` and the CLI summary prints them when not zero
-(:func:`alpha_core.evaluation.report.data_notes`). :func:`refuse_empty_books` refuses a run whose books
+(:func:`alpha_core.evaluation.report.data_notes`). :func:`refuse_empty_books` refuses a run whose
+books
 are empty on one side or whose Sharpe ratio is undefined, so such a run is never saved as a
 normal one.
 """

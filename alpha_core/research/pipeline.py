@@ -65,7 +65,8 @@ def check_windows(config: RunConfig, panel: pl.DataFrame, contract: bool = True)
 
     Raise PanelError when the panel cannot be run as is (duplicate bars would make
     "the previous bar" ambiguous, so the engine refuses them rather than pick one; bad bars
-    under ``on_bad_bars="refuse"`` and the rest of :func:`alpha_core.research.contract.apply_contract`).
+    under ``on_bad_bars="refuse"`` and the rest of
+    :func:`alpha_core.research.contract.apply_contract`).
     ``contract=False`` skips the data contract (its quality check reads every bar), for a
     caller that runs the experiment at once: :func:`run_experiment` applies it first thing.
     """

@@ -76,7 +76,8 @@ SELECTION_KEYS = (
     "valid_net_sharpe",
     "book_candidates",
 )
-"""What the validation window decided, recorded in every model's meta (alpha_core.research.selection)."""
+"""What the validation window decided, recorded in every model's meta
+(alpha_core.research.selection)."""
 
 
 def models_meta(models: list[TrainedModel]) -> dict[str, Any]:

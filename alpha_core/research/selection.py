@@ -8,7 +8,8 @@ before the first test block (after any embargo).
 
 ``select = "valid"`` trains every candidate of :data:`CANDIDATES` (a fixed, documented set;
 for a model type other than LightGBM, its declared ``candidates()``, by default its presets)
-on those rows, each with early stopping on the window (:mod:`alpha_core.models.lightgbm.model`), and scores
+on those rows, each with early stopping on the window (:mod:`alpha_core.models.lightgbm.model`),
+and scores
 it by the **validation criterion**: the mean daily rank IC of its scores against the
 realised return over the window (:func:`alpha_core.stats.scoring.mean_daily_rank_ic`). A
 candidate whose validation scores collapse into ties (more than half of a date's scores

@@ -85,8 +85,8 @@ class ResearchSettings:
         choices=names_of(SELECTIONS),
         section="Model",
         help="none: train the settings given; valid: train the documented candidates "
-        "(alpha_core.research.selection) before the validation window, keep the best by its mean daily "
-        "rank IC there, refit it on the whole training span and test it",
+        "(alpha_core.research.selection) before the validation window, keep the best by its "
+        "mean daily rank IC there, refit it on the whole training span and test it",
     )
     executor: str = setting(
         "serial",

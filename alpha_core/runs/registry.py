@@ -4,7 +4,8 @@ A run folder holds ``config.json``, ``metrics.json``, ``meta.json`` (name, timin
 label), ``model.json`` + the files its model type wrote (the sidecar lists them; LightGBM:
 ``model.txt``; the last fold's model for a walk-forward run), ``models/fold_000.json`` + its
 files ... (every fold's model, walk-forward runs only), the Parquet tables of :data:`TABLES`
-and :data:`OPTIONAL_TABLES`, and the caller's extra files (the run service's exports, ``predictions.csv``). ``meta.json``
+and :data:`OPTIONAL_TABLES`, and the caller's extra files (the run service's exports,
+``predictions.csv``). ``meta.json``
 also holds the manifest (``files``): the size and sha256 of every other file of the save.
 
 **When a run is visible.** Everything above is written into a hidden temporary folder

@@ -7,7 +7,8 @@ Both work on one date's cross-section at a time, the way the books use the score
   (average ranks for ties), averaged over dates. Any per-date increasing transform of the
   label (demean, rank, zscore) leaves it unchanged, so candidates trained on different
   targets are compared on the same footing. It is the ``rank_ic_mean`` of
-  :mod:`alpha_core.evaluation.metrics`, computed here so the model stage need not import the report stage.
+  :mod:`alpha_core.evaluation.metrics`, computed here so the model stage need not import the report
+  stage.
 * A **tied** score is one shared with another asset on the same date. A model with very few
   trees gives a few distinct values a day (one tree: at most its leaves), so the books
   would be ranked by row order; ``TIE_LIMIT`` is where that counts as collapsed.
