@@ -311,17 +311,17 @@ def test_select_valid_chooses_turnover_by_validation_net_sharpe():
     rows = meta["book_candidates"]
     assert [r["books"] for r in rows] == [c.name for c in selection.BOOK_CANDIDATES]
     # each row's net Sharpe is the one a rebook of those settings measures (held days)
+    nets = []
     for cand, row in zip(selection.BOOK_CANDIDATES, rows, strict=True):
-        m = rebook(preds, cfg.replace(**dict(cand.settings)), {})[2]
+        _, daily, m = rebook(preds, cfg.replace(**dict(cand.settings)), {})
         assert row["valid_net_sharpe"] == pytest.approx(m["sharpe_net"], rel=1e-9)
-    # the simplest (first) candidate within one standard error of the best (Lo 2002)
-    top = max(range(len(rows)), key=lambda i: (rows[i]["valid_net_sharpe"], -i))
-    sr_daily = rows[top]["valid_net_sharpe"] / np.sqrt(252)
-    se = np.sqrt((1 + sr_daily**2 / 2) / rows[top]["valid_days"]) * np.sqrt(252)
-    best = next(
-        i for i, r in enumerate(rows) if r["valid_net_sharpe"] >= rows[top]["valid_net_sharpe"] - se
-    )
-    assert best <= top
+        nets.append(daily["long_short_net"].to_numpy())
+    # the simplest (first) candidate within one standard error of the best, the error of
+    # the difference of two Sharpe ratios on the same days (Jobson-Korkie-Memmel)
+    sharpes = [stats.sharpe_ratio(n) for n in nets]
+    top = max(range(len(rows)), key=lambda i: (sharpes[i], -i))
+    gaps = [stats.sharpe_difference_test(nets[top], n)["z"] for n in nets]
+    best = next(i for i in range(len(rows)) if i == top or gaps[i] <= 1.0)
     assert [r["chosen"] for r in rows] == [i == best for i in range(len(rows))]
     assert meta["chosen_books"] == rows[best]["books"]
     want = dict(selection.BOOK_CANDIDATES[best].settings)

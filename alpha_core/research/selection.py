@@ -44,6 +44,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from alpha_core.base.progress import OnProgress, Progress, ignore
@@ -299,8 +300,9 @@ best net at 5 bps on the S&P 500's windows before the test: about 0.2-0.3 turnov
 breaks even at a few bps where daily books need about 1 bp). Each is
 scored on the validation window with the chosen model's validation predictions (the model
 trained before the window) by the **net Sharpe ratio at the run's own costs**
-(``cost_bps``, ``borrow_bps``) of its long-short books there; the highest wins, the first
-in this order on equal scores (so "daily" unless another does better net). Chosen only when
+(``cost_bps``, ``borrow_bps``) of its long-short books there: the first in this order (the
+simplest) that is within one standard error of the best (:func:`one_standard_error_pick`),
+so "daily" unless another is better net beyond the noise. Chosen only when
 the run gives none of the turnover settings itself; they are variants of one signal, so
 they are recorded (``book_candidates`` in the model's sidecar) but not counted as trials of
 the deflated Sharpe ratio."""
@@ -340,17 +342,26 @@ def gives_books(config: RunConfig) -> bool:
     return any(getattr(config, f) != getattr(default, f) for f in fields)
 
 
-def one_standard_error_pick(sharpes: list[float], days: list[int], periods: int = 252) -> int:
-    """The first (simplest) candidate whose validation Sharpe is within one standard error
-    of the best one's (Lo's ``sqrt((1 + SR^2 / 2) / n)`` for daily returns, annualised): a
-    choice that resists noise, since candidates closer than that are not told apart."""
-    ok = [i for i, s in enumerate(sharpes) if math.isfinite(s) and days[i] > 1]
+def one_standard_error_pick(returns: list[np.ndarray]) -> tuple[int, list[float]]:
+    """The first (simplest) candidate whose validation Sharpe ratio is within one standard
+    error of the best one's, and each candidate's gap to the best in standard errors.
+
+    The candidates are variants of one signal on the same days, so the error that matters is
+    that of the *difference* of two Sharpe ratios (Jobson-Korkie with Memmel's correction,
+    :func:`~alpha_core.stats.returns.sharpe_difference_test`, on the paired daily returns):
+    a variant not told apart from the best by one standard error is kept for its simplicity.
+    """
+    sharpes = [stats.sharpe_ratio(r) for r in returns]
+    ok = [i for i, s in enumerate(sharpes) if math.isfinite(s)]
     if not ok:
-        return 0
+        return 0, [math.nan] * len(returns)
     best = max(ok, key=lambda i: (sharpes[i], -i))
-    daily = sharpes[best] / math.sqrt(periods)
-    se = math.sqrt((1 + daily**2 / 2) / days[best]) * math.sqrt(periods)
-    return next(i for i in ok if sharpes[i] >= sharpes[best] - se)
+    gaps = []
+    for r in returns:
+        test = stats.sharpe_difference_test(returns[best], r)
+        gaps.append(test["z"] if r is not returns[best] else 0.0)
+    pick = next(i for i in ok if i == best or (math.isfinite(gaps[i]) and gaps[i] <= 1.0))
+    return pick, gaps
 
 
 def _finite(value: Any) -> Any:
@@ -370,7 +381,7 @@ def book_score(
     preds: pl.DataFrame, config: RunConfig, market: Market | None = None
 ) -> dict[str, Any]:
     """Net and gross Sharpe, mean daily turnover and days held of ``config``'s books of
-    ``preds`` (optimised books need the ``market``)."""
+    ``preds`` (optimised books need the ``market``), and the daily net returns."""
     books, _ = form_books(preds, config, market)
     daily = add_costs(
         daily_returns(books, preds), books, preds["date"], config.cost_bps, config.borrow_bps
@@ -381,7 +392,7 @@ def book_score(
         "valid_sharpe": stats.sharpe_ratio(held["long_short"].to_numpy()),
         "valid_turnover": float(held["turnover"].mean()) if held.height else math.nan,
         "valid_days": held.height,
-    }
+    }, daily["long_short_net"].to_numpy()
 
 
 def choose_books(
@@ -391,15 +402,16 @@ def choose_books(
     :func:`one_standard_error_pick` on the validation net Sharpe, and the record
     (``book_candidates`` rows, ``chosen_books``, ``valid_net_sharpe``)."""
     candidates = book_candidates(config)
-    rows = []
+    rows, returns = [], []
     for candidate in candidates:
         settings = dict(candidate.settings)
-        score = book_score(preds, config.replace(**settings), market)
+        score, net = book_score(preds, config.replace(**settings), market)
         rows.append({"books": candidate.name, **score, **settings})
-    sharpes = [r["valid_net_sharpe"] for r in rows]
-    pick = one_standard_error_pick(sharpes, [r["valid_days"] for r in rows])
+        returns.append(net)
+    pick, gaps = one_standard_error_pick(returns)
     for i, r in enumerate(rows):
         r["chosen"] = i == pick
+        r["se_below_best"] = gaps[i]
     chosen = candidates[pick]
     meta = {
         "book_candidates": [{k: _finite(v) for k, v in r.items()} for r in rows],
