@@ -11,7 +11,8 @@ import polars as pl
 import pytest
 from conftest import make_panel, split_config
 
-from alpha_core.cli.main import build_parser, given_settings, main
+from alpha_core.cli.args import given_settings
+from alpha_core.cli.main import build_parser, main
 from alpha_core.config import FAST_PRESET, ConfigError, ModelParams, RunConfig, replace_paths
 from alpha_core.evaluation.metrics import daily_ic
 from alpha_core.features.library import FEATURE_NAMES, LABEL, LABEL_END, build_features

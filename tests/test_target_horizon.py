@@ -10,7 +10,8 @@ import polars as pl
 import pytest
 from conftest import make_panel, split_config
 
-from alpha_core.cli.main import build_parser, given_settings
+from alpha_core.cli.args import given_settings
+from alpha_core.cli.main import build_parser
 from alpha_core.config import ModelParams, RunConfig, replace_paths
 from alpha_core.features.library import (
     FEATURE_NAMES,

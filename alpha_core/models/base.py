@@ -27,12 +27,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import inspect
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -41,21 +39,26 @@ import polars as pl
 
 from alpha_core.base import plugins
 from alpha_core.base.settings import from_dict_of
-from alpha_core.base.storage import write_json
-from alpha_core.features.library import LABEL, LABEL_END, model_rows
+from alpha_core.models.rows import (  # noqa: F401 - re-exported: the contract's rows
+    feature_matrix,
+    split_validation_tail,
+    training_rows,
+)
+from alpha_core.models.sidecar import (  # noqa: F401 - re-exported: the contract's files
+    ModelFileError,
+    numbered_stems,
+    read_json,
+    read_model_file,
+    read_sidecar,
+    sidecar_path,
+    write_sidecar,
+)
 
 FitProgress = Callable[[int, int], None]
 """Called as ``progress(step, total)`` while a model trains (LightGBM: trees built)."""
 
 DEFAULT_MODEL_TYPE = "lightgbm"
 """The model type of a run that names none, and of a sidecar without ``model_type``."""
-
-
-class ModelFileError(ValueError):
-    """A saved model that cannot be trusted: a file missing, altered, truncated or malformed.
-
-    The message names the file and what is wrong with it.
-    """
 
 
 @dataclass(frozen=True)
@@ -400,7 +403,7 @@ def load_model(directory: Path, stem: str = "model") -> TrainedModel:
     Raises FileNotFoundError naming a missing file and :class:`ModelFileError` for a damaged
     one; the type's ``load`` raises the latter too for files that fail its own checks.
     """
-    model_type = _read_json(sidecar_path(Path(directory), stem)).get(
+    model_type = read_json(sidecar_path(Path(directory), stem)).get(
         "model_type", DEFAULT_MODEL_TYPE
     )
     return model_class(model_type).load(Path(directory), stem)
@@ -409,7 +412,7 @@ def load_model(directory: Path, stem: str = "model") -> TrainedModel:
 def model_files(directory: Path, stem: str = "model") -> tuple[str, ...]:
     """Names (relative to ``directory``, in name order) of the files the saved model's type
     wrote besides its sidecar: the sidecar's ``files``, else its type's ``legacy_files``."""
-    raw = _read_json(sidecar_path(Path(directory), stem))
+    raw = read_json(sidecar_path(Path(directory), stem))
     files = raw.get("files")
     if isinstance(files, dict) and files:
         return tuple(sorted(files))
@@ -426,150 +429,3 @@ def model_digest(directory: Path, stem: str = "model") -> str:
     for name in names:
         h.update(read_model_file(directory, stem, name))
     return h.hexdigest()
-
-
-def numbered_stems(directory: Path, prefix: str = "fold_") -> list[str]:
-    """Stems ``<prefix>NNN`` of the sidecars in ``directory``, in order: only the sidecars,
-    whatever other ``<prefix>NNN.*.json`` files a model type wrote beside them."""
-    stems = [p.stem for p in Path(directory).glob(f"{prefix}*.json")]
-    return sorted(s for s in stems if s[len(prefix) :].isdigit())
-
-
-# ----------------------------------------------------------------------------- the sidecar
-def sidecar_path(directory: Path, stem: str) -> Path:
-    return directory / f"{stem}.json"
-
-
-def write_sidecar(
-    model: TrainedModel, directory: Path, stem: str, files: Sequence[str] = ()
-) -> Path:
-    """``<stem>.json``: the model's type, features and meta (pretty JSON, atomic).
-
-    ``files``: names (in ``directory``) of the files the type wrote, already in place; their
-    size and sha256 are recorded under ``files`` and checked by :func:`read_model_file`.
-    """
-    payload: dict[str, Any] = {
-        "model_type": model.model_type,
-        "features": list(model.features),
-        **model.meta,
-    }
-    if files:
-        payload["files"] = {name: _fingerprint(Path(directory) / name) for name in files}
-    return write_json(sidecar_path(directory, stem), payload)
-
-
-def read_sidecar(directory: Path, stem: str) -> tuple[tuple[str, ...], dict[str, Any]]:
-    """``(features, meta)`` from ``<stem>.json``; raises FileNotFoundError naming it, and
-    :class:`ModelFileError` when it is not a sidecar."""
-    path = sidecar_path(directory, stem)
-    meta = _read_json(path)
-    meta.pop("model_type", None)
-    meta.pop("files", None)
-    features = meta.pop("features", None)
-    if not isinstance(features, list) or not all(isinstance(f, str) for f in features):
-        raise ModelFileError(f"{path}: no feature list (not a model sidecar)")
-    return tuple(features), meta
-
-
-def read_model_file(directory: Path, stem: str, name: str) -> bytes:
-    """The bytes of the model file ``name`` in ``directory``, checked against its sidecar.
-
-    Raises FileNotFoundError when it is missing and :class:`ModelFileError` when its size
-    or sha256 differs from what the sidecar recorded at save. A sidecar without a record of
-    the file (saved before checksums existed) lets the bytes through unchecked.
-    """
-    path = Path(directory) / name
-    if not path.is_file():
-        raise FileNotFoundError(f"model file missing: {path}")
-    data = path.read_bytes()
-    recorded = _read_json(sidecar_path(Path(directory), stem)).get("files") or {}
-    expected = recorded.get(name) if isinstance(recorded, dict) else None
-    if isinstance(expected, dict):
-        if expected.get("bytes") != len(data):
-            raise ModelFileError(
-                f"{path}: {len(data):,} bytes where {expected.get('bytes')} were saved "
-                "(truncated or altered)"
-            )
-        if expected.get("sha256") != hashlib.sha256(data).hexdigest():
-            raise ModelFileError(f"{path}: checksum mismatch (altered or damaged since saved)")
-    return data
-
-
-def _fingerprint(path: Path) -> dict[str, Any]:
-    data = path.read_bytes()
-    return {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    """A sidecar's JSON object; FileNotFoundError naming a missing one, ModelFileError else."""
-    if not path.is_file():
-        raise FileNotFoundError(f"model file missing: {path}")
-    try:
-        payload = json.loads(path.read_bytes())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ModelFileError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(payload, dict):
-        raise ModelFileError(f"{path}: not a JSON object (not a model sidecar)")
-    return payload
-
-
-# ----------------------------------------------------------------------------- training rows
-def training_rows(
-    feats: pl.DataFrame,
-    start: date,
-    end: date,
-    purge_before: date,
-    features: tuple[str, ...],
-    extra: tuple[str, ...] = (),
-) -> pl.DataFrame:
-    """Rows dated in [start, end] whose label is fully known strictly before ``purge_before``.
-
-    Purging on the label's end date removes the last ``horizon`` decision dates before the
-    test window, so no training label overlaps the period the model is tested on.
-
-    Only what a fit needs is copied, one column at a time: the keys, the label and its end,
-    ``features`` as Float32 (the precision every model matrix has, :func:`feature_matrix`)
-    and the ``extra`` columns as they are; a fold never copies the whole feature frame.
-    """
-    mask = feats.select(
-        pl.col("date").is_between(start, end)
-        & pl.col(LABEL).is_not_null()
-        & (pl.col(LABEL_END) < purge_before)
-        & model_rows(feats, features)
-    ).to_series()
-    keys = [c for c in ("date", "asset", LABEL, LABEL_END, *extra) if c in feats.columns]
-    as_is = [feats.get_column(c).filter(mask) for c in dict.fromkeys(keys)]
-    cast = [feats.get_column(f).filter(mask).cast(pl.Float32) for f in features if f not in keys]
-    return pl.DataFrame([*as_is, *cast])
-
-
-def feature_matrix(
-    frame: pl.DataFrame, features: tuple[str, ...], dtype: type = np.float32
-) -> np.ndarray:
-    """The ``features`` columns of ``frame`` as a matrix, in that order.
-
-    Float32 by default, for training and scoring alike: half the memory of float64, and a
-    model always sees its inputs at the precision it was fitted on.
-    """
-    cast = pl.Float32 if dtype == np.float32 else pl.Float64
-    return frame.select(pl.col(f).cast(cast) for f in features).to_numpy()
-
-
-def split_validation_tail(
-    train: pl.DataFrame, valid_fraction: float
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(fit rows, validation rows): the last ``valid_fraction`` of the training dates.
-
-    The fit rows are purged by the label horizon: a row stays only if its label is fully
-    known strictly before the first validation date, so no fit label overlaps the tail.
-    """
-    dates = train.get_column("date").unique().sort()
-    n_valid = max(1, round(dates.len() * valid_fraction))
-    if n_valid >= dates.len():
-        raise ValueError(f"valid_fraction {valid_fraction} leaves no training dates")
-    split = dates[dates.len() - n_valid]
-    fit = train.filter(pl.col(LABEL_END) < split)
-    valid = train.filter(pl.col("date") >= split)
-    if fit.height == 0:
-        raise ValueError("no training rows left before the validation tail")
-    return fit, valid
