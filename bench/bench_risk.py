@@ -4,15 +4,17 @@ For the demo universe and the S&P 500 file (its bad bars dropped, as ``--on-bad-
 CPU seconds (``time.process_time``, median of the repeats) and wall seconds of one
 ``estimate_risk`` pass, the machine's load average, then ``bias_report`` over every forecast
 date the model is ready on (random long-short books, top-minus-bottom quintile books of 5-,
-20- and 60-day past returns, single names). Target: at most 5 s CPU on the S&P panel; bias
-statistics in [0.8, 1.2].
+20- and 60-day past returns, single names), for the default ``RiskSettings()`` (with its
+statistical factors) and, for comparison, ``risk_statistical_factors=0``. Target: at most
+5 s CPU on the S&P panel; bias statistics in [0.8, 1.2].
 
-Run: ``python bench/bench_risk.py [--repeats 3]`` (about 30 s on 2 cores).
+Run: ``python bench/bench_risk.py [--repeats 3]`` (about a minute on 2 cores).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import time
@@ -25,6 +27,7 @@ from alpha_core.data.panel import load_panel
 from alpha_core.data.quality import bad_bars, check_quality
 from alpha_core.portfolio.risk import RiskSettings, bias_report, estimate_risk
 
+VARIANT = RiskSettings(risk_statistical_factors=0)
 SP500 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sp500_5yr.parquet"
 
 
@@ -40,12 +43,12 @@ def panels() -> dict[str, pl.DataFrame]:
     return out
 
 
-def timed(panel: pl.DataFrame, repeats: int) -> tuple[float, float, object]:
+def timed(panel: pl.DataFrame, repeats: int, settings: RiskSettings) -> tuple[float, float, object]:
     """Median CPU and wall seconds of ``estimate_risk`` and the last model."""
     cpu, wall, model = [], [], None
     for _ in range(repeats):
         c0, t0 = time.process_time(), time.perf_counter()
-        model = estimate_risk(panel, RiskSettings())
+        model = estimate_risk(panel, settings)
         cpu.append(time.process_time() - c0)
         wall.append(time.perf_counter() - t0)
     return float(np.median(cpu)), float(np.median(wall)), model
@@ -56,15 +59,17 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()}  cores: {os.cpu_count()}")
-    for name, panel in panels().items():
-        cpu, wall, model = timed(panel, args.repeats)
+    variants = {"": RiskSettings(), " (no statistical factors)": VARIANT}
+    for (name, panel), (label, settings) in itertools.product(panels().items(), variants.items()):
+        cpu, wall, model = timed(panel, args.repeats, settings)
         print(
-            f"{name}: {panel.height} rows, {len(model.assets)} assets, {len(model.dates)} dates, "
-            f"{len(model.factors)} factors; estimate_risk CPU {cpu:.2f} s, wall {wall:.2f} s "
+            f"{name}{label}: {panel.height} rows, {len(model.assets)} assets, "
+            f"{len(model.dates)} dates, {len(model.factors)} factors; "
+            f"estimate_risk CPU {cpu:.2f} s, wall {wall:.2f} s "
             f"(median of {args.repeats}); load {os.getloadavg()}"
         )
         report = bias_report(model)
-        print(f"{name} bias: " + json.dumps({k: round(v, 3) for k, v in report.items()}))
+        print(f"{name}{label} bias: " + json.dumps({k: round(v, 3) for k, v in report.items()}))
 
 
 if __name__ == "__main__":

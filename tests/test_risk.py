@@ -13,6 +13,7 @@ from scipy.linalg import null_space
 
 from alpha_core.portfolio.risk import RiskSettings, bias_report, estimate_risk
 from alpha_core.portfolio.risk.estimate import factor_covariance
+from alpha_core.portfolio.risk.statistical import recompute_rows
 from tests.conftest import make_panel
 
 SMALL = RiskSettings(
@@ -23,7 +24,10 @@ SMALL = RiskSettings(
     risk_liquidity_window=10,
     risk_min_factor_days=20,
     risk_min_regression_assets=8,
+    risk_statistical_window=60,
+    risk_statistical_with_groups=True,
 )
+PCA = tuple(f"pca{j + 1}" for j in range(SMALL.risk_statistical_factors))
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +53,7 @@ def _by_asset(model, i: int) -> dict[str, tuple]:
 def test_nothing_at_or_before_a_cut_date_depends_on_later_bars(panel, model, how):
     rng = np.random.default_rng(11 if how == "delete" else 12)
     dates = np.unique(panel["date"].to_numpy())
-    cut = dates[rng.integers(80, len(dates) - 20)]
+    cut = dates[rng.integers(140, len(dates) - 20)]  # after the first statistical loadings
     later = pl.col("date") > pl.lit(cut)
     if how == "delete":
         changed = panel.filter(~later)
@@ -62,6 +66,8 @@ def test_nothing_at_or_before_a_cut_date_depends_on_later_bars(panel, model, how
             )
         )
     other = estimate_risk(changed, SMALL)
+    before = model.dates <= cut.astype("datetime64[D]")
+    assert np.abs(model.exposures[before][..., -len(PCA) :]).max() > 0, "statistical loadings"
     for i in np.flatnonzero(model.dates <= cut.astype("datetime64[D]")):
         assert other.dates[i] == model.dates[i]
         np.testing.assert_array_equal(other.ready[i], model.ready[i])
@@ -138,7 +144,10 @@ def test_short_histories_get_no_risk_row_and_no_metadata_no_group_factor(panel, 
         "reversal",
         "volatility",
         "liquidity",
+        *PCA,
     )
+    grouped = estimate_risk(panel, replace(SMALL, risk_statistical_with_groups=False))
+    assert not any(f.startswith("pca") for f in grouped.factors)
     with pytest.raises(ValueError, match="not ready"):
         model.at(model.dates[5])
     tables = model.factor_returns_table(), model.exposures_table(), model.specific_table()
@@ -146,16 +155,19 @@ def test_short_histories_get_no_risk_row_and_no_metadata_no_group_factor(panel, 
     assert tables[1].height == int(model.covered.sum())
 
 
-def simulated_panel(n_assets: int = 150, n_days: int = 900, seed: int = 5) -> pl.DataFrame:
-    """Returns from a known factor model (market with betas, 5 sectors, one style factor
-    on a persistent characteristic, Gaussian specific noise; vols vary by name)."""
+def simulated_panel(
+    n_assets: int = 150, n_days: int = 900, seed: int = 5, sector_vol: float = 0.4
+) -> pl.DataFrame:
+    """Returns from a known factor model (market with betas, 5 sectors of daily volatility
+    ``sector_vol`` in units of the name's scale, one style factor on a persistent
+    characteristic, Gaussian specific noise; vols vary by name)."""
     rng = np.random.default_rng(seed)
     sector = rng.integers(0, 5, n_assets)
     beta = rng.uniform(0.5, 1.5, n_assets)
     style = rng.normal(size=n_assets)
     vol = rng.uniform(0.01, 0.03, n_assets)
     market = rng.normal(0, 0.6, n_days)
-    sectors = rng.normal(0, 0.4, (n_days, 5))
+    sectors = rng.normal(0, sector_vol, (n_days, 5))
     styles = rng.normal(0, 0.3, n_days)
     common = beta * market[:, None] + sectors[:, sector] + style * styles[:, None]
     returns = vol * (common + rng.normal(0, 0.7, (n_days, n_assets)))
@@ -185,3 +197,49 @@ def test_bias_statistics_are_near_one_on_a_simulated_factor_panel():
     assert report["single_name_in_band"] >= 0.9, report
     for key in ("momentum5_quintile", "momentum20_quintile", "momentum60_quintile"):
         assert 0.8 <= report[key] <= 1.2, report
+
+
+def test_statistical_loadings_are_an_independent_svd_of_the_window_and_held(panel, model):
+    base = estimate_risk(panel, replace(SMALL, risk_statistical_factors=0))
+    W, K = SMALL.risk_statistical_window, len(PCA)
+    starts = recompute_rows(model.dates)
+    t, nxt = starts[-3], starts[-2]
+    assert model.dates[t].astype("datetime64[M]") != model.dates[t - 1].astype("datetime64[M]")
+    scale = base.exposures[..., 0]  # vol-scaled: the market loading is the name's volatility
+    with np.errstate(invalid="ignore", divide="ignore"):
+        e = base.specific_returns[t - W + 1 : t + 1] / scale[t - W : t]
+    e[~np.isfinite(e)] = np.nan
+    keep = np.isfinite(e).sum(axis=0) >= W / 2
+    _, sv, vt = np.linalg.svd(np.nan_to_num(e[:, keep]), full_matrices=False)
+    assert np.all(np.diff(sv[: K + 1]) < -1e-6 * sv[0]), "distinct singular values"
+    expected = np.zeros((len(model.assets), K))
+    expected[keep] = vt[:K].T * np.sqrt(keep.sum())
+    columns = [model.factors.index(f) for f in PCA]
+    for i in range(t, nxt):
+        rows = model.covered[i]
+        got = model.exposures[i][rows][:, columns] / scale[i, rows, None]
+        want = expected[rows]
+        signs = np.sign((got * want).sum(axis=0))
+        np.testing.assert_allclose(got, want * signs, rtol=1e-7, atol=1e-8)
+
+
+def test_statistical_factors_capture_hidden_blocks():
+    panel = simulated_panel(sector_vol=1.0).drop("sector")
+    reports = {
+        count: bias_report(
+            estimate_risk(
+                panel,
+                replace(RiskSettings(), risk_min_factor_days=40, risk_statistical_factors=count),
+            ),
+            start=dt.date(2016, 1, 1),
+            n_random=20,
+        )
+        for count in (0, 5)
+    }
+    without, with_pca = reports[0], reports[5]
+    assert without["momentum5_quintile"] > 1.3 and without["momentum60_quintile"] > 1.2, without
+    assert without["random_in_band"] < 0.9, without
+    for key in ("momentum5_quintile", "momentum20_quintile", "momentum60_quintile"):
+        assert 0.8 <= with_pca[key] <= 1.2, with_pca
+    assert 0.9 <= with_pca["random_median"] <= 1.1 and with_pca["random_in_band"] == 1.0, with_pca
+    assert 0.9 <= with_pca["single_name_median"] <= 1.1, with_pca

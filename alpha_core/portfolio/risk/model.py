@@ -12,6 +12,7 @@ from alpha_core.portfolio.risk.arrays import simple_returns, to_bars
 from alpha_core.portfolio.risk.estimate import factor_covariance, regress, specific_variance
 from alpha_core.portfolio.risk.exposures import build_exposures
 from alpha_core.portfolio.risk.settings import RiskSettings
+from alpha_core.portfolio.risk.statistical import add_statistical
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,9 @@ def estimate_risk(panel: pl.DataFrame, settings: RiskSettings | None = None) -> 
     returns = simple_returns(bars.close)
     exp = build_exposures(bars, returns, s)
     fit = regress(exp, returns, s)
+    if s.risk_statistical_factors and (s.risk_statistical_with_groups or not exp.n_groups):
+        exp = add_statistical(exp, fit.specific_returns, bars.dates, s)
+        fit = regress(exp, returns, s)
     counted = np.cumsum(np.isfinite(fit.factor_returns[:, 0]))
     return RiskModel(
         settings=s,

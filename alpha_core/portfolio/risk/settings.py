@@ -39,6 +39,31 @@ class RiskSettings:
         section="Costs & limits",
         advanced=True,
     )
+    risk_statistical_factors: int = setting(
+        5,
+        label="Statistical factors",
+        lo=0,
+        help="principal components of the trailing specific returns added as factors "
+        "(recomputed on the first date of each calendar month; 0: none)",
+        section="Costs & limits",
+        advanced=True,
+    )
+    risk_statistical_with_groups: bool = setting(
+        False,
+        label="Statistical factors with groups",
+        help="add the statistical factors also when the panel has group metadata "
+        "(by default only without it, where they stand in for industries)",
+        section="Costs & limits",
+        advanced=True,
+    )
+    risk_statistical_window: int = setting(
+        252,
+        label="Statistical factor window",
+        lo=2,
+        help="days of specific returns behind each recompute of the statistical factors",
+        section="Costs & limits",
+        advanced=True,
+    )
     risk_beta_halflife: float = setting(
         126.0,
         label="Beta half-life",
