@@ -39,6 +39,10 @@ import polars as pl
 
 from alpha_core.base import plugins
 from alpha_core.base.settings import from_dict_of
+from alpha_core.features.library import (  # noqa: F401 - re-exported: the columns a fit reads
+    LABEL,
+    LABEL_END,
+)
 from alpha_core.models.rows import (  # noqa: F401 - re-exported: the contract's rows
     feature_matrix,
     split_validation_tail,

@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 
 from alpha_core.base.settings import settings
-from alpha_core.features.library import build_features
+from alpha_core.features.library import build_features, model_rows
 from alpha_core.models import base
 
 FEATURES = ("mom_5", "mom_20", "vol_20", "gap_pc", "hl_range_pc", "vol_z_20")
@@ -68,7 +68,7 @@ def _rows(panel: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame
     a, b = dates[int(0.6 * dates.len())], dates[int(0.8 * dates.len())]
     train = base.training_rows(feats, dates[0], a, a, FEATURES)
     valid = base.training_rows(feats, a + timedelta(days=1), b, b, FEATURES)
-    test = feats.filter(pl.col("date") > b, base.model_rows(feats, FEATURES)).sort("date", "asset")
+    test = feats.filter(pl.col("date") > b, model_rows(feats, FEATURES)).sort("date", "asset")
     return train, valid, test
 
 
