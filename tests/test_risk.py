@@ -98,7 +98,9 @@ def test_factor_returns_match_an_independent_constrained_wls(model):
 
 
 def test_ewma_factor_covariance_matches_pandas(panel):
-    model = estimate_risk(panel, replace(SMALL, risk_noise_correction=False))
+    model = estimate_risk(
+        panel, replace(SMALL, risk_noise_correction=False, risk_regime_halflife=0.0)
+    )
     f = model.factor_returns
     h = SMALL.risk_factor_halflife
     frame = pd.DataFrame(f)
@@ -109,6 +111,34 @@ def test_ewma_factor_covariance_matches_pandas(panel):
             theirs = (frame[a] * frame[b]).ewm(halflife=h, adjust=True, ignore_na=False).mean()
             np.testing.assert_allclose(ours[:, a, b], theirs.to_numpy(), rtol=1e-10, atol=1e-18)
     np.testing.assert_allclose(model.factor_cov, ours)
+
+
+def test_volatility_regime_adjustment_matches_an_independent_computation(panel):
+    """Risk is scaled by the EWMA (pandas) of each day's mean squared z of the realised
+    returns against the day-before forecast (capped at 5 sd); specific z weighted by the
+    regression weights."""
+    plain = estimate_risk(
+        panel, replace(SMALL, risk_noise_correction=False, risk_regime_halflife=0.0)
+    )
+    h = 42.0
+    adjusted = estimate_risk(
+        panel, replace(SMALL, risk_noise_correction=False, risk_regime_halflife=h)
+    )
+    var = np.einsum("tkk->tk", plain.factor_cov)
+    prior = pd.DataFrame(var).shift(1).to_numpy()
+    z2 = np.minimum(plain.factor_returns**2 / prior, 25.0)
+    ok = np.isfinite(z2) & (prior > 1e-12)
+    daily = pd.Series(
+        np.where(ok.any(axis=1), np.nanmean(np.where(ok, z2, np.nan), axis=1), np.nan)
+    )
+    mult = daily.ewm(halflife=h, adjust=True, ignore_na=False).mean().fillna(1.0).to_numpy()
+    np.testing.assert_allclose(
+        adjusted.factor_cov, plain.factor_cov * mult[:, None, None], rtol=1e-9
+    )
+    ratio = adjusted.specific_var / plain.specific_var
+    same_day = np.nanmax(ratio, axis=1) - np.nanmin(ratio, axis=1)
+    assert np.nanmax(same_day) < 1e-9  # one multiplier a day for every name
+    assert np.nanmax(np.abs(ratio - 1)) > 0.05  # and it moves
 
 
 def test_variance_in_factor_form_equals_the_full_matrix(model):

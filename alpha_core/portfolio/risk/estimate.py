@@ -160,3 +160,42 @@ def _row_median(x: np.ndarray) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return np.nanmedian(x, axis=1)
+
+
+REGIME_Z_CAP = 5.0
+"""A return counts at most this many forecast standard deviations in the regime statistic
+(one crash day must not multiply risk for months)."""
+MIN_FORECAST_VAR = 1e-12
+"""Forecast variances below this (a factor the noise correction zeroed) are left out."""
+
+
+def regime_multiplier(
+    realised: np.ndarray,
+    forecast_var: np.ndarray,
+    halflife: float,
+    weights: np.ndarray | None,
+    noise_var: np.ndarray | None = None,
+) -> np.ndarray:
+    """(T,) volatility-regime adjustment: the EWMA over days of the cross-sectional mean
+    square of ``realised[t] / sqrt(forecast_var[t - 1])`` (the bias statistic of each day's
+    returns against the forecast made the day before), 1 before any such day.
+
+    Multiplying the forecast variances of day t by it makes them track a change of regime
+    faster than their own half-lives (Barra USE4's volatility regime adjustment). Day t's
+    value uses returns realised up to t and forecasts made up to t - 1 only. ``noise_var``:
+    the variance of each realised value's own estimation error (a factor return estimated
+    by the day's regression), added to the forecast it is judged against.
+    """
+    prior = np.full_like(forecast_var, np.nan)
+    prior[1:] = forecast_var[:-1]
+    if noise_var is not None:
+        prior = prior + noise_var
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z2 = np.minimum(realised**2 / prior, REGIME_Z_CAP**2)
+    ok = np.isfinite(z2) & (prior > MIN_FORECAST_VAR)
+    w = np.where(ok, 1.0 if weights is None else np.nan_to_num(weights), 0.0)
+    total = w.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        daily = np.where(total > 0, (np.where(ok, z2, 0.0) * w).sum(axis=1) / total, np.nan)
+    mean, _ = ewm_mean(daily, halflife)
+    return np.where(np.isfinite(mean), mean, 1.0)

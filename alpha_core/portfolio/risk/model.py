@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from alpha_core.portfolio.risk.arrays import simple_returns, to_bars
-from alpha_core.portfolio.risk.estimate import factor_covariance, regress, specific_variance
+from alpha_core.portfolio.risk.estimate import (
+    factor_covariance,
+    regime_multiplier,
+    regress,
+    specific_variance,
+)
 from alpha_core.portfolio.risk.exposures import build_exposures
 from alpha_core.portfolio.risk.settings import RiskSettings
 from alpha_core.portfolio.risk.statistical import add_statistical
@@ -140,6 +146,14 @@ def estimate_risk(panel: pl.DataFrame, settings: RiskSettings | None = None) -> 
         exp = add_statistical(exp, fit.specific_returns, bars.dates, s)
         fit = regress(exp, returns, s)
     counted = np.cumsum(np.isfinite(fit.factor_returns[:, 0]))
+    factor_cov = factor_covariance(
+        fit.factor_returns,
+        s.risk_factor_halflife,
+        fit.noise if s.risk_noise_correction else None,
+    )
+    specific_var = specific_variance(fit.specific_returns, exp, s)
+    if s.risk_regime_halflife > 0:
+        factor_cov, specific_var = _regime_adjusted(fit, exp, factor_cov, specific_var, s)
     return RiskModel(
         settings=s,
         dates=bars.dates,
@@ -151,11 +165,19 @@ def estimate_risk(panel: pl.DataFrame, settings: RiskSettings | None = None) -> 
         returns=returns,
         factor_returns=fit.factor_returns,
         specific_returns=fit.specific_returns,
-        factor_cov=factor_covariance(
-            fit.factor_returns,
-            s.risk_factor_halflife,
-            fit.noise if s.risk_noise_correction else None,
-        ),
-        specific_var=specific_variance(fit.specific_returns, exp, s),
+        factor_cov=factor_cov,
+        specific_var=specific_var,
         ready=counted >= s.risk_min_factor_days,
     )
+
+
+def _regime_adjusted(
+    fit: Any, exp: Any, factor_cov: np.ndarray, specific_var: np.ndarray, s: RiskSettings
+) -> tuple[np.ndarray, np.ndarray]:
+    """Factor covariances and specific variances scaled by their volatility-regime
+    multipliers (:func:`~alpha_core.portfolio.risk.estimate.regime_multiplier`)."""
+    factor_var = np.einsum("tkk->tk", factor_cov)
+    noise = np.einsum("tkk->tk", fit.noise) if s.risk_noise_correction else None
+    f = regime_multiplier(fit.factor_returns, factor_var, s.risk_regime_halflife, None, noise)
+    u = regime_multiplier(fit.specific_returns, specific_var, s.risk_regime_halflife, exp.weight)
+    return factor_cov * f[:, None, None], specific_var * u[:, None]

@@ -144,6 +144,16 @@ class RiskSettings:
         section="Costs & limits",
         advanced=True,
     )
+    risk_regime_halflife: float = setting(
+        42.0,
+        label="Volatility-regime half-life",
+        lo=0,
+        help="EWMA half-life of the volatility-regime adjustment: factor and specific risk "
+        "are scaled by the recent mean square of returns over their forecast volatility "
+        "(the cross-sectional bias statistic); 0: no adjustment",
+        section="Costs & limits",
+        advanced=True,
+    )
     risk_specific_halflife: float = setting(
         60.0,
         label="Specific half-life",
