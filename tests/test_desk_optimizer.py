@@ -80,3 +80,29 @@ def test_rank_only_settings_are_refused_with_the_optimiser():
     with pytest.raises(ConfigError, match="hold_buffer shape rank books only") as err:
         optimised(hold_buffer=0.1).validate()
     assert err.value.field == "hold_buffer"
+
+
+@pytest.mark.parametrize(
+    "turnover",
+    [
+        {"smooth_days": 3, "hold_buffer": 0.1},
+        {"rebalance_every": 3},
+        {"max_turnover": 0.6, "hold_buffer": 0.05},
+    ],
+    ids=["smooth+buffer", "rebalance", "cap+buffer"],
+)
+def test_desk_replays_path_dependent_rank_books_on_every_test_date(tmp_path, demo_panel, turnover):
+    """Rank books whose turnover control needs the days before: the desk replays the run's
+    predictions up to the decision date and gets the backtest's book on every test date."""
+    service = RunService(tmp_path)
+    config = tiny_config(test_start=date(2025, 2, 3), walk_forward="monthly", **turnover)
+    result = service.train_and_save(config, demo_panel, explain=False)
+    desk = DeskService(service.root)
+    for day in result.books["date"].unique().sort().to_list():
+        book = desk.book(result.run_id, demo_panel, as_of=day, record=False)
+        mine = book.rows.select("asset", "side", "weight").sort("asset")
+        theirs = result.books.filter(pl.col("date") == day).select("asset", "side", "weight")
+        theirs = theirs.sort("asset")
+        assert mine["asset"].to_list() == theirs["asset"].to_list(), day
+        assert mine["side"].to_list() == theirs["side"].to_list(), day
+        np.testing.assert_allclose(mine["weight"], theirs["weight"], atol=1e-12, rtol=0)

@@ -313,12 +313,15 @@ def make_book(
     today: date | None = None,
     settings: DeskSettings = DeskSettings(),
     held: Mapping[str, float] | None = None,
+    history: pl.DataFrame | None = None,
 ) -> Book:
     """The book decided at the close of ``as_of`` (default: the panel's last date).
 
     ``models``: a lineage's saved models, oldest first (:func:`saved_models`); ``today``
     turns on the calendar staleness guard; ``held``: the book held before ``as_of`` (the
-    optimiser trades from it, as the backtest did).
+    optimiser trades from it, as the backtest did); ``history``: the predictions of the days
+    before ``as_of`` that path-dependent rank books replay (smoothing, buffer, rebalance
+    interval, turnover cap), from the run's first test date.
     """
     as_of = as_of or panel["date"].max()
     check_fresh(panel, as_of, today, settings)
@@ -358,7 +361,12 @@ def make_book(
         _check_overlap(universe, scored_assets, settings)
     _check_sides(scored.height, config)
     market = _market(config, chosen, panel) if config.construction == "optimizer" else None
-    books, _limits = form_books(preds, config, market, held)
+    if history is not None:  # the same path as the backtest's, then today
+        replay = pl.concat([history, preds], how="diagonal_relaxed")
+        books, _limits = form_books(replay, config, market, held)
+        books = books.filter(pl.col("date") == as_of)
+    else:
+        books, _limits = form_books(preds, config, market, held)
     columns = [c for c in (*BOOK_ROW_COLUMNS, "capped") if c in books.columns]
     book.rows = books.select(columns)
     return book

@@ -25,7 +25,17 @@ from alpha_core.evaluation.metrics import daily_ic
 from alpha_core.portfolio.construction import held_on
 from alpha_core.research.config import RunConfig
 from alpha_core.research.result import RunResult
+from alpha_core.research.selection import TURNOVER_FIELDS
 from alpha_core.runs.service import RunService, source_label
+
+
+def has_path(config: RunConfig) -> bool:
+    """True when the run's rank books depend on the days before (smoothing, a hold buffer,
+    a rebalance interval or a turnover cap): the desk then replays them."""
+    default = RunConfig()
+    changed = any(getattr(config, f) != getattr(default, f) for f in TURNOVER_FIELDS)
+    return config.construction == "rank" and changed
+
 
 LINEAGE_FILE = "lineage.json"
 """Written into a retrained run's folder: ``{"parent": run_id, ...}``."""
@@ -105,13 +115,27 @@ class DeskService:
             panel = load_panel(data or config.data, metadata=config.metadata)
         day = as_of or panel["date"].max()
         held = self.held(run_id, day) if config.construction == "optimizer" else None
+        history = self.history(run_id, day) if has_path(config) else None
         result = book_stage.make_book(
             config, self.desk_models(run_id), panel, as_of, run_id=run_id, today=today,
-            settings=settings or book_stage.DeskSettings(), held=held,
+            settings=settings or book_stage.DeskSettings(), held=held, history=history,
         )  # fmt: skip
         if record:
             ledger.record(self.ledger_path(run_id), result, force=force)
         return result
+
+    def history(self, run_id: str, day: date) -> pl.DataFrame:
+        """The predictions the portfolio stage saw before ``day``: the lineage's backtested
+        ones, then the ledger's scores of later days (turnover control replays them)."""
+        runs = [self.runs.table(rid, "predictions") for rid in self.lineage(run_id)]
+        stored = pl.concat(runs, how="diagonal_relaxed").filter(pl.col("date") < day)
+        stored = stored.unique(["date", "asset"], keep="last").sort("date", "asset")
+        last = stored["date"].max() if stored.height else None
+        scores = ledger.ledger_scores(self.ledger(run_id).entries)
+        later = scores.filter(pl.col("date") < day)
+        if last is not None:
+            later = later.filter(pl.col("date") > last)
+        return pl.concat([stored, later], how="diagonal_relaxed")
 
     def held(self, run_id: str, day: date) -> dict[str, float]:
         """The book held when deciding ``day``: the latest book before it, among the
