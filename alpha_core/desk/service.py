@@ -25,16 +25,14 @@ from alpha_core.evaluation.metrics import daily_ic
 from alpha_core.portfolio.construction import held_on
 from alpha_core.research.config import RunConfig
 from alpha_core.research.result import RunResult
-from alpha_core.research.selection import TURNOVER_FIELDS
+from alpha_core.research.selection import gives_books
 from alpha_core.runs.service import RunService, source_label
 
 
 def has_path(config: RunConfig) -> bool:
     """True when the run's rank books depend on the days before (smoothing, a hold buffer,
     a rebalance interval or a turnover cap): the desk then replays them."""
-    default = RunConfig()
-    changed = any(getattr(config, f) != getattr(default, f) for f in TURNOVER_FIELDS)
-    return config.construction == "rank" and changed
+    return config.construction == "rank" and gives_books(config)
 
 
 LINEAGE_FILE = "lineage.json"

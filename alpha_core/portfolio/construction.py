@@ -93,8 +93,9 @@ def step(
     today: pl.DataFrame,
     held: Mapping[str, float],
 ) -> tuple[dict[str, float], dict[str, Any]]:
-    """One decision: the book for ``day`` from its predictions (``asset, prediction``) and the
-    book ``held``; ``({asset: weight}, facts)``. No risk snapshot yet: no book (cash)."""
+    """One decision: the book for ``day`` from its predictions (``asset, prediction`` and the
+    names' traded values ``adv``) and the book ``held``; ``({asset: weight}, facts)``. No
+    risk snapshot yet: no book (cash)."""
     try:
         snapshot = market.risk.at(day)
     except (ValueError, KeyError) as exc:
@@ -106,7 +107,8 @@ def step(
     vol = np.sqrt(np.maximum(_name_variances(sub), 0.0))
     alpha = alpha_from_scores(np.array([scores[a] for a in names], float), market.ic, vol)
     prev = np.array([held.get(a, 0.0) for a in names])
-    adv = _adv_on(market.adv, day, names)
+    traded = dict(zip(today["asset"].to_list(), today["adv"].to_list(), strict=True))
+    adv = np.array([traded[a] for a in names], dtype=float)
     solution = optimizer.solve(sub, alpha, prev, vol, adv)
     weights = {a: float(w) for a, w in zip(names, solution.weights, strict=True)}
     book = {a: w for a, w in weights.items() if abs(w) > EPSILON}
@@ -125,10 +127,11 @@ def optimizer_books(
     optimizer = make_optimizer(settings, market)
     book: Mapping[str, float] = dict(held or {})
     frames, statuses = [], []
-    for (day,), today in preds.sort("date").group_by("date", maintain_order=True):
+    days = preds.sort("date").join(market.adv, on=["date", "asset"], how="left")
+    for (day,), today in days.group_by("date", maintain_order=True):
         book, facts = step(optimizer, market, day, today, book)
         statuses.append(facts["status"])
-        frames.append(book_rows(day, book, today))
+        frames.append(book_rows(day, book, today.drop("adv")))
     books = pl.concat(frames) if frames else pl.DataFrame()
     summary = {
         "optimizer_days": len(statuses),
@@ -190,12 +193,6 @@ def _subset(snapshot: RiskSnapshot, rows: list[int]) -> RiskSnapshot:
         exposures=snapshot.exposures[rows],
         specific_var=snapshot.specific_var[rows],
     )
-
-
-def _adv_on(adv: pl.DataFrame, day: date, names: tuple[str, ...]) -> np.ndarray:
-    today = adv.filter(pl.col("date") == day)
-    values = dict(zip(today["asset"].to_list(), today["adv"].to_list(), strict=True))
-    return np.array([values.get(a, np.nan) for a in names], dtype=float)
 
 
 def _name_variances(risk: RiskSnapshot) -> np.ndarray:
