@@ -294,6 +294,26 @@ def test_numpy_and_cvxpy_costs_agree_on_random_trades() -> None:
         )
 
 
+def test_epigraph_costs_are_exact_at_their_minimum() -> None:
+    """The optimiser's form (epigraph variables over ``w - w_prev``, a parameter) gives the
+    numpy cost when the objective pushes the epigraphs down, and stays DPP."""
+    rng = np.random.default_rng(2)
+    for _ in range(5):
+        n = int(rng.integers(2, 30))
+        c = coefficients(COSTS, rng.uniform(0.005, 0.05, n), rng.lognormal(15, 2, n), periods=252)
+        prev, weights = rng.normal(size=n) * 0.05, rng.normal(size=n) * 0.05
+        w, w_prev = cp.Variable(n), cp.Parameter(n, value=prev)
+        params = CostCoefficients(
+            *(cp.Parameter(n, nonneg=True, value=v) for v in (c.spread, c.impact, c.borrow))
+        )
+        cons: list = [w == weights]
+        expr = cost_with(cvxpy_ops(cons), w - w_prev, w, params)
+        problem = cp.Problem(cp.Minimize(expr), cons)
+        assert problem.is_dcp(dpp=True)
+        problem.solve(solver="CLARABEL")
+        assert problem.value == pytest.approx(trade_cost(weights - prev, weights, c), rel=1e-6)
+
+
 def test_half_spread_without_impact_is_todays_flat_cost() -> None:
     rng = np.random.default_rng(1)
     assets, days = [f"S{i}" for i in range(6)], [date(2024, 1, 2) + timedelta(i) for i in range(4)]

@@ -126,13 +126,16 @@ def optimizer_books(
     before the first: cash by default); ``(books, summary)`` like the rank books'."""
     optimizer = make_optimizer(settings, market)
     book: Mapping[str, float] = dict(held or {})
-    frames, statuses = [], []
+    statuses: list[str] = []
+    held_rows: dict[str, list[Any]] = {"date": [], "asset": [], "weight": []}
     days = preds.sort("date").join(market.adv, on=["date", "asset"], how="left")
     for (day,), today in days.group_by("date", maintain_order=True):
         book, facts = step(optimizer, market, day, today, book)
         statuses.append(facts["status"])
-        frames.append(book_rows(day, book, today.drop("adv")))
-    books = pl.concat(frames) if frames else pl.DataFrame()
+        held_rows["date"] += [day] * len(book)
+        held_rows["asset"] += list(book)
+        held_rows["weight"] += list(book.values())
+    books = books_from_weights(pl.DataFrame(held_rows, schema=WEIGHTS_SCHEMA), preds)
     summary = {
         "optimizer_days": len(statuses),
         "optimizer_fallback_days": sum(s.startswith("fallback") for s in statuses),
@@ -159,22 +162,22 @@ BOOK_SCHEMA = {
 }
 
 
-def book_rows(day: date, book: Mapping[str, float], today: pl.DataFrame) -> pl.DataFrame:
-    """The book of ``day`` as rows (``date, asset, side, weight, prediction, rank, capped``
-    plus the day's other prediction columns), largest weight first on each side."""
-    ranked = today.with_columns(percentile_rank(pl.col(PREDICTION)).alias(RANK))
-    weights = pl.DataFrame(
-        {"asset": list(book), "weight": list(book.values())},
-        schema={"asset": pl.Utf8, "weight": pl.Float64},
-    )
+WEIGHTS_SCHEMA = {"date": pl.Date, "asset": pl.Utf8, "weight": pl.Float64}
+
+
+def books_from_weights(weights: pl.DataFrame, preds: pl.DataFrame) -> pl.DataFrame:
+    """Book rows (``date, asset, side, weight, prediction, rank, capped`` plus the
+    predictions' other columns) of ``date, asset, weight``, largest weight first on each
+    side of each date; ``rank`` is the prediction's percentile among that date's names."""
+    ranked = preds.with_columns(percentile_rank(pl.col(PREDICTION), over=["date"]).alias(RANK))
     side = pl.when(pl.col("weight") > 0).then(pl.lit("long")).otherwise(pl.lit("short"))
     extra = [c for c in ranked.columns if c not in BOOK_SCHEMA and not c.startswith("fwd_ret_")]
-    out = weights.join(ranked.drop("date"), on="asset", how="left").with_columns(
-        pl.lit(day, dtype=pl.Date).alias("date"),
-        side.alias("side"),
-        pl.lit(False).alias("capped"),
+    out = weights.join(ranked, on=["date", "asset"], how="left").with_columns(
+        side.alias("side"), pl.lit(False).alias("capped")
     )
-    return out.select(*BOOK_SCHEMA, *extra).sort("side", "weight", descending=[False, True])
+    return out.select(*BOOK_SCHEMA, *extra).sort(
+        "date", "side", "weight", descending=[False, False, True]
+    )
 
 
 def held_on(books: pl.DataFrame, day: date) -> dict[str, float]:

@@ -142,33 +142,58 @@ NUMPY_OPS = Ops(
 )
 
 
-def cvxpy_ops() -> Ops:
-    """:class:`Ops` on cvxpy expressions (cvxpy is imported here, not by the P&L's users)."""
+def cvxpy_ops(constraints: list[Any] | None = None) -> Ops:
+    """:class:`Ops` on cvxpy expressions (cvxpy is imported here, not by the P&L's users).
+
+    With a ``constraints`` list, ``abs`` and ``neg`` are written as epigraph variables
+    (``t >= x, t >= -x``; ``v >= -x, v >= 0``) whose constraints are appended to it: exact
+    where the objective pushes them down (a cost with a non-negative coefficient), and their
+    argument may hold parameters (``w - w_prev``) and stay DPP with no variable of its own."""
     import cvxpy as cp
 
+    if constraints is None:
+        abs_, neg = cp.abs, cp.neg
+    else:
+
+        def abs_(x: Any) -> Any:
+            t = cp.Variable(x.shape)
+            constraints.extend([t >= x, t >= -x])
+            return t
+
+        def neg(x: Any) -> Any:
+            v = cp.Variable(x.shape, nonneg=True)
+            constraints.append(v >= -x)
+            return v
+
     return Ops(
-        abs=cp.abs,
+        abs=abs_,
         pow_3_2=lambda x: cp.power(x, 1.5, approx=False),
-        neg=cp.neg,
+        neg=neg,
         mul=cp.multiply,
         total=cp.sum,
     )
 
 
-def name_costs_with(ops: Ops, trade: Any, weights: Any, c: Any, impact: bool = True) -> Any:
+def name_costs_with(
+    ops: Ops, trade: Any, weights: Any, c: Any, impact: bool = True, borrow: bool = True
+) -> Any:
     """THE cost expression: per-name cost of ``trade`` into ``weights`` with coefficients
     ``c`` (anything with ``spread``, ``impact`` and ``borrow``: arrays or cvxpy parameters).
-    ``impact=False`` leaves the impact term out (all its coefficients are zero)."""
+    ``impact=False`` / ``borrow=False`` leave that term out (its coefficients are all zero)."""
     size = ops.abs(trade)
-    out = ops.mul(c.spread, size) + ops.mul(c.borrow, ops.neg(weights))
+    out = ops.mul(c.spread, size)
+    if borrow:
+        out = out + ops.mul(c.borrow, ops.neg(weights))
     if impact:
         out = out + ops.mul(c.impact, ops.pow_3_2(size))
     return out
 
 
-def cost_with(ops: Ops, trade: Any, weights: Any, c: Any, impact: bool = True) -> Any:
+def cost_with(
+    ops: Ops, trade: Any, weights: Any, c: Any, impact: bool = True, borrow: bool = True
+) -> Any:
     """The total of :func:`name_costs_with`."""
-    return ops.total(name_costs_with(ops, trade, weights, c, impact))
+    return ops.total(name_costs_with(ops, trade, weights, c, impact, borrow))
 
 
 def name_costs(trade: np.ndarray, weights: np.ndarray, c: CostCoefficients) -> np.ndarray:
