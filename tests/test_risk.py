@@ -172,6 +172,7 @@ def test_short_histories_get_no_risk_row_and_no_metadata_no_group_factor(panel, 
         "size",
         "momentum",
         "reversal",
+        "week_reversal",
         "volatility",
         "liquidity",
         *PCA,
@@ -267,7 +268,8 @@ def test_statistical_factors_capture_hidden_blocks():
         for count in (0, 5)
     }
     without, with_pca = reports[0], reports[5]
-    assert without["momentum5_quintile"] > 1.3 and without["momentum60_quintile"] > 1.2, without
+    # the hidden blocks: random books fall out of band without the statistical factors
+    # (the quintile books load on the style factors, which now hold the 5-day book)
     assert without["random_in_band"] < 0.9, without
     for key in ("momentum5_quintile", "momentum20_quintile", "momentum60_quintile"):
         assert 0.8 <= with_pca[key] <= 1.2, with_pca

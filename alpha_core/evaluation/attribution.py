@@ -5,7 +5,7 @@ risk model explains the close-to-close return from t to t+1 as ``X_t f_{t+1} + u
 (:mod:`alpha_core.portfolio.risk`), so the part of the day's P&L due to factor k is the
 book's exposure ``(X_t' w_t)_k`` times that factor's return ``f_{k,t+1}``. Factors are
 summed by kind: ``market`` (the market factor and beta), ``sector`` (group dummies) and
-``style`` (size, momentum, reversal, volatility, liquidity). ``specific`` is the rest of the
+``style`` (size, momentum, the reversals, volatility, liquidity). ``specific`` is the rest of the
 gross P&L (the names' own returns, the names without a risk row, and any difference between
 the label and the close-to-close return), and ``cost`` is minus the day's costs, so
 ``market + sector + style + specific + cost`` is the net P&L exactly.

@@ -1,4 +1,4 @@
-"""Factor exposures on each date t from bars up to t: market, groups and six styles.
+"""Factor exposures on each date t from bars up to t: market, groups and seven styles.
 
 Styles (raw, before the cross-sectional winsorised z-score of :func:`arrays.standardise`):
 
@@ -6,8 +6,10 @@ Styles (raw, before the cross-sectional winsorised z-score of :func:`arrays.stan
   name's daily return on the equal-weight market return of all names with a return that day;
 - ``size``: log of the average dollar volume (close x volume) over ``risk_size_window`` days;
 - ``momentum``: sum of log returns from t - ``risk_momentum_window`` + 1 to
-  t - ``risk_momentum_skip`` (12-1 months by default), at least half the days observed;
-- ``reversal``: sum of log returns over the last ``risk_reversal_window`` days;
+  t - ``risk_momentum_skip`` (6-1 months by default), at least half the days observed;
+- ``reversal``: sum of log returns over the last ``risk_reversal_window`` days (a month);
+- ``week_reversal``: the same over ``risk_week_reversal_window`` days (a week): the names
+  that just moved most carry a risk of their own that the month's reversal misses;
 - ``volatility``: log of the EWMA root mean square daily return (``risk_vol_halflife``);
 - ``liquidity``: log Amihud illiquidity (mean of |return| / dollar volume over
   ``risk_liquidity_window`` days), made orthogonal to size each day and z-scored again.
@@ -29,7 +31,7 @@ from alpha_core.portfolio.risk.arrays import (
 )
 from alpha_core.portfolio.risk.settings import RiskSettings
 
-STYLES = ("beta", "size", "momentum", "reversal", "volatility", "liquidity")
+STYLES = ("beta", "size", "momentum", "reversal", "week_reversal", "volatility", "liquidity")
 MARKET = "market"
 
 
@@ -84,7 +86,7 @@ def _raw_styles(
     dollar_volume: np.ndarray,
     s: RiskSettings,
 ) -> dict[str, np.ndarray]:
-    """The six style descriptors before standardisation (NaN where undefined)."""
+    """The seven style descriptors before standardisation (NaN where undefined)."""
     log_ret = np.log1p(returns)
     span = s.risk_momentum_window - s.risk_momentum_skip
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -93,6 +95,7 @@ def _raw_styles(
             "size": np.log(avg_dv),
             "momentum": lagged(_sum_if(log_ret, max(span, 1)), s.risk_momentum_skip),
             "reversal": _sum_if(log_ret, s.risk_reversal_window),
+            "week_reversal": _sum_if(log_ret, s.risk_week_reversal_window),
             "volatility": 0.5 * np.log(total_var),
             "liquidity": np.log(_amihud(returns, dollar_volume, s.risk_liquidity_window)),
         }

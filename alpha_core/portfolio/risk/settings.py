@@ -89,7 +89,7 @@ class RiskSettings:
         advanced=True,
     )
     risk_momentum_window: int = setting(
-        252,
+        126,
         label="Momentum window",
         lo=2,
         help="days of the medium-term momentum return",
@@ -109,6 +109,14 @@ class RiskSettings:
         label="Reversal window",
         lo=1,
         help="days of the short-term reversal return",
+        section="Costs & limits",
+        advanced=True,
+    )
+    risk_week_reversal_window: int = setting(
+        5,
+        label="Week reversal window",
+        lo=1,
+        help="days of the one-week reversal return (a second, faster reversal factor)",
         section="Costs & limits",
         advanced=True,
     )
