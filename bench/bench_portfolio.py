@@ -86,6 +86,10 @@ def main() -> None:
     print(f"   attribution (annual): {attr}; predicted vol {m['predicted_vol_annual']:.2%}, "
           f"realised {m['realised_vol_annual']:.2%}")  # fmt: skip
 
+    decay = {k.removeprefix("ic_decay_"): v for k, v in m.items() if k.startswith("ic_decay_")}
+    print("   why the edge is thin: test rank IC of the scores against the h-day forward return "
+          + ", ".join(f"h={h}: {v:.4f}" for h, v in decay.items()))  # fmt: skip
+
     panel = apply_bad_bar_policy("drop", load_panel(str(DATA)))[0]
     t0 = time.process_time()
     risk = estimate_risk(panel, result.config)
