@@ -11,6 +11,8 @@ reach the engine only through its public face: ``alpha_core.api``, ``alpha_core.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -183,3 +185,11 @@ def test_the_rule_test_catches_an_upward_import(tmp_path, monkeypatch):
     assert floor("alpha_core.data.x") < floor(
         resolve(target, {"alpha_core.research.pipeline": bad})
     )
+
+
+def test_the_public_face_does_not_load_the_optimiser_solver():
+    """cvxpy (about 1.3 s to import) loads when an optimised run builds its problem, not
+    for every command: rank-book runs and the CLI's other commands never pay for it."""
+    code = "import sys, alpha_core.api, alpha_core.cli.main; print('cvxpy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -33,9 +33,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import cvxpy as cp
 import numpy as np
 
 from alpha_core.base.settings import setting
@@ -49,6 +48,9 @@ from alpha_core.portfolio.costs import (
 )
 from alpha_core.portfolio.costs import trade_cost as _trade_cost
 from alpha_core.portfolio.limits import LimitSettings
+
+if TYPE_CHECKING:
+    import cvxpy as cp
 
 SOLVERS = ("CLARABEL", "OSQP")
 SCALE, WSCALE = 1e4, 100.0
@@ -230,6 +232,8 @@ class _Compiled:
     def __init__(
         self, n: int, factors: Sequence[str], s: OptimizerSettings, impact: bool, borrow: bool
     ):
+        import cvxpy as cp  # here, not at import: rank-book runs and the CLI never pay for it
+
         k = len(factors)
         self.n, self.k, self.impact = n, k, impact
         p = self.p = {
@@ -264,6 +268,8 @@ class _Compiled:
     def _side_budget(self, w: cp.Variable) -> list[cp.Constraint]:
         """Long and short books ``l, s >= 0`` (``w = l - s``), each with volatility <= budget
         (annual; per bar in the constraint through the ``sigma`` parameter)."""
+        import cvxpy as cp
+
         n, k, p = self.n, self.k, self.p
         p["root_f_raw"] = cp.Parameter((k, k))
         p["root_d_raw"] = cp.Parameter(n, nonneg=True)
@@ -411,6 +417,8 @@ class Optimizer:
 
     def _run(self, c: _Compiled) -> str:
         """Solve; the solver's status, or the error's class name."""
+        import cvxpy as cp
+
         try:
             c.problem.solve(
                 solver=self.solver, warm_start=False, **_SOLVER_OPTIONS.get(self.solver, {})

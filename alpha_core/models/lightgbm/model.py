@@ -202,10 +202,14 @@ class LightGBMModel(TrainedModel):
         callbacks = [watcher] + (
             [_progress_callback(progress, params.n_estimators)] if progress else []
         )
+        # the validation rows ride along binned, so LightGBM keeps their scores up to date
+        # tree by tree (read by the watcher, no prediction); no metric is computed on them
         booster = lgb.train(
-            lgb_params(params, seed),
+            {**lgb_params(params, seed), "metric": "None"},
             dataset,
             num_boost_round=params.n_estimators,
+            valid_sets=[watcher.binned(dataset)],
+            valid_names=["valid"],
             callbacks=callbacks,
             keep_training_booster=True,
         )
@@ -216,7 +220,9 @@ class LightGBMModel(TrainedModel):
         del dataset  # the binned rows go before the matrix is built again to score them
         if fitted is None:
             fitted = booster.predict(feature_matrix(train, features))
-        score = mean_daily_rank_ic(valid["date"], booster.predict(watcher.x), valid[LABEL])
+        kept = watcher.best_scores if best == watcher.best_iteration else None
+        scores = booster.predict(watcher.x) if kept is None else kept
+        score = mean_daily_rank_ic(valid["date"], scores, valid[LABEL])
         valid_meta = {
             "n_valid_rows": valid.height,
             "valid_start": str(valid["date"].min()),
@@ -463,33 +469,54 @@ class _RankICStopping:
     """LightGBM callback: every EVAL_EVERY trees (and after the last), the mean daily rank IC
     of the validation rows; stops when ``rounds`` trees brought no improvement (0: never).
 
-    The validation scores are summed block by block (``predict`` with ``start_iteration``),
-    so each tree is evaluated once. ``curve`` holds ``[trees, score]`` pairs.
+    The validation scores are LightGBM's own, kept up to date on the binned validation rows
+    (:meth:`binned`) as each tree is added (the same values as ``predict``, read in
+    microseconds); where LightGBM hides them they are predicted block by block
+    (``start_iteration``), each tree once. ``curve`` holds ``[trees, score]`` pairs.
     """
 
     order = 30
 
     def __init__(self, valid: pl.DataFrame, features: tuple[str, ...], rounds: int) -> None:
-        self.x = feature_matrix(valid, features)
+        self.x, self.features = feature_matrix(valid, features), features
         self.dates, self.label = valid["date"], valid[LABEL]
         self.rounds = rounds
         self.scores = np.zeros(valid.height)
         self.done = 0
         self.best_iteration, self.best_score = 0, -np.inf
+        self.best_scores: np.ndarray | None = None
         self.curve: list[list[float]] = []
+
+    def binned(self, reference: lgb.Dataset) -> lgb.Dataset:
+        """The validation rows binned with the training rows' bins (no label is needed)."""
+        names = list(self.features)
+        categorical = [f for f in names if is_categorical(f)]
+        return lgb.Dataset(
+            self.x,
+            reference=reference,
+            feature_name=names,
+            categorical_feature=categorical,
+            params=reference.get_params(),
+            free_raw_data=False,
+        ).construct()
 
     def __call__(self, env: Any) -> None:
         trees = env.iteration + 1
         if trees % EVAL_EVERY and trees != env.end_iteration:
             return
-        self.scores += env.model.predict(
-            self.x, start_iteration=self.done, num_iteration=trees - self.done
-        )
+        kept = _inner_scores(env.model, 1, len(self.scores))
+        if kept is not None:
+            self.scores = kept
+        else:
+            self.scores += env.model.predict(
+                self.x, start_iteration=self.done, num_iteration=trees - self.done
+            )
         self.done = trees
         score = mean_daily_rank_ic(self.dates, self.scores, self.label)
         self.curve.append([trees, score])
         if np.isfinite(score) and score > self.best_score:
             self.best_iteration, self.best_score = trees, score
+            self.best_scores = self.scores.copy()  # the kept model's validation scores
         if self.rounds and trees - self.best_iteration >= self.rounds:
             if self.best_iteration == 0:  # never a finite score: nothing to choose by
                 self.best_iteration = trees
@@ -584,12 +611,14 @@ def _keep_trees(
     """The trained booster cut to its first ``best`` trees, without its training data, and
     its training scores when LightGBM still holds them (None: predict them).
 
-    Cut: only the kept trees, so every later use (predict, SHAP, save) sees the same model.
-    Whole: what lgb.train does when it does not keep the training booster, the same model
-    reloaded from its text, and its own scores read instead of predicted.
+    Cut: the trees after ``best`` are rolled back one by one (LightGBM subtracts each from
+    the training scores it keeps, on the binned rows: far cheaper than predicting every
+    training row again), so only the kept trees remain for every later use (predict, SHAP,
+    save). Then what lgb.train does when it does not keep the training booster: the same
+    model reloaded from its text, and its own scores read instead of predicted.
     """
-    if best < booster.current_iteration():
-        return lgb.Booster(model_str=booster.model_to_string(num_iteration=best)), None
+    for _ in range(booster.current_iteration() - best):
+        booster.rollback_one_iter()
     fitted = _training_scores(booster, n_rows)
     booster.model_from_string(booster.model_to_string()).free_dataset()
     return booster, fitted
@@ -604,8 +633,14 @@ def _training_scores(booster: lgb.Booster, n_rows: int) -> np.ndarray | None:
     (tests/test_model_fast.py checks it); this uses LightGBM's internal accessor, so any
     failure falls back to predicting.
     """
+    return _inner_scores(booster, 0, n_rows)
+
+
+def _inner_scores(booster: lgb.Booster, data_idx: int, n_rows: int) -> np.ndarray | None:
+    """A copy of the scores LightGBM keeps for its dataset ``data_idx`` (0: training, 1: the
+    first validation set), or None where it hides them (the caller predicts instead)."""
     try:
-        scores = booster._Booster__inner_predict(data_idx=0)  # type: ignore[attr-defined]
+        scores = booster._Booster__inner_predict(data_idx=data_idx)  # type: ignore[attr-defined]
     except Exception:  # noqa: BLE001 - a LightGBM without the accessor: predict instead
         return None
     scores = np.array(scores, dtype=np.float64, copy=True)
