@@ -109,10 +109,12 @@ min_trade = o3.number_input("Minimum trade (notional)", min_value=0.0, value=0.0
 upload = st.file_uploader("Current holdings (CSV: asset, quantity or weight)", type=["csv"])
 pasted = st.text_area("... or paste them", key="desk_holdings", placeholder="asset,quantity")
 raw = upload.getvalue() if upload is not None else pasted.strip().encode()
+source = upload.name if upload is not None else "pasted holdings"
 if raw:
     try:
         prices = service.prices(panel, book.as_of)
-        orders = make_orders(book.rows, read_holdings(raw), prices, capital, lot, min_trade)
+        holdings = read_holdings(raw, source)
+        orders = make_orders(book.rows, holdings, prices, capital, lot, min_trade)
     except (OrdersError, pl.exceptions.PolarsError) as exc:
         st.error(f"Orders cannot be formed: {plain(exc)}")
     else:

@@ -36,6 +36,7 @@ from alpha_core.api import (
     LedgerConflict,
     OrdersError,
     PanelError,
+    check_order_settings,
     closing,
     load_panel,
     make_orders,
@@ -113,21 +114,25 @@ def _print_json(payload: dict[str, Any]) -> None:
 
 
 def cmd_book(args: argparse.Namespace) -> int:
+    """Every input is checked before any work and the ledger is appended only once the
+    orders are formed: a refusal leaves nothing written."""
     if (args.holdings is None) != (args.capital is None):
         return _fail("--holdings and --capital go together")
-    service = DeskService(args.artifacts)
     try:
-        panel = load_panel(args.data, metadata=service.run_config(args.run).metadata)
-        book = service.book(
-            args.run, panel, as_of=args.as_of, today=args.today,
-            record=not args.no_record, force=args.force,
-        )  # fmt: skip
-        orders = None
         if args.holdings is not None:
+            check_order_settings(args.capital, args.lot_size, args.min_trade)
+        holdings = read_holdings(args.holdings) if args.holdings is not None else None
+        service = DeskService(args.artifacts)
+        panel = load_panel(args.data, metadata=service.run_config(args.run).metadata)
+        book = service.book(args.run, panel, as_of=args.as_of, today=args.today, record=False)
+        orders = None
+        if holdings is not None:
             orders = make_orders(
-                book.rows, read_holdings(args.holdings), service.prices(panel, book.as_of),
+                book.rows, holdings, service.prices(panel, book.as_of),
                 args.capital, args.lot_size, args.min_trade,
             )  # fmt: skip
+        if not args.no_record:
+            service.record(args.run, book, force=args.force)
     except REFUSALS as exc:
         return _fail(str(exc))
     if args.out is not None:

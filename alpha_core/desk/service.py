@@ -119,8 +119,13 @@ class DeskService:
             settings=settings or book_stage.DeskSettings(), held=held, history=history,
         )  # fmt: skip
         if record:
-            ledger.record(self.ledger_path(run_id), result, force=force)
+            self.record(run_id, result, force=force)
         return result
+
+    def record(self, run_id: str, book: book_stage.Book, force: bool = False) -> book_stage.Book:
+        """Append a book made with ``record=False`` to the lineage's ledger (sets its
+        ``status``; :func:`alpha_core.desk.ledger.record`)."""
+        return ledger.record(self.ledger_path(run_id), book, force=force)
 
     def history(self, run_id: str, day: date) -> pl.DataFrame:
         """The predictions the portfolio stage saw before ``day``: the lineage's backtested
