@@ -51,7 +51,12 @@ except (PanelError, ValueError, OSError) as exc:
     st.stop()
 last = panel["date"].max()
 as_of = st.date_input("Decision date (close)", value=last, key=f"desk_as_of_{run_id}")
-lineage = service.lineage(run_id)
+try:  # lineage.json and ledger.jsonl are untrusted files: a damaged one is a message
+    lineage = service.lineage(run_id)
+    service.ledger(run_id)
+except ValueError as exc:
+    st.error(f"The desk cannot serve this run: {plain(exc)}")
+    st.stop()
 if len(lineage) > 1:
     st.caption(f"Lineage: {plain(' -> '.join(lineage))} (the newest model in force is used)")
 
@@ -194,8 +199,8 @@ if preds["recent_shares"]:
 st.subheader("Ledger")
 entries = service.ledger(run_id)
 layout.table(ledger_table(entries.entries), hide_index=True, key="desk_ledger")
-if entries.torn:
-    st.caption(f"{plain(entries.torn)} torn line(s) ignored (an interrupted append).")
+if entries.skipped:
+    st.warning(plain(entries.skipped_text()))
 
 # ----------------------------------------------------------------------------- retraining
 st.subheader("Retrain")

@@ -8,7 +8,8 @@ line printed is one JSON object (progress and warnings go to stderr):
   under ``book`` and, with ``--holdings``, the orders under ``orders`` and ``close`` (names
   closed out). ``--out DIR`` writes ``book_<as_of>.csv`` (and ``orders_<as_of>.csv``).
 * ``alpha monitor``: the live track record against the backtest, drift, coverage and the
-  retrain recommendation (:meth:`alpha_core.desk.monitor.MonitorReport.to_dict`).
+  retrain recommendation (:meth:`alpha_core.desk.monitor.MonitorReport.to_dict`), and the
+  ledger lines skipped as unreadable (``skipped_ledger_lines``: count, line numbers, why).
 * ``alpha retrain``: ``run_id`` of the child run (null when not due) and its metrics.
 
 A refusal (stale data, a date before the model's training end, a conflicting ledger entry,
@@ -174,6 +175,8 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     payload = report.to_dict()
     if args.json:
+        if report.skipped:  # in the object, and on stderr for the person at the terminal
+            print(f"alpha: warning: {report.skipped_text}", file=sys.stderr)
         _print_json(payload)
         return 0
     print(f"Live track record of {args.run}: {report.daily.height} realised days")
@@ -182,6 +185,8 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         print(report.features)
     print(f"Predictions: PSI {report.predictions['psi']:.3f} ({report.predictions['status']})")
     print("Retrain recommended: " + ("; ".join(report.reasons) if report.reasons else "no"))
+    if report.skipped:
+        print(report.skipped_text)
     return 0
 
 
