@@ -15,6 +15,7 @@ from alpha_core.desk.book import BOOK_ROW_COLUMNS, DeskError
 from alpha_core.desk.ledger import LedgerConflict
 from alpha_core.desk.orders import (
     OrdersError,
+    check_order_settings,
     closing,
     make_orders,
     orders_csv,
@@ -70,6 +71,7 @@ __all__ = [
     "SweepSpec",
     "TaskError",
     "assets_by_class",
+    "check_order_settings",
     "check_quality",
     "check_windows",
     "closing",

@@ -51,7 +51,12 @@ except (PanelError, ValueError, OSError) as exc:
     st.stop()
 last = panel["date"].max()
 as_of = st.date_input("Decision date (close)", value=last, key=f"desk_as_of_{run_id}")
-lineage = service.lineage(run_id)
+try:  # lineage.json and ledger.jsonl are untrusted files: a damaged one is a message
+    lineage = service.lineage(run_id)
+    service.ledger(run_id)
+except ValueError as exc:
+    st.error(f"The desk cannot serve this run: {plain(exc)}")
+    st.stop()
 if len(lineage) > 1:
     st.caption(f"Lineage: {plain(' -> '.join(lineage))} (the newest model in force is used)")
 
@@ -109,10 +114,12 @@ min_trade = o3.number_input("Minimum trade (notional)", min_value=0.0, value=0.0
 upload = st.file_uploader("Current holdings (CSV: asset, quantity or weight)", type=["csv"])
 pasted = st.text_area("... or paste them", key="desk_holdings", placeholder="asset,quantity")
 raw = upload.getvalue() if upload is not None else pasted.strip().encode()
+source = upload.name if upload is not None else "pasted holdings"
 if raw:
     try:
         prices = service.prices(panel, book.as_of)
-        orders = make_orders(book.rows, read_holdings(raw), prices, capital, lot, min_trade)
+        holdings = read_holdings(raw, source)
+        orders = make_orders(book.rows, holdings, prices, capital, lot, min_trade)
     except (OrdersError, pl.exceptions.PolarsError) as exc:
         st.error(f"Orders cannot be formed: {plain(exc)}")
     else:
@@ -192,8 +199,8 @@ if preds["recent_shares"]:
 st.subheader("Ledger")
 entries = service.ledger(run_id)
 layout.table(ledger_table(entries.entries), hide_index=True, key="desk_ledger")
-if entries.torn:
-    st.caption(f"{plain(entries.torn)} torn line(s) ignored (an interrupted append).")
+if entries.skipped:
+    st.warning(plain(entries.skipped_text()))
 
 # ----------------------------------------------------------------------------- retraining
 st.subheader("Retrain")

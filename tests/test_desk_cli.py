@@ -5,6 +5,7 @@ orders CSV written with --out, refusals as one line on stderr with exit code 2."
 from __future__ import annotations
 
 import json
+import os
 from datetime import date
 
 import polars as pl
@@ -88,3 +89,61 @@ def test_retrain_cli_every_monthly(tmp_path, desk_registry, capsys):
     assert DeskService(service.root).lineage(run_id) == [run_id, child]
     assert main([*base, "--data", CONTINUED, "--every", "monthly"]) == 0
     assert last_json(capsys)["run_id"] is None  # the child has seen May already
+
+
+def test_book_refuses_hostile_holdings_and_flags_before_writing_anything(
+    tmp_path, desk_registry, capsys
+):
+    service, run_id = fresh_copy(*desk_registry, tmp_path / "runs"), desk_registry[1]
+    fifo = tmp_path / "holdings.fifo"
+    os.mkfifo(fifo)  # never written to: opening it for reading would block
+    files = {
+        "nan.csv": b"asset,quantity\nQNTX,100\nHRBK,nan\n",
+        "blank.csv": b"asset,quantity\nQNTX,\n",
+        "binary.csv": b"\x00\xff\xfe\x00" * 8,
+        "thousands.csv": b'asset,quantity\nQNTX,"1,000"\n',
+        "empty.csv": b"",
+        "unpriced.csv": b"asset,quantity\nNOT_TRADED,10\n",  # fails after the book is made
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    good = tmp_path / "good.csv"
+    good.write_text("asset,quantity\nQNTX,100\n")
+    out = tmp_path / "out"
+    base = ["book", "--run", run_id, "--data", CONTINUED, "--artifacts", str(service.root),
+            "--out", str(out)]  # fmt: skip
+    cases = [
+        (["--holdings", str(fifo), "--capital", "1e6"], f"{fifo}: not a regular file"),
+        (["--holdings", str(tmp_path), "--capital", "1e6"], f"{tmp_path}: not a regular file"),
+        (["--holdings", str(tmp_path / "nan.csv"), "--capital", "1e6"],
+         "nan.csv: row 2 (line 3), column 'quantity': 'nan' is not a finite number"),
+        (["--holdings", str(tmp_path / "blank.csv"), "--capital", "1e6"],
+         "blank.csv: row 1 (line 2), column 'quantity': blank"),
+        (["--holdings", str(tmp_path / "binary.csv"), "--capital", "1e6"],
+         "binary.csv: line 1 (the header), column 1: binary content"),
+        (["--holdings", str(tmp_path / "thousands.csv"), "--capital", "1e6"],
+         "column 'quantity': '1,000' has a thousands separator"),
+        (["--holdings", str(tmp_path / "empty.csv"), "--capital", "1e6"],
+         "empty.csv: file is empty"),
+        (["--holdings", str(tmp_path / "unpriced.csv"), "--capital", "1e6"],
+         "no reference price for ['NOT_TRADED']"),
+        (["--holdings", str(good), "--capital", "nan"], "capital must be a positive finite number"),
+        (["--holdings", str(good), "--capital", "1e308"], "capital must be a positive finite"),
+        (["--holdings", str(good), "--capital", "1e6", "--lot-size", "inf"],
+         "lot size must be a positive finite number"),
+        (["--holdings", str(good), "--capital", "1e6", "--lot-size", "nan"], "lot size must be"),
+        (["--holdings", str(good), "--capital", "1e6", "--min-trade", "-5"],
+         "minimum trade must be a non-negative finite number"),
+    ]  # fmt: skip
+    for extra, message in cases:
+        assert main([*base, *extra]) == 2, extra
+        captured = capsys.readouterr()
+        err = captured.err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("alpha: error: "), captured.err
+        assert message in err[0], (extra, err[0])
+        assert "Traceback" not in captured.err + captured.out
+    # nothing half-written: no ledger line, no book or orders file
+    assert not DeskService(service.root).ledger_path(run_id).exists()
+    assert not out.exists()
+    assert main([*base, "--holdings", str(good), "--capital", "1e6", "--json"]) == 0
+    assert last_json(capsys)["status"] == "appended" and out.is_dir()

@@ -18,6 +18,7 @@ import pytest
 from alpha_core.desk.book import Book
 from alpha_core.desk.ledger import (
     LedgerConflict,
+    LedgerError,
     current_books,
     ledger_books,
     ledger_table,
@@ -117,3 +118,47 @@ def test_survives_kill_9_mid_append(tmp_path, delay):
     assert [e["as_of"] for e in after.entries] == [*days, "2030-01-01"]
     assert after.torn == ledger.torn
     assert json.loads(path.read_bytes().splitlines()[-1])["as_of"] == "2030-01-01"
+
+
+def test_hostile_lines_are_skipped_and_reported_by_line_number(tmp_path):
+    path = tmp_path / "ledger.jsonl"
+    record(path, make_book(date(2025, 4, 1)))  # line 1
+    good = json.loads(path.read_bytes().splitlines()[0])
+    hostile = [
+        b"{not json",  # 2
+        b"[1, 2, 3]",  # 3
+        b"42",  # 4
+        b'{"as_of": "2025-04-02", "key": "k"}',  # 5: keys missing
+        json.dumps({**good, "as_of": 20250402}).encode(),  # 6: wrong type
+        json.dumps({**good, "book": [{"date": "2025-04-01", "asset": "A0"}]}).encode(),  # 7
+        json.dumps({**good, "scores": {"A0": "high"}}).encode(),  # 8
+        b"[" * 100_000 + b"]" * 100_000,  # 9: json.loads raises RecursionError
+        b"\xff\xfe not utf-8",  # 10
+    ]
+    with path.open("ab") as f:
+        f.write(b"\n".join(hostile) + b"\n\n")
+    record(path, make_book(date(2025, 4, 2)))  # line 12, after a blank line 11
+    ledger = read_entries(path)
+    assert [e["as_of"] for e in ledger.entries] == ["2025-04-01", "2025-04-02"]
+    assert [s.line for s in ledger.skipped] == list(range(2, 11))
+    problems = {s.line: s.problem for s in ledger.skipped}
+    assert problems[2].startswith("not valid JSON")
+    assert (
+        problems[3] == "not a JSON object (an array)"
+        and problems[4] == "not a JSON object (a number)"
+    )
+    assert problems[5] == "no model_sha256" and problems[6].startswith("no decision date")
+    assert problems[7] == "book row 1: no asset or side"
+    assert problems[8] == "a score is not a number" and problems[9] == "nested too deeply"
+    text = ledger.skipped_text()
+    assert text.startswith("skipped ledger lines: 9 (lines 2, 3, 4, 5, 6, 7, 8, 9, 10): line 2: ")
+    # what the desk reads from the entries still works
+    assert ledger_books(ledger.entries)["asset"].to_list() == ["A0", "A1", "A0", "A1"]
+    assert ledger_table(ledger.entries).height == 2
+
+
+def test_a_ledger_that_is_not_a_regular_file_is_refused_unopened(tmp_path):
+    fifo = tmp_path / "ledger.jsonl"
+    os.mkfifo(fifo)
+    with pytest.raises(LedgerError, match="not a regular file"):
+        read_entries(fifo)

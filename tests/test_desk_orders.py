@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import math
+import os
+from pathlib import Path
+
 import polars as pl
 import pytest
 
 from alpha_core.desk.orders import (
     ORDER_COLUMNS,
     OrdersError,
+    check_order_settings,
     closing,
     make_orders,
     orders_csv,
@@ -78,7 +83,7 @@ def test_bad_inputs_are_refused(tmp_path):
     no_price = pl.DataFrame({"asset": ["QQQ"], "quantity": [5.0]})
     with pytest.raises(OrdersError, match=r"no reference price for \['QQQ'\]"):
         make_orders(BOOK, no_price, PRICES, 100_000)
-    with pytest.raises(OrdersError, match="capital must be a positive number"):
+    with pytest.raises(OrdersError, match="capital must be a positive finite number"):
         make_orders(BOOK, no_price, PRICES, 0)
     both = tmp_path / "both.csv"
     both.write_text("asset,quantity,weight\nAAA,1,0.1\n")
@@ -97,3 +102,105 @@ def test_orders_csv_lists_only_orders_with_the_documented_columns():
     header, *lines = text.strip().splitlines()
     assert header.split(",") == list(ORDER_COLUMNS)
     assert sorted(line.split(",")[0] for line in lines) == ["BBB", "CCC", "DDD"]  # AAA: no trade
+
+
+# ----------------------------------------------------------------------------- hostile holdings
+BAD_HOLDINGS = {
+    "empty": (b"", "empty.csv: file is empty"),
+    "blank lines only": (b"\n \n", "blank.csv: file is empty"),
+    "binary": (b"asset,quantity\nAAA,1\n\x00\x01\x02,3\n", "line 3, column 'asset': binary"),
+    "latin-1": ("asset,quantity\nCAFÉ,1\n".encode("latin-1"), "line 2, column 'asset': not UTF-8"),
+    "text": (
+        b"asset,quantity\nAAA,1\nBBB,ten\n",
+        "row 2 (line 3), column 'quantity': 'ten' is not a number",
+    ),
+    "thousands quoted": (
+        b'asset,quantity\nAAA,"1,000"\n',
+        "row 1 (line 2), column 'quantity': '1,000' has a thousands separator",
+    ),
+    "thousands unquoted": (
+        b"asset,quantity\nAAA,1,000\n",
+        "row 1 (line 2), column 3: a field beyond",
+    ),
+    "nan": (
+        b"asset,quantity\nAAA,NaN\n",
+        "row 1 (line 2), column 'quantity': 'NaN' is not a finite number",
+    ),
+    "inf": (b"asset,quantity\nAAA,inf\n", "column 'quantity': 'inf' is not a finite number"),
+    "-inf": (b"asset,weight\nAAA,-inf\n", "column 'weight': '-inf' is not a finite number"),
+    "1e308": (b"asset,quantity\nAAA,1e308\n", "column 'quantity': '1e308' is out of range"),
+    "1e400": (b"asset,quantity\nAAA,1e400\n", "column 'quantity': '1e400' is out of range"),
+    "blank quantity": (
+        b"asset,quantity\nAAA,5\n\nBBB,\n",
+        "row 2 (line 4), column 'quantity': blank",
+    ),
+    "blank asset": (b"asset,quantity\n,5\n", "row 1 (line 2), column 'asset': blank"),
+    "nan price": (
+        b"asset,quantity,price\nAAA,5,nan\n",
+        "column 'price': 'nan' is not a finite number",
+    ),
+    "short row": (b"asset,quantity,price\nAAA,5\n", "row 1 (line 2), column 'price': missing"),
+    "duplicate": (
+        b"asset,quantity\nAAA,1\nBBB,2\nAAA,3\n",
+        "more than once: ['AAA'] (rows 1 and 3",
+    ),
+    "no asset": (
+        b"ticker,quantity\nAAA,1\n",
+        "line 1 (the header): holdings need an 'asset' column",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_HOLDINGS))
+def test_hostile_holdings_are_refused_naming_file_row_and_column(tmp_path, case):
+    data, message = BAD_HOLDINGS[case]
+    name = {"empty": "empty.csv", "blank lines only": "blank.csv"}.get(case, "h.csv")
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(OrdersError) as info:
+        read_holdings(path)
+    text = str(info.value)
+    assert text.startswith(f"{path}: ") and message in text and "\n" not in text
+    with pytest.raises(OrdersError) as pasted:  # the Desk page's paste box: the same check
+        read_holdings(data, "pasted holdings")
+    assert str(pasted.value) == text.replace(str(path), "pasted holdings", 1)
+
+
+def test_holdings_that_are_not_regular_files_are_refused_unopened(tmp_path):
+    fifo = tmp_path / "holdings.fifo"
+    os.mkfifo(fifo)  # nobody writes: opening it for reading would block forever
+    (tmp_path / "folder.csv").mkdir()
+    for path in (fifo, tmp_path / "folder.csv", Path("/dev/zero")):
+        with pytest.raises(OrdersError, match=r"not a regular file \(folders, pipes"):
+            read_holdings(path)
+    with pytest.raises(OrdersError, match="missing.csv: cannot be read"):
+        read_holdings(tmp_path / "missing.csv")
+
+
+def test_a_clean_holdings_file_with_bom_blank_lines_and_blank_prices(tmp_path):
+    path = tmp_path / "h.csv"
+    path.write_bytes(b"\xef\xbb\xbf Asset , Quantity ,Price\r\nAAA,1e3,\r\n\r\nZZZ,-2.5,3\r\n")
+    assert read_holdings(path).to_dicts() == [
+        {"asset": "AAA", "quantity": 1000.0, "price": None},
+        {"asset": "ZZZ", "quantity": -2.5, "price": 3.0},
+    ]
+    assert read_holdings(b"asset,weight\n").height == 0  # a header alone: nothing held
+
+
+@pytest.mark.parametrize(
+    ("capital", "lot", "min_trade", "message"),
+    [
+        (math.nan, 1.0, 0.0, "capital must be a positive finite number"),
+        (1e308, 1.0, 0.0, "capital must be a positive finite number"),
+        (1e6, math.nan, 0.0, "lot size must be a positive finite number"),
+        (1e6, math.inf, 0.0, "lot size must be a positive finite number"),
+        (1e6, 0.0, 0.0, "lot size must be a positive finite number"),
+        (1e6, 1.0, -1.0, "minimum trade must be a non-negative finite number"),
+    ],
+)
+def test_order_settings_must_be_finite_and_sensible(capital, lot, min_trade, message):
+    holdings = pl.DataFrame({"asset": ["AAA"], "quantity": [5.0]})
+    with pytest.raises(OrdersError, match=message):
+        check_order_settings(capital, lot, min_trade)
+    with pytest.raises(OrdersError, match=message):
+        make_orders(BOOK, holdings, PRICES, capital, lot, min_trade)

@@ -100,3 +100,19 @@ def test_desk_page_refusal_is_shown(desk_app):
     at.run()
     assert not at.exception
     assert any("on or before the training end" in e.value for e in at.error)
+
+
+def test_desk_page_refuses_hostile_pasted_holdings_in_one_line(desk_app):
+    at, service, run_id = desk_app
+    at.run()
+    for pasted, message in (
+        ("asset,quantity\nQNTX,\n", "pasted holdings: row 1 (line 2), column 'quantity': blank"),
+        ("asset,quantity\nQNTX,nan\n", "column 'quantity': 'nan' is not a finite number"),
+        ('asset,quantity\nQNTX,"1,000"\n', "'1,000' has a thousands separator"),
+    ):
+        at.text_area(key="desk_holdings").set_value(pasted)
+        at.run()
+        assert not at.exception
+        assert any(plain(message) in e.value for e in at.error), [e.value for e in at.error]
+        assert not frames(at, "target_qty")
+    assert not DeskService(service.root).ledger_path(run_id).exists()

@@ -8,7 +8,8 @@ line printed is one JSON object (progress and warnings go to stderr):
   under ``book`` and, with ``--holdings``, the orders under ``orders`` and ``close`` (names
   closed out). ``--out DIR`` writes ``book_<as_of>.csv`` (and ``orders_<as_of>.csv``).
 * ``alpha monitor``: the live track record against the backtest, drift, coverage and the
-  retrain recommendation (:meth:`alpha_core.desk.monitor.MonitorReport.to_dict`).
+  retrain recommendation (:meth:`alpha_core.desk.monitor.MonitorReport.to_dict`), and the
+  ledger lines skipped as unreadable (``skipped_ledger_lines``: count, line numbers, why).
 * ``alpha retrain``: ``run_id`` of the child run (null when not due) and its metrics.
 
 A refusal (stale data, a date before the model's training end, a conflicting ledger entry,
@@ -36,6 +37,7 @@ from alpha_core.api import (
     LedgerConflict,
     OrdersError,
     PanelError,
+    check_order_settings,
     closing,
     load_panel,
     make_orders,
@@ -113,21 +115,25 @@ def _print_json(payload: dict[str, Any]) -> None:
 
 
 def cmd_book(args: argparse.Namespace) -> int:
+    """Every input is checked before any work and the ledger is appended only once the
+    orders are formed: a refusal leaves nothing written."""
     if (args.holdings is None) != (args.capital is None):
         return _fail("--holdings and --capital go together")
-    service = DeskService(args.artifacts)
     try:
-        panel = load_panel(args.data, metadata=service.run_config(args.run).metadata)
-        book = service.book(
-            args.run, panel, as_of=args.as_of, today=args.today,
-            record=not args.no_record, force=args.force,
-        )  # fmt: skip
-        orders = None
         if args.holdings is not None:
+            check_order_settings(args.capital, args.lot_size, args.min_trade)
+        holdings = read_holdings(args.holdings) if args.holdings is not None else None
+        service = DeskService(args.artifacts)
+        panel = load_panel(args.data, metadata=service.run_config(args.run).metadata)
+        book = service.book(args.run, panel, as_of=args.as_of, today=args.today, record=False)
+        orders = None
+        if holdings is not None:
             orders = make_orders(
-                book.rows, read_holdings(args.holdings), service.prices(panel, book.as_of),
+                book.rows, holdings, service.prices(panel, book.as_of),
                 args.capital, args.lot_size, args.min_trade,
             )  # fmt: skip
+        if not args.no_record:
+            service.record(args.run, book, force=args.force)
     except REFUSALS as exc:
         return _fail(str(exc))
     if args.out is not None:
@@ -169,6 +175,8 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     payload = report.to_dict()
     if args.json:
+        if report.skipped:  # in the object, and on stderr for the person at the terminal
+            print(f"alpha: warning: {report.skipped_text}", file=sys.stderr)
         _print_json(payload)
         return 0
     print(f"Live track record of {args.run}: {report.daily.height} realised days")
@@ -177,6 +185,8 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         print(report.features)
     print(f"Predictions: PSI {report.predictions['psi']:.3f} ({report.predictions['status']})")
     print("Retrain recommended: " + ("; ".join(report.reasons) if report.reasons else "no"))
+    if report.skipped:
+        print(report.skipped_text)
     return 0
 
 

@@ -16,15 +16,22 @@ Durability: this is the one file the engine appends to instead of replacing
 (:mod:`alpha_core.base.storage` writes whole files). A line is written with a single ``write`` on
 a file opened for appending, then flushed and ``fsync``-ed, under an exclusive ``flock`` so
 two desks cannot interleave. A crash (``kill -9``) can leave only a torn last line, without
-its newline: :func:`read_entries` ignores any line that is not complete JSON, and the next
-append starts on a fresh line, so a torn line never corrupts the lines around it.
+its newline: the next append starts on a fresh line, so a torn line never corrupts the lines
+around it.
+
+The file is untrusted input all the same: :func:`read_entries` skips, and reports by line
+number (:class:`SkippedLine`), every line that is not complete JSON, is nested too deeply
+to parse, or is JSON of the wrong shape (:func:`entry_problem`); ``alpha monitor`` and the
+Desk page show them.
 """
 
 from __future__ import annotations
 
 import fcntl
 import json
+import math
 import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,12 +51,53 @@ class LedgerConflict(ValueError):
     """A different book for a date already in the ledger (pass ``force`` to add it)."""
 
 
+class LedgerError(ValueError):
+    """A ledger file that cannot be read at all (not a regular file)."""
+
+
+@dataclass(frozen=True)
+class SkippedLine:
+    """A ledger line that is not a ledger entry: its 1-based line number and why."""
+
+    line: int
+    problem: str
+
+
 @dataclass(frozen=True)
 class Entries:
-    """What a ledger holds: its complete entries, and how many lines were torn."""
+    """What a ledger holds: its complete entries, and the lines skipped (torn or foreign)."""
 
     entries: list[dict[str, Any]]
-    torn: int = 0
+    skipped: tuple[SkippedLine, ...] = ()
+
+    @property
+    def torn(self) -> int:
+        """How many lines were skipped."""
+        return len(self.skipped)
+
+    def skipped_text(self) -> str:
+        """``skipped ledger lines: 3 (lines 4, 9, 12): line 4: ...`` ("" when none)."""
+        return skipped_text(self.skipped)
+
+
+def skipped_text(skipped: tuple[SkippedLine, ...], shown: int = 10) -> str:
+    """``skipped ledger lines: 3 (lines 4, 9, 12): line 4: why; ...`` ("" when none); at
+    most ``shown`` lines are listed."""
+    if not skipped:
+        return ""
+    more = f" and {len(skipped) - shown} more" if len(skipped) > shown else ""
+    lines = ", ".join(str(s.line) for s in skipped[:shown])
+    why = "; ".join(f"line {s.line}: {s.problem}" for s in skipped[:shown])
+    return f"skipped ledger lines: {len(skipped)} (lines {lines}{more}): {why}"
+
+
+def skipped_dict(skipped: tuple[SkippedLine, ...]) -> dict[str, Any]:
+    """``{"count", "lines", "problems"}`` of skipped ledger lines (JSON-able)."""
+    return {
+        "count": len(skipped),
+        "lines": [s.line for s in skipped],
+        "problems": [{"line": s.line, "problem": s.problem} for s in skipped],
+    }
 
 
 def entry_of(book: Book) -> dict[str, Any]:
@@ -65,25 +113,122 @@ def entry_of(book: Book) -> dict[str, Any]:
     }
 
 
+def _is_number(value: Any, finite: bool = False) -> bool:
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    return ok and (not finite or math.isfinite(value))
+
+
+def _is_date(value: Any) -> bool:
+    try:
+        date.fromisoformat(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+_TEXT = ("key", "run_id", "model", "model_sha256", "data_fingerprint", "config_hash", "created",
+         "status")  # fmt: skip
+_COUNTS = ("n_long", "n_short", "n_scored")
+_NAMES = ("dropped", "new", "unscorable")
+
+
+def entry_problem(entry: Any) -> str | None:
+    """Why ``entry`` (a parsed ledger line) is not a ledger entry the desk can use, or None.
+
+    Every field the desk reads is checked for its type: the decision date, the text fields,
+    the counts, the asset lists, each book row (ISO date, asset, side, a finite weight,
+    numbers or null for prediction and rank) and the scores (asset -> number or null).
+    """
+    if not isinstance(entry, dict):
+        kind = {list: "an array", str: "a string", bool: "true or false", type(None): "null"}
+        return f"not a JSON object ({kind.get(type(entry), 'a number')})"
+    if not isinstance(entry.get("as_of"), str) or not _is_date(entry["as_of"]):
+        return "no decision date (as_of) in YYYY-MM-DD"
+    for k in _TEXT:
+        if k == "key" and not isinstance(entry.get(k), str):
+            return "no key"
+        if k in entry and entry[k] is not None and not isinstance(entry[k], str):
+            return f"{k} is not text"
+    for k in ("model_sha256", "data_fingerprint", "config_hash"):
+        if not isinstance(entry.get(k), str):
+            return f"no {k}"
+    for k in _COUNTS:
+        if k in entry and not (isinstance(entry[k], int) and not isinstance(entry[k], bool)):
+            return f"{k} is not a whole number"
+    for k in _NAMES:
+        names = entry.get(k, [])
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            return f"{k} is not a list of assets"
+    rows = entry.get("book")
+    if not isinstance(rows, list):
+        return "no book rows (book is not a list)"
+    for i, row in enumerate(rows, 1):
+        if not isinstance(row, dict):
+            return f"book row {i} is not an object"
+        if not isinstance(row.get("date"), str) or not _is_date(row["date"]):
+            return f"book row {i}: no date"
+        if not isinstance(row.get("asset"), str) or row.get("side") not in ("long", "short"):
+            return f"book row {i}: no asset or side"
+        if not _is_number(row.get("weight"), finite=True):
+            return f"book row {i}: weight is not a finite number"
+        for k in ("prediction", "rank"):
+            if row.get(k) is not None and not _is_number(row[k]):
+                return f"book row {i}: {k} is not a number"
+        if row.get("sector") is not None and not isinstance(row["sector"], str | int):
+            return f"book row {i}: sector is not text"
+    scores = entry.get("scores")
+    if not isinstance(scores, dict):
+        return "no scores (scores is not an object)"
+    if not all(v is None or _is_number(v) for v in scores.values()):
+        return "a score is not a number"
+    return None
+
+
 def read_entries(path: Path) -> Entries:
-    """Every complete line of the ledger in file order; torn or foreign lines are skipped."""
+    """Every ledger entry in file order; each other line is skipped and reported.
+
+    A line is skipped when it is not complete JSON (a torn last line of an interrupted
+    append, bad bytes), is nested too deeply to parse, or is JSON of the wrong shape
+    (:func:`entry_problem`). Blank lines are ignored. Raises :class:`LedgerError` when the
+    ledger is not a regular file (a pipe is never opened).
+    """
     path = Path(path)
-    if not path.exists():
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
         return Entries([])
-    entries, torn = [], 0
-    for line in path.read_bytes().split(b"\n"):
+    except OSError as exc:
+        raise LedgerError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise LedgerError(f"{path}: not a regular file (the ledger is never read from a pipe)")
+    entries: list[dict[str, Any]] = []
+    skipped: list[SkippedLine] = []
+    lines = path.read_bytes().split(b"\n")
+    for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             entry = json.loads(line)
-        except ValueError:
-            torn += 1
+        except RecursionError:
+            skipped.append(SkippedLine(number, "nested too deeply"))
             continue
-        if isinstance(entry, dict) and "as_of" in entry and "key" in entry:
+        except ValueError as exc:
+            last = number == len(lines)  # no newline after it: an interrupted append
+            why = "torn (an interrupted append)" if last else f"not valid JSON ({_short(exc)})"
+            skipped.append(SkippedLine(number, why))
+            continue
+        problem = entry_problem(entry)
+        if problem is None:
             entries.append(entry)
         else:
-            torn += 1
-    return Entries(entries, torn)
+            skipped.append(SkippedLine(number, problem))
+    return Entries(entries, tuple(skipped))
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    line = text[0] if text else type(exc).__name__
+    return line if len(line) <= 80 else line[:77] + "..."
 
 
 @contextmanager

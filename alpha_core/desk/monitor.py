@@ -37,7 +37,14 @@ import numpy as np
 import polars as pl
 
 from alpha_core.desk.book import SavedModel, run_universe
-from alpha_core.desk.ledger import current_books, ledger_books, ledger_scores
+from alpha_core.desk.ledger import (
+    SkippedLine,
+    current_books,
+    ledger_books,
+    ledger_scores,
+    skipped_dict,
+    skipped_text,
+)
 from alpha_core.evaluation.metrics import daily_ic
 from alpha_core.features.library import LABEL, build_features
 from alpha_core.features.transforms import keeps_raw, transform_features
@@ -262,6 +269,13 @@ class MonitorReport:
     recent_start: date
     settings: MonitorSettings
     reasons: list[str] = field(default_factory=list)
+    skipped: tuple[SkippedLine, ...] = ()
+    """Ledger lines that were not entries (torn, bad JSON, wrong shape), by line number."""
+
+    @property
+    def skipped_text(self) -> str:
+        """``skipped ledger lines: N (lines ...): ...`` ("" when none)."""
+        return skipped_text(self.skipped)
 
     @property
     def retrain(self) -> bool:
@@ -281,6 +295,7 @@ class MonitorReport:
             "coverage": self.coverage,
             "retrain": {"recommended": self.retrain, "reasons": self.reasons},
             "settings": asdict(self.settings),
+            "skipped_ledger_lines": skipped_dict(self.skipped),
         }
 
 

@@ -26,6 +26,7 @@ from alpha_core.portfolio.construction import held_on
 from alpha_core.research.config import RunConfig
 from alpha_core.research.result import RunResult
 from alpha_core.research.selection import gives_books
+from alpha_core.runs.registry import LINEAGE, DamagedRunError, read_lineages
 from alpha_core.runs.service import RunService, source_label
 
 
@@ -35,7 +36,7 @@ def has_path(config: RunConfig) -> bool:
     return config.construction == "rank" and gives_books(config)
 
 
-LINEAGE_FILE = "lineage.json"
+LINEAGE_FILE = LINEAGE
 """Written into a retrained run's folder: ``{"parent": run_id, ...}``."""
 
 
@@ -51,25 +52,29 @@ class DeskService:
 
     def lineage(self, run_id: str) -> list[str]:
         """The runs of ``run_id``'s lineage, oldest first: its first ancestor, then each
-        newest child down to the newest retraining (see :meth:`retrain`)."""
-        parents = self._parents()
+        newest child down to the newest retraining (see :meth:`retrain`).
+
+        ``lineage.json`` files are untrusted (:func:`alpha_core.runs.registry.read_lineages`):
+        a run whose own file, or an ancestor's, is malformed or on a cycle raises
+        :class:`~alpha_core.runs.registry.DamagedRunError` naming that run; children with a
+        malformed file are left out, and other lineages are not affected.
+        """
+        lineages = read_lineages(self.root)
+        parents = lineages.parents
         first = run_id
-        while first in parents:
+        while True:
+            if first in lineages.problems:
+                raise DamagedRunError(first, lineages.problems[first])
+            if first not in parents:
+                break
             first = parents[first]
         chain = [first]
         children: dict[str, list[str]] = {}
         for child, parent in parents.items():
             children.setdefault(parent, []).append(child)
-        while chain[-1] in children:
+        while chain[-1] in children:  # no cycle: read_lineages removed every one
             chain.append(max(children[chain[-1]], key=self._created))
         return chain
-
-    def _parents(self) -> dict[str, str]:
-        out = {}
-        if self.runs.root.exists():
-            for path in self.runs.root.glob(f"*/{LINEAGE_FILE}"):
-                out[path.parent.name] = json.loads(path.read_text())["parent"]
-        return out
 
     def _created(self, run_id: str) -> tuple[str, str]:
         return str(self.runs.meta(run_id).get("created", "")), run_id
@@ -119,8 +124,13 @@ class DeskService:
             settings=settings or book_stage.DeskSettings(), held=held, history=history,
         )  # fmt: skip
         if record:
-            ledger.record(self.ledger_path(run_id), result, force=force)
+            self.record(run_id, result, force=force)
         return result
+
+    def record(self, run_id: str, book: book_stage.Book, force: bool = False) -> book_stage.Book:
+        """Append a book made with ``record=False`` to the lineage's ledger (sets its
+        ``status``; :func:`alpha_core.desk.ledger.record`)."""
+        return ledger.record(self.ledger_path(run_id), book, force=force)
 
     def history(self, run_id: str, day: date) -> pl.DataFrame:
         """The predictions the portfolio stage saw before ``day``: the lineage's backtested
@@ -168,7 +178,8 @@ class DeskService:
         if panel is None:
             panel = load_panel(data or config.data, metadata=config.metadata)
         newest = self.desk_models(run_id)[-1]
-        entries = self.ledger(run_id).entries
+        read = self.ledger(run_id)
+        entries = read.entries
         live, live_ic = monitor.live_daily(entries, panel, config)
         backtest = self.runs.table(newest.run_id, "daily")
         preds = self.runs.table(newest.run_id, "predictions")
@@ -185,6 +196,7 @@ class DeskService:
             coverage=monitor.coverage(entries, panel, newest),
             recent_start=recent_start,
             settings=settings,
+            skipped=read.skipped,
         )
         report.reasons = monitor.recommend(report)
         return report

@@ -16,8 +16,11 @@ cache, and a missing or damaged SHAP cache is recomputed, never trusted. A renam
 ``meta.json`` keeping its manifest.
 
 **Listing** (:func:`scan_runs`) never raises on a run folder: a folder that is malformed
-(unreadable JSON), partial (a file of its manifest missing or of the wrong size) or foreign
-(not a run) is reported in ``Listing.damaged`` with its problem and left out of the runs.
+(unreadable JSON, JSON nested too deeply, a named pipe where a file should be), partial (a
+file of its manifest missing or of the wrong size), foreign (not a run) or whose
+``lineage.json`` is malformed or on a cycle (:func:`read_lineages`) is reported in
+``Listing.damaged`` with its problem and left out of the runs. Hidden folders (``.tmp-``
+saves in progress, ``.trash-`` deletions, any other dot folder) are never read as runs.
 It reads JSON and ``stat``s files only; checksums are verified when a run is loaded
 (:func:`load_run` raises :class:`DamagedRunError` naming the file). Runs saved before
 manifests existed are listed and loaded without checksums.
@@ -37,6 +40,7 @@ import io
 import json
 import os
 import re
+import stat
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -215,16 +219,33 @@ def scan_runs(root: Path | None = None) -> Listing:
         return Listing()
     clean_orphans(root)
     infos, damaged = [], []
-    for path in sorted(root.iterdir()):
-        if path.name.startswith(".") or not path.is_dir():
-            continue
+    for path in _run_folders(root, named=False):
         try:
             infos.append(_run_info(path))
         except _Problem as problem:
             if path.is_dir():  # not deleted meanwhile
                 damaged.append(DamagedRun(path.name, path, str(problem)))
+    broken = read_lineages(root).problems
+    damaged += [DamagedRun(i.run_id, i.path, broken[i.run_id]) for i in infos if i.run_id in broken]
+    infos = [i for i in infos if i.run_id not in broken]
     infos.sort(key=lambda i: (i.created, i.run_id), reverse=True)
+    damaged.sort(key=lambda d: d.run_id)
     return Listing(infos, damaged)
+
+
+def _run_folders(root: Path, named: bool = True) -> list[Path]:
+    """The folders of ``root`` that may be runs: never a hidden one (``.tmp-`` saves in
+    progress, ``.trash-`` deletions, anything else starting with a dot); with ``named``,
+    only those whose name is a run id."""
+    try:
+        entries = sorted(root.iterdir())
+    except OSError:
+        return []
+    return [
+        p
+        for p in entries
+        if not p.name.startswith(".") and (is_run_id(p.name) or not named) and p.is_dir()
+    ]
 
 
 def list_runs(root: Path | None = None) -> list[RunInfo]:
@@ -274,16 +295,115 @@ def _check_files(path: Path, meta: dict[str, Any]) -> dict[str, Any]:
     return files
 
 
-def _json_object(path: Path) -> dict[str, Any]:
+def _json_object(path: Path, limit: int | None = None) -> dict[str, Any]:
     try:
-        payload = json.loads(path.read_bytes())
+        payload = json.loads(_regular_bytes(path, limit))
     except FileNotFoundError:
         raise _Problem(f"{path.name} is missing") from None
+    except RecursionError:
+        raise _Problem(f"{path.name} is not valid JSON (nested too deeply)") from None
     except (OSError, ValueError) as exc:
         raise _Problem(f"{path.name} is not valid JSON ({_first_line(exc)})") from None
     if not isinstance(payload, dict):
         raise _Problem(f"{path.name} is not a JSON object")
     return payload
+
+
+def _regular_bytes(path: Path, limit: int | None = None) -> bytes:
+    """The bytes of a regular file: a pipe, device or folder is refused from its ``stat``
+    (never opened, so it cannot block); FileNotFoundError when there is none."""
+    info = os.stat(path)
+    if not stat.S_ISREG(info.st_mode):
+        raise _Problem(f"{path.name} is not a regular file")
+    if limit is not None and info.st_size > limit:
+        raise _Problem(f"{path.name} has {info.st_size:,} bytes, more than the {limit:,} allowed")
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise _Problem(f"{path.name} is not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read()
+    finally:
+        os.close(fd)
+
+
+# ----------------------------------------------------------------------------- lineages
+LINEAGE = "lineage.json"
+"""Written into a retrained run's folder by the desk: ``{"parent": run_id, "first": run_id,
+...}``. Read as untrusted input by :func:`read_lineages`."""
+MAX_LINEAGE_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Lineages:
+    """The registry's retraining links: ``parents`` (run -> its parent) of the runs whose
+    ``lineage.json`` is sound, and ``problems`` (run -> why not) of the rest."""
+
+    parents: dict[str, str] = field(default_factory=dict)
+    problems: dict[str, str] = field(default_factory=dict)
+
+
+def read_lineages(root: Path | None = None) -> Lineages:
+    """Every run's parent, read from its ``lineage.json``; never raises on a folder.
+
+    A ``lineage.json`` that is not a regular file, not JSON (or nested too deeply), not an
+    object with a run id under ``parent``, is a problem of that run only. Runs whose parent
+    links form a cycle (two runs naming each other, a run its own parent), and the runs
+    whose ancestry leads into one, are problems too (``lineage cycle: A -> B -> A``), so no
+    walk along ``parents`` can loop. Hidden and temporary folders are never read.
+    """
+    root = root or default_root()
+    parents: dict[str, str] = {}
+    problems: dict[str, str] = {}
+    for path in _run_folders(root):
+        try:
+            lineage = _json_object(path / LINEAGE, MAX_LINEAGE_BYTES)
+        except _Problem as problem:
+            if (path / LINEAGE).exists() or (path / LINEAGE).is_symlink():
+                problems[path.name] = str(problem)
+            continue
+        parent = lineage.get("parent")
+        if not is_run_id(parent):
+            problems[path.name] = f"{LINEAGE} names no run as its parent (got {parent!r:.60})"
+            continue
+        first = lineage.get("first", parent)
+        if not is_run_id(first):
+            problems[path.name] = f"{LINEAGE} names no run as its first (got {first!r:.60})"
+            continue
+        parents[path.name] = parent
+    for run_id, problem in _cycles(parents).items():
+        problems[run_id] = problem
+        del parents[run_id]
+    return Lineages(parents, problems)
+
+
+def _cycles(parents: dict[str, str]) -> dict[str, str]:
+    """The runs on or leading into a cycle of ``parents``, with the cycle spelled out."""
+    out: dict[str, str] = {}
+    done: set[str] = set()
+    for start in sorted(parents):
+        path: list[str] = []
+        at: dict[str, int] = {}
+        node = start
+        while node in parents and node not in done and node not in at:
+            at[node] = len(path)
+            path.append(node)
+            node = parents[node]
+        if node in at:  # a new cycle: path[at[node]:]
+            ring = path[at[node] :]
+            k = ring.index(min(ring))
+            ring = ring[k:] + ring[:k]
+            text = "lineage cycle: " + " -> ".join([*ring, ring[0]])
+            for run_id in ring:
+                out[run_id] = text
+            for run_id in path[: at[node]]:
+                out[run_id] = f"its ancestry runs into a {text}"
+        elif node in out:  # into a cycle found before
+            cycle = out[node].split("lineage cycle: ", 1)[1]
+            for run_id in path:
+                out[run_id] = f"its ancestry runs into a lineage cycle: {cycle}"
+        done.update(path)
+    return out
 
 
 def load_run(run_id: str, root: Path | None = None) -> RunResult:
@@ -316,7 +436,7 @@ def _read_run(run_id: str, path: Path) -> RunResult:
         raise DamagedRunError(run_id, str(problem)) from None
 
     def data(name: str) -> bytes:
-        raw = (path / name).read_bytes()
+        raw = _regular_bytes(path / name)
         entry = files.get(name)
         if isinstance(entry, dict) and entry.get("sha256") != hashlib.sha256(raw).hexdigest():
             raise DamagedRunError(run_id, f"{name}: checksum mismatch (altered since saved)")
@@ -353,7 +473,7 @@ def read_file(run_id: str, name: str, root: Path | None = None) -> bytes:
         raise RunNotFoundError(f"no run {run_id!r} in {path.parent}")
     try:
         files = _check_files(path, _json_object(path / META))
-        raw = (path / name).read_bytes()
+        raw = _regular_bytes(path / name)
     except _Problem as problem:
         raise DamagedRunError(run_id, str(problem)) from None
     except OSError as exc:
@@ -368,6 +488,8 @@ def read_config(run_id: str, root: Path | None = None) -> RunConfig:
     """A saved run's config, checked against its manifest (without loading its tables)."""
     try:
         return RunConfig.from_dict(json.loads(read_file(run_id, "config.json", root)))
+    except RecursionError:
+        raise DamagedRunError(run_id, "config.json: nested too deeply") from None
     except (ValueError, TypeError) as exc:
         if isinstance(exc, DamagedRunError):
             raise
@@ -410,8 +532,8 @@ def read_notes(run_id: str, root: Path | None = None) -> dict[str, Any]:
     """The run's note and tags (empty when none were written or the file is unreadable)."""
     path = run_dir(run_id, root) / NOTES
     try:
-        raw = json.loads(path.read_text())
-    except (OSError, ValueError):
+        raw = json.loads(_regular_bytes(path, 1024 * 1024))
+    except (OSError, ValueError, RecursionError, _Problem):
         return {"note": "", "tags": []}
     note = raw.get("note") if isinstance(raw, dict) else ""
     tags = raw.get("tags") if isinstance(raw, dict) else []
