@@ -133,6 +133,11 @@ class TrainedModel(ABC):
     def predict(self, frame: pl.DataFrame) -> np.ndarray:
         """Raw predictions for the rows of ``frame`` (which holds every one of ``features``)."""
 
+    def valid_predictions(self) -> np.ndarray | None:
+        """Its predictions of the ``valid=`` rows it was fitted with, when the fit already
+        made them (the same values as ``predict``); None: predict them."""
+        return None
+
     @abstractmethod
     def contributions(self, x: np.ndarray) -> np.ndarray:
         """Exact per-feature contributions to the raw prediction of each row of ``x``.

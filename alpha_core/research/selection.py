@@ -441,7 +441,8 @@ def _score(
     model = fit_model(
         train, names, candidate.params, config.seed, model_type=config.model_type, valid=valid
     )
-    scores = model.predict(valid)
+    scores = model.valid_predictions()
+    scores = model.predict(valid) if scores is None else scores
     ties = tie_summary(valid["date"], scores)
     p = candidate.params
     refit = type(model).refit_params(p, model)

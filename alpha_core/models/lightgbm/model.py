@@ -113,6 +113,7 @@ class LightGBMModel(TrainedModel):
     meta: dict[str, Any] = field(default_factory=dict)
     _tables: Any = field(default=None, init=False, repr=False, compare=False)
     _tables_built: bool = field(default=False, init=False, repr=False, compare=False)
+    _valid_scores: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
     _lock: threading.Lock = field(
         default_factory=threading.Lock, init=False, repr=False, compare=False
     )
@@ -216,12 +217,16 @@ class LightGBMModel(TrainedModel):
         best = (
             watcher.best_iteration if params.early_stopping_rounds else booster.current_iteration()
         )
-        booster, fitted = _keep_trees(booster, best, train.height)
-        del dataset  # the binned rows go before the matrix is built again to score them
-        if fitted is None:
-            fitted = booster.predict(feature_matrix(train, features))
+        if best < booster.current_iteration():
+            # a candidate (or an ensemble's member): its training error is never reported,
+            # so the trees are cut from the text and no training row is scored again
+            text = booster.model_to_string(num_iteration=best)
+            booster, fitted = lgb.Booster(model_str=text), None
+        else:
+            booster, fitted = _keep_trees(booster, best, train.height)
+        del dataset
         kept = watcher.best_scores if best == watcher.best_iteration else None
-        scores = booster.predict(watcher.x) if kept is None else kept
+        scores = booster.predict(watcher.matrix()) if kept is None else kept
         score = mean_daily_rank_ic(valid["date"], scores, valid[LABEL])
         valid_meta = {
             "n_valid_rows": valid.height,
@@ -231,7 +236,12 @@ class LightGBMModel(TrainedModel):
             "valid_rank_ic": score,
             "valid_curve": watcher.curve,
         }
-        return cls(booster, tuple(features), _meta(params, seed, train, fitted, y, valid_meta))
+        model = cls(booster, tuple(features), _meta(params, seed, train, fitted, y, valid_meta))
+        model._valid_scores = scores
+        return model
+
+    def valid_predictions(self) -> np.ndarray | None:
+        return self._valid_scores
 
     @classmethod
     def sharing_fits(cls, keep: bool = False) -> AbstractContextManager[None]:
@@ -450,7 +460,7 @@ def _meta(
     params: ModelParams,
     seed: int,
     train: pl.DataFrame,
-    fitted: np.ndarray,
+    fitted: np.ndarray | None,
     y: np.ndarray,
     valid_meta: dict[str, Any],
 ) -> dict[str, Any]:
@@ -460,7 +470,7 @@ def _meta(
         "n_train_rows": train.height,
         "train_start": str(train["date"].min()),
         "train_end": str(train["date"].max()),
-        "train_rmse": float(np.sqrt(np.mean((fitted - y) ** 2))),
+        "train_rmse": None if fitted is None else float(np.sqrt(np.mean((fitted - y) ** 2))),
         **valid_meta,
     }
 
@@ -478,7 +488,7 @@ class _RankICStopping:
     order = 30
 
     def __init__(self, valid: pl.DataFrame, features: tuple[str, ...], rounds: int) -> None:
-        self.x, self.features = feature_matrix(valid, features), features
+        self.valid, self.features, self._x = valid, features, None
         self.dates, self.label = valid["date"], valid[LABEL]
         self.rounds = rounds
         self.scores = np.zeros(valid.height)
@@ -487,18 +497,33 @@ class _RankICStopping:
         self.best_scores: np.ndarray | None = None
         self.curve: list[list[float]] = []
 
+    def matrix(self) -> np.ndarray:
+        """The validation rows' feature matrix (built once, only if something predicts)."""
+        if self._x is None:
+            self._x = feature_matrix(self.valid, self.features)
+        return self._x
+
     def binned(self, reference: lgb.Dataset) -> lgb.Dataset:
-        """The validation rows binned with the training rows' bins (no label is needed)."""
-        names = list(self.features)
-        categorical = [f for f in names if is_categorical(f)]
-        return lgb.Dataset(
-            self.x,
-            reference=reference,
-            feature_name=names,
-            categorical_feature=categorical,
-            params=reference.get_params(),
-            free_raw_data=False,
-        ).construct()
+        """The validation rows binned with the training rows' bins (no label is needed),
+        from Arrow columns like the training rows; kept on ``reference`` so candidates that
+        share their training Dataset (:func:`reusing_datasets`) bin them once."""
+        columns = self.valid.select(pl.col(f).cast(pl.Float32) for f in self.features)
+        rows = hashlib.blake2b(columns.hash_rows(seed=0).to_numpy().tobytes(), digest_size=16)
+        key = (rows.hexdigest(), columns.shape, tuple(columns.columns))
+        kept = getattr(reference, "_alpha_valid", {})
+        if key not in kept:
+            names = list(self.features)
+            kept = {
+                key: lgb.Dataset(
+                    columns.to_arrow(),
+                    reference=reference,
+                    feature_name=names,
+                    categorical_feature=[f for f in names if is_categorical(f)],
+                    params=reference.get_params(),
+                ).construct()
+            }
+            reference._alpha_valid = kept  # type: ignore[attr-defined]
+        return kept[key]
 
     def __call__(self, env: Any) -> None:
         trees = env.iteration + 1
@@ -509,7 +534,7 @@ class _RankICStopping:
             self.scores = kept
         else:
             self.scores += env.model.predict(
-                self.x, start_iteration=self.done, num_iteration=trees - self.done
+                self.matrix(), start_iteration=self.done, num_iteration=trees - self.done
             )
         self.done = trees
         score = mean_daily_rank_ic(self.dates, self.scores, self.label)
