@@ -105,6 +105,20 @@ def test_early_stopping_keeps_the_trees_with_the_best_validation_rank_ic(feats):
     np.testing.assert_array_equal(again.predict(valid), model.predict(valid))
 
 
+def test_a_candidate_reuses_its_validation_scores_and_scores_no_training_row(feats):
+    """The fit's own validation scores are the model's predictions of those rows (to the
+    bit), and a cut candidate reports no training error rather than predicting every
+    training row again."""
+    cfg = config()
+    fit, valid = validation_rows(cfg, feats, FEATURE_NAMES)
+    params = dataclasses.replace(SMALL, n_estimators=200, early_stopping_rounds=30)
+    model = fit_model(fit, FEATURE_NAMES, params, seed=1, valid=valid)
+    np.testing.assert_array_equal(model.valid_predictions(), model.predict(valid))
+    assert model.booster.num_trees() < 200 and model.meta["train_rmse"] is None
+    plain = fit_model(fit, FEATURE_NAMES, dataclasses.replace(params, early_stopping_rounds=0), 1)
+    assert plain.valid_predictions() is None and plain.meta["train_rmse"] > 0
+
+
 def test_fast_preset_stops_on_the_window_and_every_fold_gets_the_same_trees():
     cfg = config(select="none", model=FAST_PRESET, walk_forward="monthly")
     result = run_experiment(cfg, PANEL)
