@@ -165,3 +165,15 @@ def test_fits_sharing_a_binned_dataset_give_the_models_of_fresh_ones(train):
         fit_model(train, FEATURE_NAMES, base, 1)
     assert len(lgbm._DATASETS.entries) == 1  # a worker keeps it for its next trial
     lgbm._DATASETS.entries.clear()
+
+
+def test_prediction_in_blocks_is_one_call(train, monkeypatch):
+    """Scoring in blocks (a long test window) gives the bits of one call over all rows."""
+    import alpha_core.models.lightgbm.model as lgbm
+    from alpha_core.models.base import feature_matrix
+
+    model = fit_model(train, FEATURE_NAMES, ModelParams(n_estimators=20, num_leaves=8), seed=1)
+    whole = model.booster.predict(feature_matrix(train, FEATURE_NAMES))
+    monkeypatch.setattr(lgbm, "PREDICT_BLOCK", 397)  # blocks that end mid-date
+    assert train.height > 3 * 397
+    np.testing.assert_array_equal(model.predict(train), whole)

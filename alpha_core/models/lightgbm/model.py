@@ -69,6 +69,8 @@ def _import_lightgbm():  # noqa: ANN202
 
 lgb = _import_lightgbm()
 
+PREDICT_BLOCK = 100_000
+"""Rows scored at a time (a block of 158 Float32 features is about 63 MB)."""
 EVAL_EVERY = 10
 """Trees between two validation scores when early stopping on validation rows."""
 
@@ -262,7 +264,16 @@ class LightGBMModel(TrainedModel):
 
     # ------------------------------------------------------------------------- use
     def predict(self, frame: pl.DataFrame) -> np.ndarray:
-        return self.booster.predict(feature_matrix(frame, self.features))
+        """In blocks of :data:`PREDICT_BLOCK` rows, so scoring a long test window never holds
+        more than one block's matrix (the same values as one call)."""
+        if frame.height <= PREDICT_BLOCK:
+            return self.booster.predict(feature_matrix(frame, self.features))
+        return np.concatenate(
+            [
+                self.booster.predict(feature_matrix(frame.slice(i, PREDICT_BLOCK), self.features))
+                for i in range(0, frame.height, PREDICT_BLOCK)
+            ]
+        )
 
     def contributions(self, x: np.ndarray, method: str = "auto") -> np.ndarray:
         """TreeSHAP contributions, shape ``(n, k + 1)``; the last column is the expected value.
