@@ -64,7 +64,12 @@ def run_qlib_alpha158(
 WORKFLOW = Path(__file__).resolve().parent / "_qlib_workflow.py"
 
 
-def run_qlib_workflow(python: str, panel: pl.DataFrame, cost_bps: float | None = None) -> dict:
+def run_qlib_workflow(
+    python: str,
+    panel: pl.DataFrame,
+    cost_bps: float | None = None,
+    segments: dict[str, list[str]] | None = None,
+) -> dict:
     """Qlib's Alpha158 + LightGBM workflow (``_qlib_workflow.py --label next-day --records``)
     on ``panel`` as one process under ``/usr/bin/time -v``: its JSON line plus ``cpu``
     (user + sys, its workers included), ``wall`` and ``rss_gib``. Run in a temporary folder:
@@ -74,6 +79,7 @@ def run_qlib_workflow(python: str, panel: pl.DataFrame, cost_bps: float | None =
         argv = ["/usr/bin/time", "-v", python, str(WORKFLOW), "--provider-uri", str(root)]
         argv += ["--label", "next-day", "--records"]
         argv += [] if cost_bps is None else ["--cost-bps", str(cost_bps)]
+        argv += [] if segments is None else ["--segments", json.dumps(segments)]
         env = {**os.environ, "MLFLOW_ALLOW_FILE_STORE": "true"}
         t0 = time.perf_counter()
         res = subprocess.run(argv, capture_output=True, text=True, cwd=tmp, env=env, check=False)

@@ -62,7 +62,14 @@ def main() -> None:
         default=None,
         help="TopkDropout's open and close cost in bps (default: the benchmark config's 5 and 15)",
     )
+    ap.add_argument(
+        "--segments",
+        default=None,
+        help='JSON {"train": [start, end], "valid": [...], "test": [...]} (default: the S&P split)',
+    )
     args = ap.parse_args()
+    if args.segments:
+        SEGMENTS.update({k: tuple(v) for k, v in json.loads(args.segments).items()})
     qlib.init(provider_uri=args.provider_uri, region=REG_US)
     from qlib.contrib.data.handler import Alpha158
     from qlib.contrib.model.gbdt import LGBModel
