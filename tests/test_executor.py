@@ -161,15 +161,17 @@ def _wait_for(condition, seconds: float) -> bool:
     return condition()
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
-def test_process_workers_die_with_a_parent_killed_by_sigkill(tmp_path):
+def _kill_parent_and_wait_for_workers(tmp_path: Path, executor: str) -> None:
+    """Run two 600 s tasks on ``executor`` in a child process, ``kill -9`` the child once
+    both tasks have started, and fail unless their worker processes are gone within 60 s."""
     script = (
         "import sys; from pathlib import Path\n"
-        "from alpha_core.base.executor import ProcessExecutor, Task\n"
+        "from alpha_core.base.executor import Task\n"
+        f"from alpha_core.base.executor import {executor}\n"
         "folder = Path(sys.argv[1])\n"
         "tasks = [Task(f't{i}', 'test_executor:write_pid', {'sleep': 600.0}, folder / f't{i}')"
         " for i in range(2)]\n"
-        "ProcessExecutor(workers=2).run(tasks)\n"
+        f"{executor}(workers=2).run(tasks)\n"
     )
     tests = Path(__file__).resolve().parent
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tests.parent), str(tests)])}
@@ -193,3 +195,15 @@ def test_process_workers_die_with_a_parent_killed_by_sigkill(tmp_path):
         if _running(pid):
             os.kill(pid, signal.SIGKILL)
     assert gone, f"worker processes {pids} outlived their parent killed with SIGKILL"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_process_workers_die_with_a_parent_killed_by_sigkill(tmp_path):
+    _kill_parent_and_wait_for_workers(tmp_path, "ProcessExecutor")
+
+
+@pytest.mark.skipif(not HAS_RAY, reason="ray is not installed (pip install 'alpha-lab[ray]')")
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_local_ray_workers_die_with_a_driver_killed_by_sigkill(tmp_path):
+    """A local Ray started by the driver shares its fate (Ray's own PR_SET_PDEATHSIG)."""
+    _kill_parent_and_wait_for_workers(tmp_path, "RayExecutor")
