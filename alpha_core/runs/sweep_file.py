@@ -142,6 +142,7 @@ def _text(path: Path) -> str:
         raise SweepFileError(path, None, f"cannot be read ({exc.strerror or exc})") from None
     if len(data) > MAX_FILE_BYTES:  # grew since its stat
         raise SweepFileError(path, None, f"is more than a sweep file's {MAX_FILE_BYTES:,} bytes")
+    data = data.removeprefix(b"\xef\xbb\xbf")  # the byte-order mark some editors write
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
