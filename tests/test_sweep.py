@@ -287,3 +287,22 @@ def test_a_trial_that_cannot_run_on_the_data_is_refused_before_any_trial(files, 
     assert line.startswith("trial 1 (model.num_leaves=4, embargo_days=300): fold 0: no trading ")
     assert line.endswith("once the embargo of 300 days is left out"), line
     assert not (tmp_path / "sweeps").exists()
+
+
+def test_a_sweep_files_metadata_is_applied_to_the_panel_it_records(tmp_path, capsys):
+    """``[base] metadata`` is recorded in sweep.json and is what the panel was loaded with
+    (the trials' sector data), so the record and the data agree."""
+    panel = make_panel(n_assets=12, n_days=320, seed=4).drop("sector")
+    data = tmp_path / "no_sector.parquet"
+    panel.write_parquet(data)
+    meta = tmp_path / "sectors.csv"
+    assets = sorted(panel["asset"].unique())
+    pl.DataFrame({"asset": assets, "sector": ["X", "Y", "Z"] * 4}).write_csv(meta)
+    grid = tmp_path / "grid.toml"
+    grid.write_text(f'[base]\nmetadata = "{meta}"\n' + GRID.replace("[base]\n", ""))
+    grid.write_text(grid.read_text().replace("[4, 8, 12]", "[4]").replace("[0.2, 0.3]", "[0.2]"))
+    root = tmp_path / "runs"
+    assert main(sweep_args((data, grid), root, "--executor", "serial", "--json")) == 0
+    (folder,) = (tmp_path / "sweeps").iterdir()
+    assert json.loads((folder / "sweep.json").read_text())["base"]["metadata"] == str(meta)
+    assert sorted(pl.read_parquet(folder / "panel.parquet")["sector"].unique()) == ["X", "Y", "Z"]
