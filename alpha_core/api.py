@@ -6,7 +6,13 @@ engine through this module, :mod:`alpha_core.views` (chart- and table-ready fram
 :mod:`alpha_core.config` (settings) only; ``tests/test_imports.py`` enforces it.
 """
 
-from alpha_core.base.executor import DEFAULT_TIMEOUT, EXECUTORS, TaskError, make_executor
+from alpha_core.base.executor import (
+    DEFAULT_TIMEOUT,
+    EXECUTORS,
+    MAX_WORKERS,
+    TaskError,
+    make_executor,
+)
 from alpha_core.base.progress import Progress, ignore
 from alpha_core.base.storage import write_atomic
 from alpha_core.data.panel import PanelError, assets_by_class, live_assets, load_panel, upload_types
@@ -42,9 +48,9 @@ from alpha_core.runs.sweep import (
     SweepService,
     SweepSpec,
     grid_trials,
-    read_toml,
     search_trials,
 )
+from alpha_core.runs.sweep_file import MAX_TRIALS, SweepFile, SweepFileError, read_sweep_file
 
 __all__ = [
     "BOOK_ROW_COLUMNS",
@@ -55,6 +61,8 @@ __all__ = [
     "DeskError",
     "EXECUTORS",
     "LedgerConflict",
+    "MAX_TRIALS",
+    "MAX_WORKERS",
     "Listing",
     "OrdersError",
     "PanelError",
@@ -67,6 +75,8 @@ __all__ = [
     "RunResult",
     "RunService",
     "SEARCH_SPACE",
+    "SweepFile",
+    "SweepFileError",
     "SweepService",
     "SweepSpec",
     "TaskError",
@@ -88,7 +98,7 @@ __all__ = [
     "orders_csv",
     "plan_folds",
     "read_holdings",
-    "read_toml",
+    "read_sweep_file",
     "scan_runs",
     "search_trials",
     "sent_orders",

@@ -353,3 +353,38 @@ def test_adjustment_rounding_is_within_the_ohlc_tolerance(tmp_path: Path) -> Non
     prices = quality._quality_frame(panel)
     assert prices.filter(quality._ohlc_disorder(tol=0.0)).height > 5
     assert prices.filter(quality._ohlc_disorder()).height == 0
+
+
+def flat_prices(until: dt.date | None = None) -> pl.DataFrame:
+    """The clean panel with every price 100 (up to ``until``, else on every bar)."""
+    flat = pl.lit(True) if until is None else pl.col("date") <= until
+    return clean().with_columns(
+        pl.when(flat).then(pl.lit(100.0)).otherwise(pl.col(c)).alias(c)
+        for c in ("open", "high", "low", "close")
+    )
+
+
+def test_constant_prices_are_refused_before_training(tmp_path: Path, capsys) -> None:
+    """Every close equal: the label is 0 everywhere; one line, exit 2, no LightGBM."""
+    path = tmp_path / "flat.csv"
+    flat_prices().write_csv(path)
+    runs = tmp_path / "runs"
+    argv = ["run", "--data", str(path), *window(DATES), "--n-estimators", "20"]
+    argv += ["--artifacts", str(runs)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("alpha: error: the label is constant:"), err
+    assert "no asset's close price ever changes (8 asset(s), 960 bar(s); every close is 100)" in err
+    assert "nothing to learn" in err and "training:" not in err  # refused before any tree
+    assert not runs.exists() or not any(runs.iterdir())
+
+
+def test_a_label_constant_on_the_training_rows_is_refused_by_fold(tmp_path: Path, capsys) -> None:
+    """Prices that move only after the training window: the fold has nothing to learn."""
+    path = tmp_path / "flat_then_moving.csv"
+    flat_prices(until=DATES[86]).write_csv(path)
+    code = main(["run", "--data", str(path), *window(DATES), *TINY, "--no-save"])
+    err = capsys.readouterr().err.splitlines()[-1]  # after the progress line, a line of its own
+    assert code == 2
+    assert err.startswith("alpha: error: fold 0: the label is constant: it is 0 on every "), err
+    assert f"training row in {DATES[0]} .. {DATES[84]}, so there is nothing to learn" in err

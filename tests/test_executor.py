@@ -4,6 +4,10 @@ tasks resume from their results, time out and fail by name."""
 from __future__ import annotations
 
 import importlib.util
+import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -128,3 +132,78 @@ def test_the_backends_are_named_and_an_unknown_one_refused():
     assert isinstance(make_executor("ray", address="10.0.0.1:6379"), RayExecutor)
     with pytest.raises(ValueError, match="unknown executor 'gpu'"):
         make_executor("gpu")
+
+
+def write_pid(out: Path, sleep: float) -> None:
+    """A test task: write this worker's pid beside ``out``, then outlive any test."""
+    pid_file = out.with_suffix(".pid")
+    pid_file.with_suffix(".tmp").write_text(str(os.getpid()))
+    pid_file.with_suffix(".tmp").rename(pid_file)  # whole or absent for the poller
+    time.sleep(sleep)
+    out.write_text("done")
+
+
+def _running(pid: int) -> bool:
+    """The process exists and is not a zombie (a dead worker nobody reaped is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] not in ("Z", "X", "x")
+
+
+def _wait_for(condition, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def _kill_parent_and_wait_for_workers(tmp_path: Path, executor: str) -> None:
+    """Run two 600 s tasks on ``executor`` in a child process, ``kill -9`` the child once
+    both tasks have started, and fail unless their worker processes are gone within 60 s."""
+    script = (
+        "import sys; from pathlib import Path\n"
+        "from alpha_core.base.executor import Task\n"
+        f"from alpha_core.base.executor import {executor}\n"
+        "folder = Path(sys.argv[1])\n"
+        "tasks = [Task(f't{i}', 'test_executor:write_pid', {'sleep': 600.0}, folder / f't{i}')"
+        " for i in range(2)]\n"
+        f"{executor}(workers=2).run(tasks)\n"
+    )
+    tests = Path(__file__).resolve().parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tests.parent), str(tests)])}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, str(tmp_path)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    pid_files = [tmp_path / "t0.pid", tmp_path / "t1.pid"]
+    try:
+        started = _wait_for(lambda: all(p.exists() for p in pid_files), 120)
+        assert started, "the workers never started their tasks"
+        pids = [int(p.read_text()) for p in pid_files]
+        assert all(_running(pid) for pid in pids)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    gone = _wait_for(lambda: not any(_running(pid) for pid in pids), 60)
+    for pid in pids:  # never leave a 600 s sleeper behind, whatever the verdict
+        if _running(pid):
+            os.kill(pid, signal.SIGKILL)
+    assert gone, f"worker processes {pids} outlived their parent killed with SIGKILL"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_process_workers_die_with_a_parent_killed_by_sigkill(tmp_path):
+    _kill_parent_and_wait_for_workers(tmp_path, "ProcessExecutor")
+
+
+@pytest.mark.skipif(not HAS_RAY, reason="ray is not installed (pip install 'alpha-lab[ray]')")
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_local_ray_workers_die_with_a_driver_killed_by_sigkill(tmp_path):
+    """A local Ray started by the driver shares its fate (Ray's own PR_SET_PDEATHSIG)."""
+    _kill_parent_and_wait_for_workers(tmp_path, "RayExecutor")

@@ -20,6 +20,14 @@ fits in two processes do not oversubscribe two cores; ``OMP_WAIT_POLICY`` stays 
 LightGBM is deterministic for a seed whatever its thread count (``deterministic=True``), so
 every backend gives the same predictions (``tests/test_executor.py``).
 
+Orphans: a worker never outlives the process that started it, even one killed with
+``kill -9``. Each ``process`` worker asks Linux to SIGKILL it when its parent dies
+(``prctl(PR_SET_PDEATHSIG)``; the parent is the forkserver, which exits when our process does)
+and runs a watchdog thread that exits the worker once that process is gone (the fallback
+elsewhere). A local Ray started by ``ray.init`` here shares our fate the same way (Ray starts
+its raylet and GCS server with ``PR_SET_PDEATHSIG`` on Linux, and a raylet's workers exit with
+it); a cluster joined by address keeps its own processes and ends a dead driver's tasks.
+
 Timeouts: a task longer than ``timeout`` seconds is interrupted in its own process (an
 alarm signal, checked between LightGBM iterations) and fails with :class:`TaskError`; the
 serial backend enforces it only on the main thread.
@@ -27,10 +35,14 @@ serial backend enforces it only on the main thread.
 
 from __future__ import annotations
 
+import ctypes
+import math
 import multiprocessing
 import os
 import signal
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
@@ -42,6 +54,12 @@ from alpha_core.base.plugins import load_target
 
 DEFAULT_TIMEOUT = 6 * 3600.0
 """Seconds a task may run before it is interrupted (override per batch)."""
+WATCHDOG_SECONDS = 0.5
+"""How often a worker checks that the process that started it is still alive."""
+PR_SET_PDEATHSIG = 1
+"""Linux ``prctl`` option: the signal a process gets when its parent dies."""
+MAX_WORKERS = 256
+"""The most worker processes (or local Ray CPUs) one batch may ask for."""
 RAY_LOCAL_CPUS = 2
 """CPUs of a local Ray started without an address (bounded: a laptop's Ray stays polite)."""
 
@@ -128,6 +146,63 @@ def set_threads(threads: int) -> None:
     os.environ.update(worker_env(threads))
 
 
+def _identity(pid: int) -> str | None:
+    """``pid``'s start time from ``/proc`` (so a reused pid is not taken for it), ``""``
+    without ``/proc``, None when the process is gone or a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return None if os.path.isdir("/proc/self") else _exists(pid)
+    except OSError:
+        return _exists(pid)
+    state, *rest = stat.rpartition(")")[2].split()
+    return None if state in ("Z", "X", "x") else rest[18]  # field 22: the start time
+
+
+def _exists(pid: int) -> str | None:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    return ""
+
+
+def die_with_parent() -> bool:
+    """Ask Linux to SIGKILL this process when its parent dies; False where unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def watch_owner(owner: int, seconds: float = WATCHDOG_SECONDS) -> threading.Thread:
+    """A daemon thread ending this process once ``owner`` (the process that started the
+    pool) or this process's parent is gone, whatever this process is doing then."""
+    identity, parent = _identity(owner), os.getppid()
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent or identity is None or _identity(owner) != identity:
+                os._exit(70)  # nobody is left to read the result
+            time.sleep(seconds)
+
+    thread = threading.Thread(target=watch, name="alpha-lab-watchdog", daemon=True)
+    thread.start()
+    return thread
+
+
+def init_worker(threads: int, owner: int) -> None:
+    """A ``process`` worker's initializer: thread limits, then die with ``owner``."""
+    set_threads(threads)
+    die_with_parent()
+    watch_owner(owner)
+
+
 def _pending(tasks: Sequence[Task]) -> list[Task]:
     keys = [t.key for t in tasks]
     if len(set(keys)) != len(keys):
@@ -174,7 +249,10 @@ class ProcessExecutor:
         threads = max(1, cores() // workers)
         context = multiprocessing.get_context("forkserver")
         with ProcessPoolExecutor(
-            workers, mp_context=context, initializer=set_threads, initargs=(threads,)
+            workers,
+            mp_context=context,
+            initializer=init_worker,
+            initargs=(threads, os.getpid()),
         ) as pool:
             futures = {pool.submit(run_task, t, self.timeout): t for t in pending}
             _collect(futures, on_done, pool.shutdown)
@@ -264,7 +342,14 @@ def make_executor(
     address: str | None = None,
     timeout: float | None = DEFAULT_TIMEOUT,
 ) -> Executor:
-    """The backend ``name`` (:data:`EXECUTORS`)."""
+    """The backend ``name`` (:data:`EXECUTORS`); ``workers`` in [0, :data:`MAX_WORKERS`]
+    (0: one per core), ``timeout`` a positive number of seconds or None."""
+    if isinstance(workers, bool) or not isinstance(workers, int):
+        raise ValueError(f"workers must be an integer, got {workers!r}")
+    if not 0 <= workers <= MAX_WORKERS:
+        raise ValueError(f"workers must be in [0, {MAX_WORKERS}] (0: one per core), got {workers}")
+    if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+        raise ValueError(f"timeout must be a number of seconds > 0, got {timeout!r}")
     if name == "serial":
         return SerialExecutor(timeout)
     if name == "process":

@@ -28,7 +28,6 @@ from alpha_core.api import (
     RunService,
     check_windows,
     default_root,
-    ignore,
     list_runs,
     load_panel,
     plan_folds,
@@ -115,7 +114,13 @@ def cmd_run(args: argparse.Namespace, config_cls: type[RunConfig] = RunConfig) -
     except (ConfigError, PanelError) as exc:
         return fail(flag_message(exc, config_cls))
     service = RunService(root)
-    progress = ignore if args.json else _print_progress
+    shown: list[Progress] = []  # the last progress line printed (an error starts a new line)
+
+    def progress(event: Progress) -> None:
+        if not args.json:
+            shown[:] = [event]
+            _print_progress(event)
+
     try:
         if args.no_save:
             result = service.train(config, panel, on_progress=progress)
@@ -128,6 +133,8 @@ def cmd_run(args: argparse.Namespace, config_cls: type[RunConfig] = RunConfig) -
                 exports=("predictions.csv",) if args.export_csv else (),
             )
     except (ConfigError, PanelError) as exc:  # e.g. bad bars, no training rows: nothing written
+        if shown and shown[0].fraction < 1:
+            print(file=sys.stderr)  # end the progress line, so the error is a line of its own
         return fail(flag_message(exc, config_cls))
     infeasible = result.metrics.get("limit_infeasible_days") or 0
     if infeasible:

@@ -12,6 +12,8 @@ through :func:`alpha_core.research.pipeline.run_experiment`):
   and used for every annualisation; irregular bars are refused;
 * **features** that need a column the data lacks (``Feature.needs``) are left out and
   recorded (``features_dropped``) instead of emptying every training row;
+* **a label that cannot move** (every asset's price, the one the label convention measures,
+  the same on every bar: the label is 0 everywhere) is refused: there is nothing to learn;
 * **settings that cannot take effect** (sector-neutral ranking or a group cap without the
   group column) are refused.
 
@@ -43,6 +45,7 @@ from alpha_core.data.quality import (
     describe,
     infer_calendar,
 )
+from alpha_core.features.labels import LABELS
 from alpha_core.features.libraries import feature_spec
 from alpha_core.research.config import RunConfig
 
@@ -91,6 +94,7 @@ def apply_contract(
     kept, found = apply_bad_bar_policy(config.on_bad_bars, panel)
     dropped = panel.height - kept.height
     panel = kept
+    refuse_constant_label(config, panel)
     try:
         calendar = infer_calendar(panel["date"])
     except CalendarError as exc:
@@ -132,6 +136,26 @@ def refusal(found: pl.DataFrame) -> str:
         f"the first is {asset} {day} ({detail}). "
         "Fix the data, or set on_bad_bars to drop (--on-bad-bars drop) to train without them "
         "(the run then reports what it lost), or to keep (--on-bad-bars keep)"
+    )
+
+
+def refuse_constant_label(config: RunConfig, panel: pl.DataFrame) -> None:
+    """Raise PanelError when the label's price never moves for any asset: every label is 0
+    and a model would learn a constant (LightGBM grows no split, every score ties)."""
+    convention = LABELS.get(config.label)
+    price = convention.price if convention else "close"
+    if price not in panel.columns or panel.height == 0:
+        return
+    per_asset = panel.group_by("asset").agg(pl.col(price).drop_nulls().n_unique())
+    if (per_asset[price].max() or 0) > 1:  # type: ignore[operator]
+        return
+    values = panel[price].drop_nulls().unique()
+    same = f"; every {price} is {values[0]:g}" if values.len() == 1 else ""
+    definition = f": {convention.definition}" if convention else ""
+    raise PanelError(
+        f"the label is constant: no asset's {price} price ever changes ({per_asset.height} "
+        f"asset(s), {panel.height} bar(s){same}), so the label ({config.label}{definition}) "
+        "is 0 on every bar and there is nothing to learn"
     )
 
 

@@ -226,6 +226,15 @@ def fit_fold(
             f"fold {fold.index}: no training rows in {fold.train_start} .. {fold.train_end}"
             f": {why_no_rows(feats, fold, names)}"
         )
+    labels = train.get_column(LABEL).drop_nulls().unique()
+    if labels.len() == 1:  # LightGBM would grow no split and every score would tie
+        transform = f" after the {config.label_transform} transform" * (
+            config.label_transform != "raw"
+        )
+        raise ConfigError(
+            f"fold {fold.index}: the label is constant: it is {labels[0]:g}{transform} on every "
+            f"training row in {fold.train_start} .. {fold.train_end}, so there is nothing to learn"
+        )
     model = fit_model(
         train, names, config.params, config.seed, progress=progress, model_type=config.model_type
     )

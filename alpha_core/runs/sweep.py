@@ -2,7 +2,9 @@
 
 A :class:`SweepSpec` is a base config and the trials' overrides (dotted setting paths, as
 ``model.num_leaves``): the Cartesian product of a grid (:func:`grid_trials`, a TOML file's
-``[grid]`` table) or a seeded random search over a space (:func:`search_trials`). Each trial
+``[grid]`` table, read and checked by :mod:`alpha_core.runs.sweep_file`; both count the
+trials before building one and refuse more than ``MAX_TRIALS``) or seeded random draws from
+a space (:func:`search_trials`, never building the space). Each trial
 is a run of the engine (:meth:`alpha_core.runs.service.RunService.train`) executed as a task of
 :mod:`alpha_core.base.executor`; the panel is written once to the sweep folder and every task
 reads it. The best trial is **chosen on its validation window** (its ``valid_rank_ic``:
@@ -29,7 +31,6 @@ import json
 import math
 import os
 import random
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,13 +40,17 @@ import numpy as np
 import polars as pl
 
 from alpha_core.base.executor import Executor, SerialExecutor, Task
-from alpha_core.base.settings import ConfigError, replace_paths, setting_for
+from alpha_core.base.settings import ConfigError, replace_paths
 from alpha_core.base.storage import atomic_dir, write_atomic, write_json
 from alpha_core.data.panel import load_panel
 from alpha_core.models.base import sharing_fits
 from alpha_core.research.config import RunConfig
+from alpha_core.research.pipeline import check_windows
+from alpha_core.research.selection import validation_window, wants_validation
+from alpha_core.research.walkforward import plan_folds
 from alpha_core.runs.registry import default_root
 from alpha_core.runs.service import RunService
+from alpha_core.runs.sweep_file import MAX_TRIALS, check_space, count_combinations
 from alpha_core.stats import returns as stats
 from alpha_core.stats.overfitting import pbo_cscv, reality_check
 
@@ -97,17 +102,11 @@ class SweepSpec:
         return cls(RunConfig.from_dict(raw["base"]), tuple(raw["trials"]), raw.get("label", ""))
 
 
-def _checked(space: dict[str, list[Any]]) -> dict[str, list[Any]]:
-    for path, values in space.items():
-        setting_for(RunConfig, path)  # raises KeyError-like errors for unknown settings
-        if not isinstance(values, list) or not values:
-            raise ConfigError(f"sweep setting {path} needs a non-empty list of values")
-    return space
-
-
 def grid_trials(grid: dict[str, list[Any]]) -> tuple[dict[str, Any], ...]:
-    """Every combination of the grid's values, in the order of its keys."""
-    space = _checked(grid)
+    """Every combination of the grid's values, in the order of its keys. The grid is
+    checked first (:func:`~alpha_core.runs.sweep_file.check_space`: known settings, valid
+    values, at most :data:`MAX_TRIALS` combinations counted before one is built)."""
+    space = check_space(grid, "grid")
     keys = list(space)
     return tuple(
         dict(zip(keys, combo, strict=True)) for combo in itertools.product(*space.values())
@@ -115,15 +114,27 @@ def grid_trials(grid: dict[str, list[Any]]) -> tuple[dict[str, Any], ...]:
 
 
 def search_trials(n: int, space: dict[str, list[Any]], seed: int = 0) -> tuple[dict, ...]:
-    """``n`` distinct random draws from ``space`` (seeded; fewer if the space is smaller)."""
-    grid = grid_trials(space)
-    return tuple(random.Random(seed).sample(grid, min(n, len(grid))))
+    """``n`` distinct random draws from ``space`` (seeded; fewer if the space is smaller).
+
+    The draws are indices into the space's combinations (in :func:`grid_trials` order),
+    decoded one by one, so a space of any size is never built; they are the very draws of
+    ``random.Random(seed).sample`` over the built grid (that depends on its length only)."""
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_TRIALS:
+        raise ConfigError(f"--search must be an integer in [1, {MAX_TRIALS:,}], got {n!r}")
+    checked = check_space(space, "space", limit=None)
+    lists = list(checked.values())
+    total = count_combinations(checked)
+    picks = random.Random(seed).sample(range(total), min(n, total))
+    return tuple(dict(zip(checked, _combination(lists, k), strict=True)) for k in picks)
 
 
-def read_toml(path: Path) -> dict[str, Any]:
-    """A sweep file: ``[base]`` settings for every trial, ``[grid]`` or ``[space]`` lists."""
-    with open(path, "rb") as fh:
-        return tomllib.load(fh)
+def _combination(lists: list[list[Any]], index: int) -> list[Any]:
+    """The ``index``-th element of ``itertools.product(*lists)`` (the last list fastest)."""
+    out = []
+    for values in reversed(lists):
+        index, k = divmod(index, len(values))
+        out.append(values[k])
+    return out[::-1]
 
 
 def check_spec(spec: SweepSpec) -> None:
@@ -138,6 +149,51 @@ def check_spec(spec: SweepSpec) -> None:
                 f"trial {k}: a sweep chooses its best trial on the validation window; give "
                 "--model-preset fast (early stopping) or --select valid"
             )
+
+
+WINDOW_SETTINGS = (
+    "train_start",
+    "train_end",
+    "test_start",
+    "test_end",
+    "valid_start",
+    "valid_end",
+    "walk_forward",
+    "retrain_days",
+    "window",
+    "window_days",
+    "embargo_days",
+)
+"""The settings a trial's folds and validation window depend on (checked once per value)."""
+
+
+def check_on_data(spec: SweepSpec, panel: pl.DataFrame) -> None:
+    """Refuse, before any trial runs, a sweep whose trials cannot run on ``panel``: the first
+    trial through the data contract and its windows (as ``alpha run`` checks a run), and
+    every trial's folds and validation window (once per distinct window settings)."""
+    check_windows(spec.config(0), panel)
+    dates = panel.get_column("date").unique().sort().to_list()
+    seen: set[tuple[Any, ...]] = set()
+    for k in range(len(spec.trials)):
+        config = spec.config(k)
+        validated = wants_validation(config)
+        key = (*(getattr(config, name) for name in WINDOW_SETTINGS), validated)
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            for name in ("train_start", "train_end", "test_start", "test_end"):
+                if not dates[0] <= getattr(config, name) <= dates[-1]:
+                    raise ConfigError(
+                        f"{name} {getattr(config, name)} is outside the data's span "
+                        f"{dates[0]} .. {dates[-1]}"
+                    )
+            plan_folds(config, dates)
+            if validated:
+                validation_window(config, dates)
+        except ConfigError as exc:
+            settings = _describe({"settings": spec.trials[k]})
+            raise ConfigError(f"trial {k} ({settings}): {exc}") from None
 
 
 # ------------------------------------------------------------------------ the trial task
@@ -355,6 +411,7 @@ class SweepService:
         if panel is None and not (found.folder / PANEL_FILE).exists():
             panel = load_panel(spec.base.data, metadata=spec.base.metadata)
         if panel is not None:
+            check_on_data(spec, panel)  # before the sweep folder is made
             found.prepare(panel)
         found.run(executor or SerialExecutor(), on_trial)
         return found
