@@ -221,3 +221,46 @@ def test_cli_json_reports_the_selection_and_warns_of_ties(monkeypatch, tmp_path,
     captured = capsys.readouterr()
     assert json.loads(captured.out)["tied_days"] > 0
     assert "more than half of the predictions are tied" in captured.err
+
+
+# ------------------------------------------------------------------------- the race
+def test_the_race_promotes_the_best_half_seen_at_the_rung():
+    from alpha_core.models.lightgbm.model import _Race
+
+    race = _Race()
+    race.rung = 20
+    verdicts = [race.promotes(s) for s in (0.02, 0.01, 0.03, 0.00, float("nan"), 0.025)]
+    # 1st always; 2nd behind 1 of 2; 3rd best; 4th behind 3 of 4 (top 2 go on); NaN last;
+    # 0.025 behind one of six (top 3 go on)
+    assert verdicts == [True, False, True, False, False, True]
+
+
+def test_racing_candidates_stop_losers_at_the_rung_and_keep_the_choice(monkeypatch, feats):
+    """The race cuts the losers' trees at the rung but never the winner's: the chosen
+    candidate, its trees and its refit are those of the selection without the race."""
+    base = dataclasses.replace(
+        FAST_PRESET, n_estimators=80, early_stopping_rounds=60, num_leaves=4, max_depth=2
+    )
+    cands = tuple(
+        Candidate(f"{name} {label}", label, dataclasses.replace(base, learning_rate=lr))
+        for name, lr in (("slow", 0.01), ("fast", 0.2))
+        for label in ("raw", "zscore")
+    )
+    monkeypatch.setattr(selection, "CANDIDATES", cands)
+    monkeypatch.setattr(selection, "RACE_RUNG", 20)
+    raced = selection.choose(config(), feats, FEATURE_NAMES)
+    plain = selection.choose(config(select_race=False), feats, FEATURE_NAMES)
+    assert raced.meta["chosen_candidate"] == plain.meta["chosen_candidate"]
+    assert raced.config.replace(select_race=False) == plain.config
+    rows, free = raced.table.to_dicts(), plain.table.to_dicts()
+    out = [r for r in rows if r["raced_out_at"] is not None]
+    assert out and all(r["raced_out_at"] == 20 and not r["chosen"] for r in out)
+    assert all(r["raced_out_at"] is None for r in free)
+    best = max(r["valid_rank_ic"] for r in rows)
+    assert all(r["valid_rank_ic"] <= best and r["best_iteration"] <= 20 for r in out)
+    for r, f in zip(rows, free, strict=True):  # the rest ran exactly as without the race
+        if r["raced_out_at"] is None:
+            assert (r["best_iteration"], r["valid_rank_ic"]) == (
+                f["best_iteration"],
+                f["valid_rank_ic"],
+            )

@@ -202,6 +202,14 @@ class TrainedModel(ABC):
         :func:`alpha_core.models.lightgbm.model.reusing_datasets`)."""
         return nullcontext()
 
+    @classmethod
+    def racing(cls, rung: int) -> AbstractContextManager[None]:
+        """A block within which validation-aware fits race (asynchronous successive
+        halving): a fit that reaches ``rung`` steps goes on only while its best validation
+        score so far is in the top half of the scores the block's fits had there. Default:
+        no race (LightGBM: :func:`alpha_core.models.lightgbm.model.racing`, in trees)."""
+        return nullcontext()
+
 
 M = TypeVar("M", bound=type[TrainedModel])
 
@@ -284,6 +292,11 @@ def sharing_fits(model_type: str, keep: bool = False) -> AbstractContextManager[
     """:meth:`TrainedModel.sharing_fits` of the model type: a selection's candidates and a
     sweep's trials fit inside it."""
     return model_class(model_type).sharing_fits(keep)
+
+
+def racing(model_type: str, rung: int) -> AbstractContextManager[None]:
+    """:meth:`TrainedModel.racing` of the model type: a selection's candidates fit inside it."""
+    return model_class(model_type).racing(rung)
 
 
 # ----------------------------------------------------------------------------- parameters

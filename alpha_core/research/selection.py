@@ -55,6 +55,7 @@ from alpha_core.models.base import (
     fit_model,
     model_class,
     params_to_dict,
+    racing,
     sharing_fits,
     training_rows,
 )
@@ -67,6 +68,10 @@ from alpha_core.research.walkforward import plan_folds, shuffle_labels_within_da
 from alpha_core.signals.predictions import GROUP_COLUMNS, PREDICTION
 from alpha_core.stats import returns as stats
 from alpha_core.stats.scoring import mean_daily_rank_ic, tie_summary
+
+RACE_RUNG = 50
+"""Trees at which the candidates race (``select_race``): a quarter of their 200 at most,
+the early-stopping patience; a candidate that stops on its own before it never races."""
 
 VALID_MONTHS = 6
 """Default validation window: this many calendar months up to ``train_end``."""
@@ -228,7 +233,8 @@ def choose(
     # every candidate fits the same rows; one alone has nothing to share (and the shared
     # Dataset would outlive its fit, raising the peak while it scores its training rows)
     shared = sharing_fits(config.model_type) if len(candidates) > 1 else nullcontext()
-    with shared:
+    race = config.select_race and config.select == "valid" and len(candidates) > 1
+    with shared, racing(config.model_type, RACE_RUNG) if race else nullcontext():
         for k, candidate in enumerate(candidates):
             on_progress(Progress("selecting", 0.05 * k / len(candidates), k, len(candidates)))
             row, score, refit_params = _score(candidate, config, fit, valid, names)
@@ -472,6 +478,7 @@ def _score(
         "min_data_in_leaf": p.min_data_in_leaf,
         "max_trees": p.n_estimators,
         "best_iteration": int(model.meta.get("best_iteration", p.n_estimators)),
+        "raced_out_at": model.meta.get("raced_out_at"),
         "valid_rank_ic": model.meta.get("valid_rank_ic"),
         "valid_tie_share": ties["tie_share_mean"],
         "valid_tied_days": ties["tied_days"],

@@ -88,6 +88,15 @@ class ResearchSettings:
         "(alpha_core.research.selection) before the validation window, keep the best by its "
         "mean daily rank IC there, refit it on the whole training span and test it",
     )
+    select_race: bool = setting(
+        True,
+        label="Race the candidates",
+        section="Model",
+        advanced=True,
+        help="with select valid: a candidate goes past a quarter of its trees only while its "
+        "best validation rank IC so far is in the top half of the candidates' there "
+        "(asynchronous successive halving); the winner's trees are never cut",
+    )
     executor: str = setting(
         "serial",
         label="Executor",

@@ -216,9 +216,8 @@ class LightGBMModel(TrainedModel):
             callbacks=callbacks,
             keep_training_booster=True,
         )
-        best = (
-            watcher.best_iteration if params.early_stopping_rounds else booster.current_iteration()
-        )
+        stopped = params.early_stopping_rounds or watcher.raced_out_at
+        best = watcher.best_iteration if stopped else booster.current_iteration()
         if best < booster.current_iteration():
             # a candidate (or an ensemble's member): its training error is never reported,
             # so the trees are cut from the text and no training row is scored again
@@ -237,6 +236,7 @@ class LightGBMModel(TrainedModel):
             "best_iteration": best,
             "valid_rank_ic": score,
             "valid_curve": watcher.curve,
+            **({"raced_out_at": watcher.raced_out_at} if watcher.raced_out_at else {}),
         }
         model = cls(booster, tuple(features), _meta(params, seed, train, fitted, y, valid_meta))
         model._valid_scores = scores
@@ -248,6 +248,10 @@ class LightGBMModel(TrainedModel):
     @classmethod
     def sharing_fits(cls, keep: bool = False) -> AbstractContextManager[None]:
         return reusing_datasets(keep)
+
+    @classmethod
+    def racing(cls, rung: int) -> AbstractContextManager[None]:
+        return racing(rung)
 
     @classmethod
     def wants_validation(cls, params: ModelParams) -> bool:
@@ -486,6 +490,41 @@ def _meta(
     }
 
 
+class _Race(threading.local):
+    """The validation scores fits had at the rung, in the order they reached it."""
+
+    def __init__(self) -> None:
+        self.rung = 0
+        self.scores: list[float] = []
+
+    def promotes(self, score: float) -> bool:
+        """Record ``score`` at the rung; True when it is among the best half of the scores
+        recorded there so far (the first fit always goes on)."""
+        self.scores.append(score if np.isfinite(score) else -np.inf)
+        better = sum(s > self.scores[-1] for s in self.scores[:-1])
+        return better < max(1, len(self.scores) // 2)
+
+
+_RACE = _Race()
+
+
+@contextmanager
+def racing(rung: int) -> Iterator[None]:
+    """Fits with ``valid=`` inside the block race: at ``rung`` trees (a multiple of
+    EVAL_EVERY) a fit stops, keeping its best trees so far, unless its best validation rank
+    IC so far is in the top half of those recorded there by the block's fits before it and
+    itself (asynchronous successive halving, Li et al. 2018, with halving rate 2). A stopped
+    fit cannot be the best: a fit that went on had at least its score there, and a best
+    score only grows. Its ``meta["raced_out_at"]`` records the rung."""
+    if rung % EVAL_EVERY:
+        raise ValueError(f"the rung ({rung}) must be a multiple of {EVAL_EVERY} trees")
+    _RACE.rung, _RACE.scores = rung, []
+    try:
+        yield
+    finally:
+        _RACE.rung, _RACE.scores = 0, []
+
+
 class _RankICStopping:
     """LightGBM callback: every EVAL_EVERY trees (and after the last), the mean daily rank IC
     of the validation rows; stops when ``rounds`` trees brought no improvement (0: never).
@@ -506,6 +545,7 @@ class _RankICStopping:
         self.done = 0
         self.best_iteration, self.best_score = 0, -np.inf
         self.best_scores: np.ndarray | None = None
+        self.raced_out_at: int | None = None
         self.curve: list[list[float]] = []
 
     def matrix(self) -> np.ndarray:
@@ -553,6 +593,11 @@ class _RankICStopping:
         if np.isfinite(score) and score > self.best_score:
             self.best_iteration, self.best_score = trees, score
             self.best_scores = self.scores.copy()  # the kept model's validation scores
+        if _RACE.rung and trees == _RACE.rung and not _RACE.promotes(self.best_score):
+            self.raced_out_at = trees
+            if self.best_iteration == 0:  # never a finite score: nothing to choose by
+                self.best_iteration = trees
+            raise lgb.callback.EarlyStopException(self.best_iteration - 1, [])
         if self.rounds and trees - self.best_iteration >= self.rounds:
             if self.best_iteration == 0:  # never a finite score: nothing to choose by
                 self.best_iteration = trees
