@@ -6,7 +6,9 @@ metric after costs carries ``_net`` (``sharpe_net``, ``total_return_net``, ...).
 Uncertainty travels with the Sharpe ratio: its 95% interval (analytic, with skew and
 kurtosis: ``sharpe_ci_low/high``; stationary bootstrap: ``sharpe_boot_ci_low/high``), the
 probabilistic Sharpe ratio against 0 (``psr``), the deflated Sharpe ratio given the
-config's ``n_trials`` (``dsr``) and the minimum track record length in days (``min_trl``).
+config's ``n_trials`` (``dsr``: the runs of the run's family, same data fingerprint and
+label, plus the candidates its validation window compared) and the minimum track record
+length in days (``min_trl``).
 
 Costs: ``turnover_mean`` (alias ``turnover``), ``cost_annual`` (the annual cost drag as a
 return, alias ``cost_drag``), ``sharpe_net`` (alias ``net_sharpe``) and ``break_even_bps``,
@@ -322,6 +324,8 @@ _REGISTRY: tuple[Metric, ...] = (
            unit="bars", section=_S_RUN),
     Metric("test_dates_lost", "Test-window dates without a prediction", "int", group=_RUN,
            unit="dates", section=_S_RUN),
+    Metric("data_fingerprint", "Data fingerprint (the run family's data)", "text", group=_RUN,
+           section=_S_RUN),
     Metric("features_dropped", "Features left out (column missing)", "text", group=_RUN,
            section=_S_RUN),
 )  # fmt: skip
