@@ -105,6 +105,23 @@ class Figure:
     note: str = ""
     """What qualifies it: the Sharpe's 95% interval, the DSR's trial count."""
 
+    @property
+    def display(self) -> str:
+        """The value as a tile shows it: with its unit when the number alone would not say
+        it (bps)."""
+        return (
+            f"{self.value} {self.unit}"
+            if self.unit == "bps" and self.value[-1:].isdigit()
+            else self.value
+        )
+
+    @property
+    def beside(self) -> str:
+        """What is said beside the value: ``gross ...`` and the note."""
+        return "; ".join(
+            [*([f"gross {self.gross}"] if self.gross else []), *([self.note] if self.note else [])]
+        )
+
     def text(self) -> str:
         """``label value unit (gross ...; note)`` on one line."""
         unit = self.unit.removeprefix("%").strip() if self.value.endswith("%") else self.unit
@@ -178,6 +195,34 @@ def headline(metrics: Mapping[str, Any], costs: bool | None = None) -> Headline:
             )
         )
     return Headline(costs, WITH_COSTS if costs else NO_COSTS, tuple(figures))
+
+
+_SHORT = {"sharpe": "Sharpe", "cagr": "Annual return", "max_drawdown": "Max drawdown",
+          "dsr": "DSR", "break_even_bps": "Break-even (bps)"}  # fmt: skip
+
+
+def headline_table(named: Mapping[str, Mapping[str, Any]]) -> pl.DataFrame:
+    """The :func:`headline` of several runs side by side: ``run``, ``basis`` (net of costs,
+    or no costs modelled), then each figure (net where the run models costs) followed by
+    its ``gross`` twin, and the DSR's ``trials`` (formatted text, one row per run)."""
+    data: dict[str, list[str]] = {"run": list(named), "basis": []}
+    for key in HEADLINE:
+        data[_SHORT[key]] = []
+        if key != "break_even_bps":
+            data[f"{_SHORT[key]} gross"] = []
+        if key == "dsr":
+            data["DSR trials"] = []
+    for metrics in named.values():
+        top = headline(metrics)
+        data["basis"].append(top.basis)
+        for key in HEADLINE:
+            figure = top.figure(key)
+            data[_SHORT[key]].append(figure.value)
+            if key != "break_even_bps":
+                data[f"{_SHORT[key]} gross"].append(figure.gross or "-")
+            if key == "dsr":
+                data["DSR trials"].append(format_value(metrics.get("n_trials"), "int"))
+    return pl.DataFrame(data)
 
 
 # ------------------------------------------------------------------------------ sections
