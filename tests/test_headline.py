@@ -100,6 +100,17 @@ def test_a_strategy_making_money_before_costs_shows_its_break_even_in_bps(costly
     assert (figure.value, figure.display) == ("7.25", "7.25 bps")
 
 
+def test_the_performance_summary_puts_the_after_costs_section_first_with_costs(costly, free):
+    with_costs = report.performance_summary(costly).splitlines()
+    net = next(i for i, line in enumerate(with_costs) if "Long-short, after costs" in line)
+    gross = next(i for i, line in enumerate(with_costs) if "Long-short, gross" in line)
+    assert net < gross
+    without = report.performance_summary(free).splitlines()
+    net = next(i for i, line in enumerate(without) if "Long-short, after costs" in line)
+    gross = next(i for i, line in enumerate(without) if "Long-short, gross" in line)
+    assert gross < net  # no costs: the gross figures are the figures
+
+
 # ------------------------------------------------------------------------------ sections
 def test_metrics_come_in_sections_each_once_with_the_headline_on_top(costly):
     sections = metric_sections(costly)

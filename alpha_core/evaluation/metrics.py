@@ -125,6 +125,8 @@ def _break_even_words(m: Mapping[str, Any]) -> str | None:
 
 _GROSS, _NET, _BOOKS = "Long-short, gross", "Long-short, after costs", "Books and exposure"
 _ATTR = "Attribution (risk model)"
+NET_GROUP = _NET
+"""The Performance Summary's after-costs section (shown first when a run models costs)."""
 _BENCH, _PREDS, _RUN = "Equal-weight benchmark", "Predictions", "Model and data"
 
 _S_RETURNS, _S_RISK, _S_SIGNAL = "Returns", "Risk", "Signal"

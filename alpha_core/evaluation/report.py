@@ -19,6 +19,7 @@ import polars as pl
 from alpha_core.evaluation.metrics import (
     ALIASES,
     METRICS,
+    NET_GROUP,
     SECTIONS,
     Metric,
     loses_before_costs,
@@ -318,18 +319,21 @@ HEADER = ("Metric", "Measured", "Seed claim", "Equal-weight benchmark")
 
 
 def summary_rows(metrics: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
-    """The summary's rows: a section title, then its metrics marked ``summary`` (indented)."""
-    rows: list[tuple[str, str, str, str]] = []
-    group = None
+    """The summary's rows: a section title, then its metrics marked ``summary`` (indented).
+    When the run models costs, the after-costs section comes first (net first)."""
+    groups: dict[str, list[tuple[str, str, str, str]]] = {}
     for m in METRICS.values():
         if not m.summary:
             continue
-        if m.group != group:
-            group = m.group
-            rows.append((group, "", "", ""))
         bench = format_value(metrics.get(m.benchmark), m.kind) if m.benchmark else ""
-        rows.append((f"  {m.title(metrics)}", format_metric(m, metrics), format_claim(m), bench))
-    return rows
+        groups.setdefault(m.group, []).append(
+            (f"  {m.title(metrics)}", format_metric(m, metrics), format_claim(m), bench)
+        )
+    order = list(groups)
+    if has_costs(metrics) and NET_GROUP in order:
+        order.remove(NET_GROUP)
+        order.insert(0, NET_GROUP)
+    return [row for group in order for row in [(group, "", "", ""), *groups[group]]]
 
 
 def performance_summary(metrics: dict[str, Any], data_label: str = "") -> str:
