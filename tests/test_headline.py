@@ -138,8 +138,9 @@ def test_metrics_come_in_sections_each_once_with_the_headline_on_top(costly):
     assert table["unit"].filter(table["metric"] == "Annual turnover").item() == "x capital a year"
 
 
-def test_every_registered_metric_has_a_section():
+def test_every_registered_metric_has_a_section_and_every_number_a_unit():
     assert all(m.section for m in METRICS.values())
+    assert [m.key for m in METRICS.values() if m.kind != "text" and not m.units] == []
 
 
 # ------------------------------------------------------------------------------ the CLI
