@@ -89,6 +89,7 @@ def test_a_strategy_losing_before_costs_never_shows_a_negative_break_even(costly
     figure = headline(metrics).figure("break_even_bps")
     assert figure.value == "loses before costs" and figure.display == "loses before costs"
     assert report.format_metric(METRICS["break_even_bps"], metrics) == "loses before costs"
+    assert ("gross Sharpe is not above 0" in figure.note) == (sharpe <= 0)
     table = report.metrics_table(metrics)
     cells = dict(zip(table["metric"], table["value"], strict=True))
     assert cells[METRICS["break_even_bps"].label] == "loses before costs"

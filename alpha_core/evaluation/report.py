@@ -184,7 +184,12 @@ def headline(metrics: Mapping[str, Any], costs: bool | None = None) -> Headline:
         elif key == "break_even_bps":
             note = "cost per unit turnover at which the net Sharpe is 0"
             if loses_before_costs(metrics):
-                note = "the gross Sharpe is not above 0: no cost level makes it pay"
+                sharpe = metrics.get("sharpe")
+                note = (
+                    "the gross Sharpe is not above 0: no cost level makes it pay"
+                    if isinstance(sharpe, int | float) and sharpe <= 0
+                    else "borrow fees alone take the gross return: no trading cost makes it pay"
+                )
         figures.append(
             Figure(
                 key=shown.key,
