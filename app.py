@@ -82,16 +82,11 @@ elif result is not None:
         f"**{plain(name)}** - `{run_id}` - test {plain(m.get('test_start'))} .. "
         f"{plain(m.get('test_end'))}"
     )
-    cols = st.columns(5)
-    cols[0].metric("Sharpe (long-short)", format_value(m.get("sharpe"), "num"))
-    cols[0].caption(
-        f"95% interval [{format_value(m.get('sharpe_ci_low'), 'num')}, "
-        f"{format_value(m.get('sharpe_ci_high'), 'num')}]"
+    layout.headline(m)
+    st.caption(
+        f"Mean rank IC {plain(format_value(m.get('rank_ic_mean'), 'num4'))} - equal-weight "
+        f"benchmark Sharpe {plain(format_value(m.get('benchmark_sharpe'), 'num'))}"
     )
-    cols[1].metric("Total return", format_value(m.get("total_return"), "pct"))
-    cols[2].metric("Max drawdown", format_value(m.get("max_drawdown"), "pct"))
-    cols[3].metric("Mean rank IC", format_value(m.get("rank_ic_mean"), "num4"))
-    cols[4].metric("Benchmark Sharpe", format_value(m.get("benchmark_sharpe"), "num"))
 
 st.subheader("Where next")
 for entry in layout.pages()[1:]:

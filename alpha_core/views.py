@@ -11,7 +11,18 @@ from alpha_core.desk.monitor import prediction_shares
 from alpha_core.evaluation import explain, report, tearsheet
 from alpha_core.evaluation.explain import Explanations
 from alpha_core.evaluation.metrics import METRICS
-from alpha_core.evaluation.report import format_metric, format_value, performance_summary
+from alpha_core.evaluation.report import (
+    Figure,
+    Headline,
+    format_metric,
+    format_value,
+    headline,
+    headline_table,
+    metric_sections,
+    performance_summary,
+    sections_table,
+    sections_text,
+)
 from alpha_core.evaluation.views import (
     ATTRIBUTION_LABELS,
     SERIES,
@@ -50,6 +61,8 @@ __all__ = [
     "attribution_frame",
     "exposure_frame",
     "Explanations",
+    "Figure",
+    "Headline",
     "IC_HORIZONS",
     "METRICS",
     "SERIES",
@@ -73,14 +86,19 @@ __all__ = [
     "format_metric",
     "format_value",
     "fwd_col",
+    "headline",
+    "headline_table",
     "ic_frame",
     "ledger_table",
+    "metric_sections",
     "metrics_by_run",
     "monthly_returns",
     "performance_summary",
     "prediction_shares",
     "report",
     "rolling_sharpe",
+    "sections_table",
+    "sections_text",
     "series_for",
     "sharpe_difference",
     "side_book",

@@ -79,6 +79,20 @@ def quality(data: str, metadata: str | None = None) -> QualityReport:
     return _quality(data, metadata, _source_key(data, metadata))
 
 
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _fingerprint(data: str, metadata: str | None, stamp: str) -> str:
+    return RunService.fingerprint(load_source_panel(data, metadata))
+
+
+def family_runs(config: RunConfig) -> int:
+    """The saved runs of the family of a run of ``config`` (same data and label): the
+    trials its deflated Sharpe counts besides itself."""
+    fingerprint = _fingerprint(
+        config.data, config.metadata, _source_key(config.data, config.metadata)
+    )
+    return service().family_runs(config, fingerprint)
+
+
 def run_panel(config: RunConfig) -> pl.DataFrame | None:
     """The panel a run was trained on, or None when its source is no longer readable."""
     try:

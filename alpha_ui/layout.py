@@ -11,6 +11,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from alpha_core.api import DamagedRun, RunResult, fastshap
+from alpha_core.views import headline as run_headline
 from alpha_ui import cache, jobs, nav, session
 from alpha_ui.text import plain
 
@@ -221,3 +222,14 @@ def require_run() -> tuple[str, RunResult]:
     if result is None:
         st.stop()
     return run_id, result
+
+
+def headline(metrics: dict[str, Any]) -> None:
+    """The run's headline tiles (:func:`alpha_core.views.headline`, the same five figures as
+    the CLI and the HTML report): net of costs with gross beside, or said to be gross."""
+    top = run_headline(metrics)
+    st.caption(f"Headline: {plain(top.basis)}")
+    for col, figure in zip(st.columns(len(top.figures)), top.figures, strict=True):
+        col.metric(figure.label, figure.display)
+        if figure.beside:
+            col.caption(plain(figure.beside))

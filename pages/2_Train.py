@@ -2,7 +2,8 @@
 
 The form starts from the current run's settings when it is on the same data, else from
 :func:`alpha_core.config.defaults_for_data` (as the CLI does); ``n_trials`` (for the deflated
-Sharpe ratio) is always the number of runs in the registry plus this one.
+Sharpe ratio) is always the number of runs of its family in the registry (same data and label)
+plus this one.
 
 Training runs in a background thread (alpha_ui.jobs): switching pages does not abort it; the
 finished run is saved to the registry and becomes the current run.
@@ -43,11 +44,12 @@ st.markdown(f"**Dataset:** {plain(src['label'])} - {lo} .. {hi}")
 def _base() -> tuple[RunConfig, str]:
     """The form's starting values and where they come from (said above the form): the
     current run's config on this dataset, else (or after a reset) the defaults for the data."""
+    base = RunConfig(data=src["data"], metadata=src.get("metadata"))
     defaults = defaults_for_data(
         panel.get_column("date").unique().sort().to_list(),
         demo=session.is_demo(src),
-        saved_runs=len(cache.runs()),
-        base=RunConfig(data=src["data"], metadata=src.get("metadata")),
+        saved_runs=cache.family_runs(base),
+        base=base,
     )
     origin = "the engine's defaults for this dataset (those alpha run uses)"
     if st.session_state.get(FROM_DEFAULTS):
@@ -59,7 +61,8 @@ def _base() -> tuple[RunConfig, str]:
         cfg = None
     if cfg is not None and cfg.data == src["data"] and cfg.metadata == src.get("metadata"):
         name = session.run_name(run_id)
-        return cfg.replace(name="", n_trials=defaults.n_trials), f"the current run, {name}"
+        trials = cache.family_runs(cfg) + 1  # the family of the current run's label
+        return cfg.replace(name="", n_trials=trials), f"the current run, {name}"
     return defaults, origin
 
 

@@ -38,6 +38,7 @@ if built and built[0] == run_id:
         key="download_report",
     )
 
+layout.headline(result.metrics)
 left, right = st.columns([3, 2])
 with left:
     series = views.series_for(daily)
@@ -45,7 +46,20 @@ with left:
     st.altair_chart(charts.drawdown(views.drawdown_frame(daily, series)), width="stretch")
 with right:
     st.subheader("Metrics")
-    layout.table(report.metrics_table(result.metrics), hide_index=True, height=420)
+    costs = views.headline(result.metrics).costs
+    st.caption(
+        "By section, the five read first on top; values net of costs, gross beside."
+        if costs
+        else "By section, the five read first on top; no costs modelled: gross figures."
+    )
+    sections = views.sections_table(result.metrics)
+    layout.table(
+        sections if costs else sections.drop("gross"),
+        hide_index=True,
+        height=420,
+        key="metric_sections",
+        column_config={"value": "net of costs" if costs else "value"},
+    )
 
 c1, c2 = st.columns(2)
 with c1:

@@ -62,24 +62,15 @@ st.caption(
     f"bps a year; turnover control: {plain(turnover_settings or 'none (daily full rebalance)')}."
 )
 
-CARDS = {  # gross: metrics key -> short card label; the format comes from the metrics registry
-    "sharpe": "Sharpe",
-    "total_return": "Total return",
-    "max_drawdown": "Max drawdown",
+CARDS = {  # beside the headline: metrics key -> short card label (format from the registry)
+    "turnover_mean": "Turnover a day",
+    "cost_annual": "Cost drag a year",
     "avg_long_positions": "Avg long positions",
     "avg_short_positions": "Avg short positions",
 }
-NET_CARDS = {  # the same books after costs (metrics.py: the ``_net`` keys)
-    "sharpe_net": "Sharpe net",
-    "total_return_net": "Total return net",
-    "max_drawdown_net": "Max drawdown net",
-    "turnover_mean": "Turnover a day",
-    "cost_annual": "Cost drag a year",
-    "break_even_bps": "Break-even cost (bps)",
-}
-for cards in (CARDS, NET_CARDS):
-    for col, (key, label) in zip(st.columns(len(cards)), cards.items(), strict=True):
-        col.metric(label, format_metric(METRICS[key], metrics))
+layout.headline(metrics)  # net first (gross beside), as on Home, Performance and the CLI
+for col, (key, label) in zip(st.columns(len(CARDS)), CARDS.items(), strict=True):
+    col.metric(label, format_metric(METRICS[key], metrics))
 if books.height == 0:
     st.info(
         "These books hold no position on any date (e.g. a model whose predictions are all "

@@ -56,10 +56,12 @@ def _delete(run_id: str) -> None:
     st.rerun()
 
 
-COMPARE_KEYS = ["sharpe", "sharpe_net", "sharpe_ci_low", "sharpe_ci_high", "psr", "dsr",
-                "total_return", "total_return_net", "cagr_net", "max_drawdown",
-                "max_drawdown_net", "annual_volatility", "turnover_mean", "rank_ic_mean",
-                "quantile_spread", "var_95_net", "cvar_95_net"]  # fmt: skip
+COMPARE_KEYS = ["sharpe_net", "sharpe", "sharpe_net_ci_low", "sharpe_net_ci_high", "psr_net",
+                "dsr_net", "dsr", "n_trials", "total_return_net", "total_return", "cagr_net",
+                "max_drawdown_net", "max_drawdown", "annual_volatility_net", "turnover_mean",
+                "cost_annual", "rank_ic_mean", "quantile_spread", "var_95_net",
+                "cvar_95_net"]  # fmt: skip
+"""The sortable table's numbers: net of costs first, gross (labelled so) beside."""
 
 
 def _sharpe_test(dailies: dict[str, pl.DataFrame], names: dict[str, str]) -> None:
@@ -142,6 +144,16 @@ if len(picked) >= 1:
     for r in picked:  # display names must be unique column headers
         n = by_id[r].name
         names[r] = n if n not in names.values() else f"{n} ({r[:15]})"
+    st.subheader("Headline")
+    st.caption(
+        "The five figures read first: net of costs where a run models costs (gross beside), "
+        "gross where it models none; the DSR counts the runs on the same data and target."
+    )
+    layout.table(
+        views.headline_table({names[r]: by_id[r].metrics for r in picked}),
+        hide_index=True,
+        key="cmp_headline",
+    )
     st.subheader("Metrics")
     st.caption("One row per run: click a column header to sort by that metric.")
     keys = [k for k in COMPARE_KEYS if any(k in by_id[r].metrics for r in picked)]
@@ -150,7 +162,10 @@ if len(picked) >= 1:
         hide_index=True,
         key="cmp_sortable",
         column_config={
-            k: st.column_config.NumberColumn(METRICS[k].label, format="%.4f")
+            k: st.column_config.NumberColumn(
+                f"{METRICS[k].title()} (gross)" if report.net_key(k) else METRICS[k].title(),
+                format="%d" if k == "n_trials" else "%.4f",
+            )
             for k in keys
             if k in METRICS
         },  # fmt: skip

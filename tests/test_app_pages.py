@@ -24,7 +24,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 from alpha_core.config import ModelParams, RunConfig  # noqa: E402
 from alpha_core.data.panel import load_panel  # noqa: E402
 from alpha_core.evaluation import explain, views  # noqa: E402
-from alpha_core.evaluation.report import format_value, metric_rows  # noqa: E402
+from alpha_core.evaluation.report import format_value, headline, metric_sections  # noqa: E402
 from alpha_core.portfolio.books import books_csv, build_books  # noqa: E402
 from alpha_core.research.pipeline import models_meta, rebook, run_experiment  # noqa: E402
 from alpha_core.runs.registry import list_runs, load_run, save_run  # noqa: E402
@@ -94,8 +94,11 @@ def test_home_shows_dataset_and_current_run_metrics(registry):
     panel = registry["panel"]
     assert any("simulated" in c.value for c in at.caption)
     assert metric(at, "Assets") == f"{panel['asset'].n_unique():,}"
-    assert metric(at, "Sharpe (long-short)") == format_value(run.metrics["sharpe"], "num")
-    assert metric(at, "Total return") == format_value(run.metrics["total_return"], "pct")
+    top = headline(run.metrics)  # the tiny runs model no costs: gross figures, said so
+    assert not top.costs
+    assert metric(at, "Sharpe") == format_value(run.metrics["sharpe"], "num")
+    assert metric(at, "Annual return") == format_value(run.metrics["cagr"], "pct")
+    assert any(c.value == "Headline: no costs modelled\\: gross figures" for c in at.caption)
     shown = at.dataframe[0].value
     assert shown["n_assets"].sum() == panel["asset"].n_unique()
 
@@ -106,10 +109,13 @@ def test_performance_metrics_equal_engine(registry):
     no_errors(at)
     run = load_run(run_id, registry["root"])
     _, _, metrics = rebook(run.predictions, run.config, models_meta(run.models))
-    shown = dict(zip(at.dataframe[0].value["metric"], at.dataframe[0].value["value"], strict=True))
-    for key, label, kind in metric_rows(metrics):
-        if key in metrics and key != "train_rmse":
-            assert shown[label] == format_value(metrics[key], kind), key
+    table = next(d.value for d in at.dataframe if "section" in d.value.columns)
+    shown = dict(zip(table["metric"], table["value"], strict=True))
+    for section, rows in metric_sections(metrics):
+        for key, label, value, _gross, _unit in rows:
+            if key != "train_rmse":
+                assert shown[label] == value, (section, key)
+    assert len(shown) == table.shape[0]  # each metric once
 
 
 def test_books_tables_follow_percentile_sliders(registry):
@@ -137,8 +143,8 @@ def test_books_tables_follow_percentile_sliders(registry):
         assert got["weight"].to_list() == pytest.approx(
             want.sort("rank", descending=side == "long")["weight"].to_list()
         )
-    assert metric(at, "Sharpe") == format_value(metrics["sharpe"], "num")
-    assert metric(at, "Total return") == format_value(metrics["total_return"], "pct")
+    assert metric(at, "Sharpe") == format_value(metrics["sharpe"], "num")  # no costs: gross
+    assert metric(at, "Annual return") == format_value(metrics["cagr"], "pct")
     assert [b.label for b in at.get("download_button")][1].startswith("Download every daily")
 
 
@@ -408,7 +414,7 @@ def test_walk_forward_run_on_every_page(registry):
     no_errors(at)
     cfg = config.replace(long_pct=0.10)
     _, _, metrics = rebook(result.predictions, cfg, models_meta(result.models))
-    assert metric(at, "Sharpe") == format_value(metrics["sharpe"], "num")
+    assert metric(at, "Net Sharpe") == format_value(metrics["sharpe_net"], "num")
     cached = explain.load_cached(registry["root"] / result.run_id)
     assert cached is not None and cached.meta["n_models"] == len(result.models)
 

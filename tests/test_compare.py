@@ -145,7 +145,7 @@ def test_compare_page_sharpe_test_tags_and_equity(runs):
     values = dict(zip(shown["figure"], shown["value"], strict=True))
     assert values["p-value (two-sided)"] == pytest.approx(want["p_value"])
     assert values["Sharpe A (annualised)"] == pytest.approx(want["sharpe_a_annual"])
-    sortable = next(d.value for d in at.dataframe if "run" in d.value.columns)
+    sortable = next(d.value for d in at.dataframe if "sharpe_net" in d.value.columns)
     by_name = dict(zip(sortable["run"], sortable["sharpe_net"], strict=True))
     assert by_name == pytest.approx({r.config.name: r.metrics["sharpe_net"] for r in (ra, rb)})
     # tag a run from the page; the tag filter then offers it

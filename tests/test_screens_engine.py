@@ -140,10 +140,9 @@ def test_html_report_is_self_contained_and_shows_the_run(saved_run):
     assert not re.search(r"(src|href)=['\"]?https?:", page)  # nothing fetched
     assert page.count("<svg") == 3  # equity, drawdown, attribution
     assert "<h2>Attribution</h2>" in page
-    assert f"{result.metrics['sharpe']:.2f}" in page
-    assert (
-        f"[{result.metrics['sharpe_ci_low']:.2f}, {result.metrics['sharpe_ci_high']:.2f}]" in page
-    )
+    m = result.metrics  # with costs: the headline is net, the gross Sharpe beside it
+    assert f"Net Sharpe: {m['sharpe_net']:.2f}</b> annualised (gross {m['sharpe']:.2f})" in page
+    assert f"[{m['sharpe_net_ci_low']:.2f}, {m['sharpe_net_ci_high']:.2f}]" in page
     from alpha_core.data.panel import panel_fingerprint
 
     assert panel_fingerprint(load_panel("demo")) in page

@@ -265,6 +265,7 @@ def books_page(root, run_id):
 
 def test_books_page_shows_net_figures_of_the_rebook(tiny_run, monkeypatch):
     from alpha_core.evaluation.report import format_value
+    from alpha_ui.text import plain
 
     root, result = tiny_run
     monkeypatch.setenv("ALPHA_LAB_ARTIFACTS", str(root))
@@ -273,11 +274,16 @@ def test_books_page_shows_net_figures_of_the_rebook(tiny_run, monkeypatch):
     assert not at.exception and not at.error
     cards = {m.label: m.value for m in at.metric}
     m = result.metrics
-    assert cards["Sharpe"] == format_value(m["sharpe"], "num")
-    assert cards["Sharpe net"] == format_value(m["sharpe_net"], "num")
-    assert cards["Total return net"] == format_value(m["total_return_net"], "pct")
+    assert list(cards)[0] == "Net Sharpe"  # net first, gross beside it
+    assert cards["Net Sharpe"] == format_value(m["sharpe_net"], "num")
+    assert cards["Net annual return"] == format_value(m["cagr_net"], "pct")
     assert cards["Cost drag a year"] == format_value(m["cost_annual"], "pct")
-    assert cards["Break-even cost (bps)"] == format_value(m["break_even_bps"], "num")
+    even = m["break_even_bps"]
+    assert cards["Break-even cost"] == (
+        "loses before costs" if even <= 0 or m["sharpe"] <= 0 else f"{even:.2f} bps"
+    )
+    gross = plain(f"gross {format_value(m['sharpe'], 'num')}")
+    assert any(c.value.startswith(gross) for c in at.caption)
     assert m["sharpe_net"] < m["sharpe"]  # 5 bps cost something
     assert any("hold buffer 0\\.05" in c.value for c in at.caption)  # escaped Markdown
 

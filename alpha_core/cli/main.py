@@ -11,7 +11,8 @@ choices, help, default): ``--long-pct``, ``--cost-bps``, ``--sizing``, ``--n-est
 (``--sizing inverse-vol``). ``--walk-forward`` also takes N (retrain every N trading days).
 ``--model-preset fast`` trains cheaper models (useful with many walk-forward folds); model
 flags override the preset. Omitted dates and ``--n-trials`` come from
-:func:`alpha_core.config.defaults_for_data`, as on the Train page.
+:func:`alpha_core.config.defaults_for_data`, as on the Train page (``--n-trials``: the saved
+runs of this run's family, same data and label, plus this one).
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from alpha_core.api import (
     RunService,
     check_windows,
     default_root,
-    list_runs,
     load_panel,
     plan_folds,
     scan_runs,
@@ -52,7 +52,7 @@ from alpha_core.config import (
     settings,
     validate_fields,
 )
-from alpha_core.views import performance_summary
+from alpha_core.views import headline, performance_summary, sections_text
 
 
 def build_parser(config_cls: type[RunConfig] = RunConfig) -> argparse.ArgumentParser:
@@ -91,10 +91,21 @@ def add_report_parser(sub: Any) -> None:
     report.add_argument("--out", type=Path, default=None,
                         help="output file (default: report.html in the run folder)")  # fmt: skip
     report.add_argument("--artifacts", type=Path, default=None, help="registry folder")
+    report.add_argument("--text", action="store_true",
+                        help="print the headline and the metrics by section instead of "
+                        "writing the HTML file")  # fmt: skip
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """Write the report; a run that cannot be read is one line on stderr (exit 2)."""
+    """Write the report (or print it as text); a run that cannot be read is one line on
+    stderr (exit 2)."""
+    if args.text:
+        found = [i for i in scan_runs(args.artifacts).runs if i.run_id == args.run_id]
+        if not found:
+            return fail(f"cannot report run {args.run_id}: no such readable run")
+        print(f"{found[0].name} ({found[0].run_id})\n")
+        print(sections_text(found[0].metrics))
+        return 0
     try:
         out = RunService(args.artifacts).write_report(args.run_id, args.out)
     except (ValueError, OSError) as exc:
@@ -108,7 +119,8 @@ def cmd_run(args: argparse.Namespace, config_cls: type[RunConfig] = RunConfig) -
     try:
         draft = _precheck(args, config_cls)
         panel = load_panel(draft.data, metadata=draft.metadata)
-        config = config_from_args(args, panel, len(list_runs(root)), config_cls)
+        family = RunService(root).family_runs(config_from_args(args, panel, 0, config_cls), panel)
+        config = config_from_args(args, panel, family, config_cls)
         check_windows(config, panel, contract=False)  # the run applies it before any work
         plan_folds(config, panel.get_column("date").unique().sort().to_list())
     except (ConfigError, PanelError) as exc:
@@ -154,6 +166,7 @@ def cmd_run(args: argparse.Namespace, config_cls: type[RunConfig] = RunConfig) -
     if args.json:
         print(json.dumps({"run_id": result.run_id, **result.metrics}, sort_keys=True))
     else:
+        print("\n" + "\n".join(headline(result.metrics).lines()))
         print("\n" + performance_summary(result.metrics, source_label(config.data)))
         if result.run_id:
             print(f"\nSaved run {result.run_id} in {service.root}")
@@ -185,12 +198,25 @@ def _print_progress(event: Progress) -> None:
 def cmd_runs(_args: argparse.Namespace) -> int:
     listing = scan_runs()
     for info in listing.runs:
-        sharpe = info.metrics.get("sharpe")
-        shown = f"{sharpe:.2f}" if isinstance(sharpe, int | float) else "n/a"
-        print(f"{info.run_id}  {info.name:<30} sharpe={shown}")
+        print(f"{info.run_id}  {info.name:<30} {listing_figures(info.metrics)}")
     for bad in listing.damaged:  # listed, never raised: one damaged folder hides nothing
         print(f"{bad.run_id!r}  DAMAGED: {bad.problem}")
     return 0
+
+
+def listing_figures(metrics: dict[str, Any]) -> str:
+    """A run's figures in ``alpha runs``: the net Sharpe first (gross beside) when the run
+    models costs, else the gross Sharpe said to be so; the DSR with its trial count; the
+    break-even cost (or "loses before costs")."""
+    top = headline(metrics)
+    sharpe, dsr, even = (top.figure(k) for k in ("sharpe", "dsr", "break_even_bps"))
+    first = (
+        f"net_sharpe={sharpe.value} gross_sharpe={sharpe.gross}"
+        if top.costs
+        else f"sharpe={sharpe.value} (no costs modelled: gross)"
+    )
+    bps = " bps" if even.value[-1:].isdigit() else ""
+    return f"{first}  dsr={dsr.value} ({dsr.note})  break_even={even.value}{bps}"
 
 
 def main(argv: list[str] | None = None, config_cls: type[RunConfig] = RunConfig) -> int:

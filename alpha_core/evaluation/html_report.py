@@ -17,7 +17,7 @@ import numpy as np
 import polars as pl
 
 from alpha_core.evaluation import views
-from alpha_core.evaluation.report import metrics_table
+from alpha_core.evaluation.report import headline, metric_sections
 from alpha_core.stats import returns as stats
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
@@ -153,6 +153,35 @@ def attribution_section(table: pl.DataFrame | None) -> list[str]:
     ]
 
 
+def headline_html(metrics: dict[str, Any]) -> str:
+    """The run's headline (:func:`alpha_core.evaluation.report.headline`): net of costs with
+    gross beside, or said to be gross when the run models no costs."""
+    top = headline(metrics)
+    items = "".join(f"<li><b>{esc(f.label)}: {esc(f.value)}</b>"
+                    f"{esc(' ' + f.unit) if f.unit and f.value[-1:].isdigit() else ''}"
+                    f"{esc(f' (gross {f.gross})') if f.gross else ''}"
+                    f"{esc(f' - {f.note}') if f.note else ''}</li>"
+                    for f in top.figures)  # fmt: skip
+    return f"<h2 id='headline'>Headline ({esc(top.basis)})</h2><ul class='headline'>{items}</ul>"
+
+
+def sections_html(metrics: dict[str, Any]) -> str:
+    """Every metric once, by section (:func:`alpha_core.evaluation.report.metric_sections`)."""
+    costs = headline(metrics).costs
+    value = "net of costs" if costs else "value"
+    parts = []
+    for section, rows in metric_sections(metrics)[1:]:
+        frame = pl.DataFrame(
+            [(label, v, gross, unit) for _key, label, v, gross, unit in rows],
+            schema=["metric", value, "gross", "unit"] if costs else ["metric", value, "_", "unit"],
+            orient="row",
+        )
+        if not costs:
+            frame = frame.drop("_")
+        parts.append(f"<h3>{esc(section)}</h3>{table_html(frame)}")
+    return "".join(parts)
+
+
 def render(
     result: Any,
     meta: dict[str, Any],
@@ -172,10 +201,6 @@ def render(
         if s in ("long_short", "long_short_net")
     }
     net = "long_short_net" if "long_short_net" in series else "long_short"
-    headline = (
-        f"Sharpe (long-short) {m.get('sharpe', float('nan')):.2f}, 95% interval "
-        f"[{m.get('sharpe_ci_low', float('nan')):.2f}, {m.get('sharpe_ci_high', float('nan')):.2f}]"
-    )
     config_text = json.dumps(result.config.to_dict(), indent=2, sort_keys=True, default=str)
     fingerprint = data_fingerprint or "not available (the run's data source is not readable)"
     sections = [
@@ -186,7 +211,7 @@ def render(
         f"<code>{esc(fingerprint)}</code>; config fingerprint "
         f"<code>{esc(result.config.fingerprint())}</code>. Test window "
         f"{esc(m.get('test_start'))} .. {esc(m.get('test_end'))}.</p>",
-        f"<p><b>{esc(headline)}</b></p>",
+        headline_html(m),
         "<h2>Equity</h2>",
         svg_lines(dates, equity, "Growth of 1 (gross; net of costs where it differs)"),
         svg_lines(dates, drawdown, "Drawdown (long-short)", percent=True),
@@ -202,7 +227,7 @@ def render(
         else "",
         *attribution_section(getattr(result, "attribution", None)),
         "<h2>Metrics</h2>",
-        table_html(metrics_table(m)),
+        sections_html(m),
         "<h2>Configuration</h2>",
         f"<pre>{esc(config_text)}</pre>",
     ]

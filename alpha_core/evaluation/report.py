@@ -11,11 +11,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 
-from alpha_core.evaluation.metrics import METRICS, Metric
+from alpha_core.evaluation.metrics import (
+    ALIASES,
+    METRICS,
+    NET_GROUP,
+    SECTIONS,
+    Metric,
+    loses_before_costs,
+)
 
 FORMATS = {"pct": "{:.2%}", "pct4": "{:.4%}", "num": "{:.2f}", "num4": "{:.4f}", "int": "{:,}"}
 
@@ -30,8 +38,10 @@ def format_value(value: Any, kind: str) -> str:
 
 
 def format_metric(metric: Metric, metrics: Mapping[str, Any]) -> str:
-    """The registered metric's value in ``metrics``, formatted."""
-    return format_value(metric.value(metrics), metric.kind)
+    """The registered metric's value in ``metrics``, formatted (or its words, when the number
+    would mislead: see :attr:`Metric.says`)."""
+    words = metric.says(metrics) if metric.says is not None else None
+    return words if words is not None else format_value(metric.value(metrics), metric.kind)
 
 
 def format_claim(metric: Metric) -> str:
@@ -45,6 +55,246 @@ def metric_rows(metrics: Mapping[str, Any] | None = None) -> list[tuple[str, str
     """``(key, label, format)`` of every registered metric in display order; labels are
     filled from ``metrics`` (see :meth:`Metric.title`)."""
     return [(m.key, m.title(metrics), m.kind) for m in METRICS.values()]
+
+
+# ------------------------------------------------------------------------------ the headline
+HEADLINE = ("sharpe", "cagr", "max_drawdown", "dsr", "break_even_bps")
+"""The five figures a researcher reads first, by gross key (net first where costs are
+modelled): every surface's headline is :func:`headline` of these."""
+
+NO_COSTS = "no costs modelled: gross figures"
+WITH_COSTS = "net of costs; gross beside"
+_HEADLINE_LABELS = {  # gross key -> (label with costs, label without)
+    "sharpe": ("Net Sharpe", "Sharpe"),
+    "cagr": ("Net annual return", "Annual return"),
+    "max_drawdown": ("Net max drawdown", "Max drawdown"),
+    "dsr": ("Net DSR", "DSR"),
+    "break_even_bps": ("Break-even cost", "Break-even cost"),
+}
+
+
+def net_key(key: str) -> str | None:
+    """The registered after-costs twin of a gross metric (``sharpe_ci_low`` ->
+    ``sharpe_net_ci_low``, ``max_drawdown`` -> ``max_drawdown_net``), or None."""
+    for candidate in (f"{key}_net", key.replace("sharpe_", "sharpe_net_", 1)):
+        if candidate != key and candidate in METRICS:
+            return candidate
+    return None
+
+
+def has_costs(metrics: Mapping[str, Any]) -> bool:
+    """Whether the run models costs: any cost charged (trading, impact or borrow), or net
+    figures that differ from the gross ones."""
+    if any((metrics.get(k) or 0) > 0 for k in ("cost_annual", "trade_cost_annual",
+                                                  "borrow_cost_annual")):  # fmt: skip
+        return True
+    gross, net = metrics.get("sharpe"), metrics.get("sharpe_net")
+    return gross is not None and net is not None and gross != net
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One headline figure: ``value`` is net of costs when the run models costs, and
+    ``gross`` the same figure before costs beside it ("" without costs)."""
+
+    key: str
+    """The metrics key of ``value``."""
+    label: str
+    value: str
+    unit: str
+    gross: str = ""
+    note: str = ""
+    """What qualifies it: the Sharpe's 95% interval, the DSR's trial count."""
+
+    @property
+    def display(self) -> str:
+        """The value as a tile shows it: with its unit when the number alone would not say
+        it (bps)."""
+        return (
+            f"{self.value} {self.unit}"
+            if self.unit == "bps" and self.value[-1:].isdigit()
+            else self.value
+        )
+
+    @property
+    def beside(self) -> str:
+        """What is said beside the value: ``gross ...`` and the note."""
+        return "; ".join(
+            [*([f"gross {self.gross}"] if self.gross else []), *([self.note] if self.note else [])]
+        )
+
+    def text(self) -> str:
+        """``label value unit (gross ...; note)`` on one line."""
+        unit = self.unit.removeprefix("%").strip() if self.value.endswith("%") else self.unit
+        unit = f" {unit}" if unit and self.value[-1:].isdigit() else ""
+        extra = [f"gross {self.gross}"] if self.gross else []
+        extra += [self.note] if self.note else []
+        return f"{self.label} {self.value}{unit}" + (f" ({'; '.join(extra)})" if extra else "")
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The figures a surface shows first, and on what basis (net, or gross without costs)."""
+
+    costs: bool
+    basis: str
+    """:data:`WITH_COSTS` or :data:`NO_COSTS`."""
+    figures: tuple[Figure, ...]
+
+    def lines(self) -> list[str]:
+        """``Headline (basis)`` then one line per figure: the CLI's and the report's text."""
+        return [f"Headline ({self.basis})", *(f"  {f.text()}" for f in self.figures)]
+
+    def figure(self, key: str) -> Figure:
+        """The figure of a gross key of :data:`HEADLINE`."""
+        return next(f for f in self.figures if f.key in (key, net_key(key)))
+
+
+def _trials(n: Any) -> str:
+    return "trials not recorded" if n is None else f"{n} trial{'' if n == 1 else 's'}"
+
+
+def trials_note(metrics: Mapping[str, Any]) -> str:
+    """The DSR's trial count as said beside it: the runs on the same data and target (the
+    run family) and the candidates its validation window compared."""
+    n = metrics.get("n_trials")
+    return "trial count not recorded" if n is None else f"{_trials(n)} on this data and target"
+
+
+def headline(metrics: Mapping[str, Any], costs: bool | None = None) -> Headline:
+    """The run's headline: :data:`HEADLINE`'s figures, net of costs first (gross beside)
+    when the run models costs (``costs``; default :func:`has_costs`), gross figures said to
+    be so otherwise. A break-even cost is "loses before costs" for books that lose before
+    costs (never a negative number); the DSR carries its trial count."""
+    costs = has_costs(metrics) if costs is None else costs
+    figures = []
+    for key in HEADLINE:
+        gross_metric = METRICS[key]
+        twin = net_key(key) if costs else None
+        shown = METRICS[twin] if twin else gross_metric
+        label = _HEADLINE_LABELS[key][0 if costs else 1]
+        note = ""
+        if key == "sharpe":
+            lo, hi = (f"{shown.key}_ci_low", f"{shown.key}_ci_high")
+            note = (f"95% interval [{format_value(metrics.get(lo), 'num')}, "
+                    f"{format_value(metrics.get(hi), 'num')}]")  # fmt: skip
+        elif key == "dsr":
+            label = f"{label} ({_trials(metrics.get('n_trials'))})"
+            note = trials_note(metrics)
+        elif key == "break_even_bps":
+            note = "cost per unit turnover at which the net Sharpe is 0"
+            if loses_before_costs(metrics):
+                sharpe = metrics.get("sharpe")
+                note = (
+                    "the gross Sharpe is not above 0: no cost level makes it pay"
+                    if isinstance(sharpe, int | float) and sharpe <= 0
+                    else "borrow fees alone take the gross return: no trading cost makes it pay"
+                )
+        figures.append(
+            Figure(
+                key=shown.key,
+                label=label,
+                value=format_metric(shown, metrics),
+                unit="bps" if key == "break_even_bps" else gross_metric.units,
+                gross=format_metric(gross_metric, metrics) if twin else "",
+                note=note,
+            )
+        )
+    return Headline(costs, WITH_COSTS if costs else NO_COSTS, tuple(figures))
+
+
+_SHORT = {"sharpe": "Sharpe", "cagr": "Annual return", "max_drawdown": "Max drawdown",
+          "dsr": "DSR", "break_even_bps": "Break-even (bps)"}  # fmt: skip
+
+
+def headline_table(named: Mapping[str, Mapping[str, Any]]) -> pl.DataFrame:
+    """The :func:`headline` of several runs side by side: ``run``, ``basis`` (net of costs,
+    or no costs modelled), then each figure (net where the run models costs) followed by
+    its ``gross`` twin, and the DSR's ``trials`` (formatted text, one row per run)."""
+    data: dict[str, list[str]] = {"run": list(named), "basis": []}
+    for key in HEADLINE:
+        data[_SHORT[key]] = []
+        if key != "break_even_bps":
+            data[f"{_SHORT[key]} gross"] = []
+        if key == "dsr":
+            data["DSR trials"] = []
+    for metrics in named.values():
+        top = headline(metrics)
+        data["basis"].append(top.basis)
+        for key in HEADLINE:
+            figure = top.figure(key)
+            data[_SHORT[key]].append(figure.value)
+            if key != "break_even_bps":
+                data[f"{_SHORT[key]} gross"].append(figure.gross or "-")
+            if key == "dsr":
+                data["DSR trials"].append(format_value(metrics.get("n_trials"), "int"))
+    return pl.DataFrame(data)
+
+
+# ------------------------------------------------------------------------------ sections
+READ_FIRST = "Read first"
+SECTION_COLUMNS = ("section", "metric", "value", "gross", "unit")
+
+
+def metric_sections(
+    metrics: Mapping[str, Any], costs: bool | None = None
+) -> list[tuple[str, list[tuple[str, str, str, str, str]]]]:
+    """The run's metrics in sections: ``(section, rows)``, each row ``(key, label, value,
+    gross, unit)``.
+
+    :data:`READ_FIRST` (the :func:`headline`'s five figures) comes first, then the
+    registry's sections (:data:`SECTIONS`, then any other a metric names) in registry
+    order. Each metric appears once: an after-costs twin is the ``value`` of its gross
+    metric's row (``gross`` beside it) when the run models costs, aliases are left out, and
+    so are metrics the run did not compute.
+    """
+    costs = has_costs(metrics) if costs is None else costs
+    top = headline(metrics, costs)
+    rows = [(f.key, f.label, f.value, f.gross, f.unit) for f in top.figures]
+    out = [(READ_FIRST, rows)]
+    seen = {k for key in HEADLINE for k in (key, net_key(key)) if k}
+    twins = {net_key(k): k for k in METRICS if net_key(k)}
+    by_section: dict[str, list[tuple[str, str, str, str, str]]] = {}
+    for m in METRICS.values():
+        if m.key in seen or m.key in ALIASES or m.key in twins:
+            continue
+        twin = METRICS.get(net_key(m.key) or "")
+        present = m.derive is not None or m.key in metrics
+        if not present and not (twin and twin.key in metrics):
+            continue
+        if twin is not None and costs:
+            row = (twin.key, m.title(metrics), format_metric(twin, metrics),
+                   format_metric(m, metrics), m.units)  # fmt: skip
+        else:
+            row = (m.key, m.title(metrics), format_metric(m, metrics), "", m.units)
+        by_section.setdefault(m.section or m.group, []).append(row)
+    order = [*SECTIONS, *(s for s in by_section if s not in SECTIONS)]
+    out += [(s, by_section[s]) for s in order if by_section.get(s)]
+    return out
+
+
+def sections_table(metrics: Mapping[str, Any], costs: bool | None = None) -> pl.DataFrame:
+    """:func:`metric_sections` as one frame with :data:`SECTION_COLUMNS` (the Performance
+    page's and the HTML report's metrics)."""
+    rows = [(section, label, value, gross, unit)
+            for section, items in metric_sections(metrics, costs)
+            for _key, label, value, gross, unit in items]  # fmt: skip
+    return pl.DataFrame(rows, schema=list(SECTION_COLUMNS), orient="row")
+
+
+def sections_text(metrics: Mapping[str, Any], costs: bool | None = None) -> str:
+    """:func:`metric_sections` as plain text: the headline, then one block per section."""
+    costs = has_costs(metrics) if costs is None else costs
+    lines = headline(metrics, costs).lines()
+    for section, items in metric_sections(metrics, costs)[1:]:
+        lines += ["", section]
+        width = max(len(label) for _k, label, *_ in items)
+        for _key, label, value, gross, unit in items:
+            unit = unit.removeprefix("%").strip() if value.endswith("%") else unit
+            tail = f"  {unit}" if unit else ""
+            tail += f"  (gross {gross})" if gross else ""
+            lines.append(f"  {label.ljust(width)}  {value}{tail}")
+    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------------ app tables
@@ -74,18 +324,21 @@ HEADER = ("Metric", "Measured", "Seed claim", "Equal-weight benchmark")
 
 
 def summary_rows(metrics: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
-    """The summary's rows: a section title, then its metrics marked ``summary`` (indented)."""
-    rows: list[tuple[str, str, str, str]] = []
-    group = None
+    """The summary's rows: a section title, then its metrics marked ``summary`` (indented).
+    When the run models costs, the after-costs section comes first (net first)."""
+    groups: dict[str, list[tuple[str, str, str, str]]] = {}
     for m in METRICS.values():
         if not m.summary:
             continue
-        if m.group != group:
-            group = m.group
-            rows.append((group, "", "", ""))
         bench = format_value(metrics.get(m.benchmark), m.kind) if m.benchmark else ""
-        rows.append((f"  {m.title(metrics)}", format_metric(m, metrics), format_claim(m), bench))
-    return rows
+        groups.setdefault(m.group, []).append(
+            (f"  {m.title(metrics)}", format_metric(m, metrics), format_claim(m), bench)
+        )
+    order = list(groups)
+    if has_costs(metrics) and NET_GROUP in order:
+        order.remove(NET_GROUP)
+        order.insert(0, NET_GROUP)
+    return [row for group in order for row in [(group, "", "", ""), *groups[group]]]
 
 
 def performance_summary(metrics: dict[str, Any], data_label: str = "") -> str:

@@ -202,6 +202,14 @@ def default_windows(dates: Sequence[date], test_days: int = 126) -> dict[str, da
     }
 
 
+FAMILY_FIELDS = ("label",)
+"""The settings that, with the data (its fingerprint), make a run family: runs whose
+strategies are measured on the same realised returns. The deflated Sharpe ratio counts the
+runs of a family as trials (``n_trials``); everything else a researcher varies on that data
+and target (features, model, training target transform and horizon, books, costs) is one
+more trial, not another family."""
+
+
 def defaults_for_data(
     dates: Sequence[date],
     *,
@@ -214,7 +222,8 @@ def defaults_for_data(
 
     ``dates`` are the data's sorted trading dates. The demo keeps the seed's windows; other
     data tests on its last 126 dates (:func:`default_windows`); either is clamped into the
-    data's span. ``n_trials`` counts the ``saved_runs`` plus this one. Data too short for
+    data's span. ``n_trials`` counts the ``saved_runs`` (those of this run's family, see
+    :data:`FAMILY_FIELDS`) plus this one. Data too short for
     default windows falls back to ``base``'s windows clamped, or raises when ``strict``.
     """
     base = base or RunConfig()

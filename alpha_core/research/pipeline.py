@@ -291,6 +291,7 @@ def _chosen(config: RunConfig, model_meta: dict[str, Any]) -> dict[str, Any]:
     """
     return {
         "feature_set": config.feature_set,
+        "data_fingerprint": model_meta.get("data_fingerprint"),
         "n_candidates": int(model_meta.get("n_candidates", 1)),
         "chosen_candidate": model_meta.get("chosen_candidate"),
         "valid_rank_ic": model_meta.get("valid_rank_ic"),

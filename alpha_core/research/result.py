@@ -87,7 +87,9 @@ def models_meta(models: list[TrainedModel]) -> dict[str, Any]:
         return {**models[0].meta, "n_folds": 1}
     rmses = [m.meta.get("train_rmse", math.nan) for m in models]
     carried = {
-        k: models[-1].meta[k] for k in ("data_contract", *SELECTION_KEYS) if k in models[-1].meta
+        k: models[-1].meta[k]
+        for k in ("data_contract", "data_fingerprint", *SELECTION_KEYS)
+        if k in models[-1].meta
     }
     return {
         "train_rmse": sum(rmses) / len(rmses),

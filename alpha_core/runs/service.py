@@ -28,7 +28,7 @@ from alpha_core.data.panel import PanelError, load_panel, panel_fingerprint
 from alpha_core.evaluation import explain as explain_stage
 from alpha_core.evaluation import html_report
 from alpha_core.portfolio.books import books_csv
-from alpha_core.research.config import RunConfig
+from alpha_core.research.config import FAMILY_FIELDS, RunConfig
 from alpha_core.research.pipeline import rebook, run_experiment, run_feature_frame
 from alpha_core.research.result import RunResult
 from alpha_core.runs.registry import (
@@ -80,6 +80,24 @@ class Cancelled(Exception):  # noqa: N818 - the name says what happened
 def source_label(data: str) -> str:
     """How a data source is named in run metadata, the CLI summary and the app."""
     return f"demo universe ({DEMO_SOURCE_LABEL})" if data == "demo" else str(data)
+
+
+def in_family(info: RunInfo, config: RunConfig, fingerprint: str) -> bool:
+    """Whether a saved run is of the family of ``config`` on data of ``fingerprint``: the
+    same data (its recorded ``data_fingerprint``; a run saved before fingerprints were
+    recorded: the same data source) and the same :data:`FAMILY_FIELDS`."""
+    saved = info.metrics.get("data_fingerprint")
+    if saved:
+        same_data = saved == fingerprint
+    else:
+        same_data = (info.config.get("data"), info.config.get("metadata")) == (
+            config.data,
+            config.metadata,
+        )
+    default = RunConfig()
+    return same_data and all(
+        info.config.get(f, getattr(default, f)) == getattr(config, f) for f in FAMILY_FIELDS
+    )
 
 
 @dataclass(frozen=True)
@@ -222,6 +240,19 @@ class RunService:
         out = Path(out) if out is not None else self.folder(run_id) / "report.html"
         write_atomic(out, self.report_html(run_id))
         return out
+
+    # ------------------------------------------------------------------ run families
+    @staticmethod
+    def fingerprint(panel: pl.DataFrame) -> str:
+        """The data fingerprint a run on ``panel`` records (its family's data)."""
+        return panel_fingerprint(panel)
+
+    def family_runs(self, config: RunConfig, data: pl.DataFrame | str) -> int:
+        """How many saved runs are of the family of a run of ``config`` on ``data`` (a panel
+        or its fingerprint): its deflated Sharpe's other trials. Runs on other data, or
+        measured on another label, are not counted."""
+        fingerprint = data if isinstance(data, str) else panel_fingerprint(data)
+        return sum(in_family(info, config, fingerprint) for info in self.list())
 
     # ------------------------------------------------------------------ the registry
     def load(self, run_id: str) -> RunResult:
