@@ -86,7 +86,7 @@ for column, side in ((c1, "long"), (c2, "short")):
 b1, b2, b3 = st.columns([2, 1, 2])
 b1.download_button(
     "Download the book (CSV)",
-    book.rows.select(BOOK_ROW_COLUMNS).write_csv(),
+    book.csv(),
     file_name=f"book_{run_id}_{book.as_of}.csv",
     mime="text/csv",
     key="desk_dl_book",
