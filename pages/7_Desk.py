@@ -159,7 +159,7 @@ else:
     st.info("No realised live day yet: record books in the ledger as new bars arrive.")
 layout.table(report.decay, hide_index=True, key="desk_decay")
 if report.reasons:
-    st.warning("Retrain recommended: " + "; ".join(report.reasons))
+    st.warning(f"Retrain recommended: {plain('; '.join(report.reasons))}")
 else:
     st.caption("No retraining recommended.")
 
