@@ -6,6 +6,7 @@ engine through this module, :mod:`alpha_core.views` (chart- and table-ready fram
 :mod:`alpha_core.config` (settings) only; ``tests/test_imports.py`` enforces it.
 """
 
+from alpha_core.base.csvsafe import csv_text, neutralise_csv, write_csv_safe
 from alpha_core.base.executor import (
     DEFAULT_TIMEOUT,
     EXECUTORS,
@@ -84,6 +85,7 @@ __all__ = [
     "check_order_settings",
     "check_quality",
     "check_windows",
+    "csv_text",
     "closing",
     "default_root",
     "fastshap",
@@ -95,6 +97,7 @@ __all__ = [
     "load_panel",
     "make_executor",
     "make_orders",
+    "neutralise_csv",
     "orders_csv",
     "plan_folds",
     "read_holdings",
@@ -105,4 +108,5 @@ __all__ = [
     "source_label",
     "upload_types",
     "write_atomic",
+    "write_csv_safe",
 ]

@@ -91,7 +91,7 @@ for column, side in ((c1, "long"), (c2, "short")):
 b1, b2, b3 = st.columns([2, 1, 2])
 b1.download_button(
     "Download the book (CSV)",
-    book.rows.select(BOOK_ROW_COLUMNS).write_csv(),
+    book.csv(),
     file_name=f"book_{run_id}_{book.as_of}.csv",
     mime="text/csv",
     key="desk_dl_book",
@@ -166,7 +166,7 @@ else:
     st.info("No realised live day yet: record books in the ledger as new bars arrive.")
 layout.table(report.decay, hide_index=True, key="desk_decay")
 if report.reasons:
-    st.warning("Retrain recommended: " + "; ".join(report.reasons))
+    st.warning(f"Retrain recommended: {plain('; '.join(report.reasons))}")
 else:
     st.caption("No retraining recommended.")
 

@@ -34,12 +34,15 @@ from alpha_core.data.panel import load_panel  # noqa: E402
 from alpha_core.research.pipeline import run_experiment  # noqa: E402
 from alpha_core.runs.registry import list_runs, save_run, scan_runs  # noqa: E402
 from alpha_ui import nav  # noqa: E402
-from alpha_ui.text import plain  # noqa: E402
+from alpha_ui.text import JOINER, plain, shown  # noqa: E402
 
 PAGES = tuple(page.path for page in nav.PAGES)
 RUN_PAGES = tuple(page.path for page in nav.PAGES if page.shows_run)
 """Pages that show a run, as each page declares it (by calling ``layout.require_run()``)."""
-EVIL = "![x](http://evil/x.png) [link](http://evil) <img src=x> www.evil.com"
+EVIL = (
+    "![x](http://evil/x.png) [link](http://evil) <img src=x> www.evil.com "
+    "<https://evil.example> me@evil.example"
+)
 
 
 def tiny(name: str, seed: int) -> RunConfig:
@@ -171,9 +174,20 @@ def test_compare_lists_damaged_folders_and_deletes_one(damaged_registry):
 
 
 # ----------------------------------------------------------------------------- rendering
-DANGER = re.compile(r"(?<!\\)<|\]\(|https?:|www\.")
-"""Markdown/HTML that would fetch or link: an unescaped tag, a link or image target, an
-autolinked address."""
+DANGER = re.compile(r"(?<!\\)<|(?<!\\)\]\(")
+"""Markdown/HTML that would fetch or link in the source: an unescaped tag, a link or image
+target."""
+AUTOLINK = re.compile(r"https?://|www\.|[-.\w+]@[-\w]", re.IGNORECASE | re.ASCII)
+"""What Streamlit's Markdown (remark-gfm's autolink literals) links in the text once the
+escapes are resolved: ``http://``, ``https://``, ``www.`` and ``name@host`` (its patterns,
+``\\w`` being ASCII as in JavaScript)."""
+
+
+def linkable(markdown: str) -> list[str]:
+    """Links a Markdown source would get: link syntax in the source, or an address the
+    renderer autolinks in the text after the backslash escapes are resolved."""
+    text = re.sub(r"\\([" + re.escape(string.punctuation) + r"])", r"\1", markdown)
+    return DANGER.findall(markdown) + AUTOLINK.findall(text)
 
 
 def markdown_sources(at: AppTest) -> list[str]:
@@ -215,10 +229,10 @@ def test_hostile_names_render_as_plain_text_on_every_page(hostile, page):
     assert not at.exception, [e.value for e in at.exception]
     sources = markdown_sources(at)
     for text in sources:
-        assert not DANGER.search(text), text
-    shown = [t for t in sources if plain(EVIL) in t]
+        assert not linkable(text), text
+    named = [t for t in sources if plain(EVIL) in t]
     if page in ("app.py", "pages/1_Data.py", "pages/2_Train.py", "pages/6_Compare.py"):
-        assert shown, sources  # the name or label is shown, escaped
+        assert named, sources  # the name or label is shown, escaped
     if page == "app.py":  # run name, dataset label and the evil ticker's quality finding
         assert any(t.startswith(f"**{plain(EVIL)}** - ") for t in sources)
         assert any(plain(f"{EVIL}.csv (uploaded)") in t for t in sources)
@@ -245,8 +259,28 @@ def test_plain_escapes_every_markdown_trigger_and_reads_the_same():
             assert escaped[i] not in string.punctuation, escaped[i:]
             i += 1
     assert "\n" not in escaped
-    assert re.sub(r"\\(.)", r"\1", escaped) == text.replace("\n", " ")
+    assert shown(escaped) == text.replace("\n", " ")
     assert plain(42) == "42" and plain("Ünïcode ok") == "Ünïcode ok"
+
+
+ADDRESSES = [
+    "http://evil.example/x?a=1", "https://evil.example", "www.x.com", "WWW.X.COM/a",
+    "[x](http://y.example)", "<http://z.example>", "see http://www.evil.example now",
+    "HTTPS://CAPS.example", "mailto:me@evil.example", "me@evil.example", "run:https://a.b",
+    "![i](https://evil.example/p.png)", "wwww.x.com", "a.www.x.com",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("text", ADDRESSES)
+def test_plain_leaves_no_address_to_autolink_and_reads_the_same(text):
+    """Backslash escapes alone leave the address for the renderer's second pass (it links
+    ``http://``, ``www.`` and ``name@host`` in the text after the escapes are resolved); the
+    joiner ``plain`` adds breaks each one, invisibly."""
+    escaped_only = re.sub("([" + re.escape(string.punctuation) + "])", r"\\\1", text)
+    assert linkable(escaped_only), "the check sees what escaping alone leaves"
+    assert not linkable(plain(text)), plain(text)
+    assert shown(plain(text)) == text  # reads the same: the joiner is invisible
+    assert set(plain(text)) - set(text) <= {"\\", JOINER}
 
 
 # ----------------------------------------------------------------------------- the lint
@@ -295,6 +329,60 @@ def test_every_value_shown_as_markdown_goes_through_plain():
     assert unescaped == []
 
 
+BODY_CALLS = {
+    "markdown", "caption", "info", "success", "warning", "error", "toast", "title",
+    "subheader", "header", "write",
+}  # fmt: skip
+"""Calls whose first argument is the Markdown body."""
+ESCAPING = {"plain", "damaged_note"}
+"""Functions returning Markdown whose user text went through ``plain``."""
+
+
+def _escaped(expr: ast.expr) -> bool:
+    """``expr`` builds Markdown only from constants, f-strings (checked above), ``plain``
+    calls, TRUSTED expressions and joins, sums and choices of those."""
+    if isinstance(expr, ast.Constant | ast.JoinedStr) or ast.unparse(expr) in TRUSTED:
+        return True
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add):
+        return _escaped(expr.left) and _escaped(expr.right)
+    if isinstance(expr, ast.IfExp):
+        return _escaped(expr.body) and _escaped(expr.orelse)
+    if isinstance(expr, ast.Call):
+        func = expr.func
+        if isinstance(func, ast.Name) and func.id in ESCAPING:
+            return True
+        if isinstance(func, ast.Attribute) and func.attr == "join" and len(expr.args) == 1:
+            (items,) = expr.args
+            if isinstance(items, ast.GeneratorExp | ast.ListComp):
+                return _escaped(func.value) and _escaped(items.elt)
+    return False
+
+
+def test_no_markdown_body_or_label_is_a_bare_value():
+    """What is not an f-string (a variable, a concatenation, a join) is checked too: a run
+    name, note, tag or ticker joined into a message must be ``plain`` as well."""
+    files = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]
+    files += sorted((ROOT / "alpha_ui").glob("*.py"))
+    bare = []
+    for file in files:
+        if "import streamlit" not in file.read_text():
+            continue  # e.g. uploads.py: its ``out.write(chunk)`` writes a file
+        for node in ast.walk(ast.parse(file.read_text())):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            texts = [k.value for k in node.keywords if k.arg in ("text", "label")]
+            if node.func.attr in BODY_CALLS:
+                texts += node.args[:1]
+            elif node.func.attr in MARKDOWN_CALLS - {"progress", "page_link"}:
+                texts += node.args[:1]  # a widget's label
+            elif node.func.attr not in MARKDOWN_CALLS:
+                continue
+            bare += [
+                f"{file.name}:{node.lineno}: {ast.unparse(t)}" for t in texts if not _escaped(t)
+            ]
+    assert bare == []
+
+
 def test_escaped_text_is_never_put_in_a_code_span():
     """Backslash escapes are shown literally inside backticks: ``plain`` text goes outside."""
     files = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]
@@ -305,8 +393,8 @@ def test_escaped_text_is_never_put_in_a_code_span():
 
 # ----------------------------------------------------------------------------- upload errors
 def unescaped(text: str) -> str:
-    """A Markdown string as the reader sees it (``plain``'s backslashes removed)."""
-    return re.sub(r"\\(.)", r"\1", text)
+    """A Markdown string as the reader sees it (``plain``'s backslashes and joiners removed)."""
+    return shown(text)
 
 
 def upload_error(root: Path, files: list[tuple[str, bytes]]) -> str:

@@ -474,3 +474,38 @@ def test_dark_mode_follows_the_system_and_every_page_is_screenshot(server, brows
                 page.screenshot(path=str(SHOTS / f"dark_{name.replace(' ', '_')}.png"))
                 assert not page.locator('[data-testid="stException"]').count()
         context.close()
+
+
+LINKY = "http://evil.example/a www.evil.example me@evil.example <https://evil.example/b>"
+"""Addresses Streamlit's Markdown would link even when backslash-escaped."""
+SHOWN = "() => document.body.innerText.includes('evil.example')"
+LINKS_IN_TEXT = """() => [...document.querySelectorAll('[data-testid="stMarkdownContainer"] a')]
+    .map(a => a.getAttribute('href') || '')"""
+
+
+def test_addresses_in_a_run_name_and_a_dataset_label_are_not_links(server, browser, tmp_path):
+    """A run named with bare addresses and a dataset label holding some render as text: no
+    link in any Markdown on Home, Compare and Performance (run after the screenshots, so
+    the hostile run is in none of them)."""
+    from urllib.parse import quote
+
+    from alpha_core.data.panel import load_panel
+
+    url, registry = server["url"], server["registry"]
+    run_id = save_tiny_run(registry, f"run {LINKY}", 7)
+    data = tmp_path / "prices.parquet"
+    load_panel("demo").filter(pl.col("date") >= pl.date(2023, 1, 1)).write_parquet(data)
+    context = browser.new_context(viewport={"width": 1280, "height": 1600})
+    page = context.new_page()
+    query = f"?run={run_id}&data={quote(str(data))}&label={quote(LINKY)}"
+    for path, marker in (("", MARKERS["home"]), ("Compare", "Manage runs"),
+                         ("Performance", "Worst drawdowns")):  # fmt: skip
+        open_page(page, url, path + query, marker)
+        if path != "Performance":  # it names the run in the sidebar's picker only
+            page.wait_for_function(SHOWN, timeout=90_000)  # the name, shown as text
+        wait_idle(page)
+        assert [h for h in page.evaluate(LINKS_IN_TEXT) if "evil" in h] == [], path
+        assert not page.locator('[data-testid="stException"]').count()
+    shown = page.inner_text("body").replace("\u2060", "")  # the invisible word joiners
+    assert f"Dataset: {LINKY}" in shown  # the label reads as it was written
+    context.close()

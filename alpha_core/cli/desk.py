@@ -137,9 +137,7 @@ def cmd_book(args: argparse.Namespace) -> int:
     except REFUSALS as exc:
         return _fail(str(exc))
     if args.out is not None:
-        write_atomic(
-            args.out / f"book_{book.as_of}.csv", book.rows.select(BOOK_ROW_COLUMNS).write_csv()
-        )
+        write_atomic(args.out / f"book_{book.as_of}.csv", book.csv())
         if orders is not None:
             write_atomic(args.out / f"orders_{book.as_of}.csv", orders_csv(orders))
     payload: dict[str, Any] = {**book.summary(), "book": book.records()}

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from alpha_core.base.csvsafe import csv_text
 from alpha_core.data.panel import PanelError, panel_fingerprint
 from alpha_core.features.library import FEATURES_BY_NAME, build_features, model_rows, sector_codes
 from alpha_core.features.transforms import transform_features
@@ -294,6 +295,11 @@ class Book:
             "unscorable": self.unscorable,
             "status": self.status,
         }
+
+    def csv(self) -> str:
+        """The book's CSV (:data:`BOOK_ROW_COLUMNS`), text cells neutralised for spreadsheets
+        (:mod:`alpha_core.base.csvsafe`): the app's download and ``alpha book --out``."""
+        return csv_text(self.rows.select(BOOK_ROW_COLUMNS))
 
     def records(self) -> list[dict[str, Any]]:
         """The book rows as JSON-able dicts (dates as ISO text)."""

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import polars as pl
 
+from alpha_core.base.csvsafe import csv_text
+
 ORDER_COLUMNS = (
     "asset", "side", "current_qty", "target_qty", "order_qty", "quantity",
     "reference_price", "notional", "target_weight", "action",
@@ -320,8 +322,9 @@ def sent_orders(orders: pl.DataFrame) -> pl.DataFrame:
 
 
 def orders_csv(orders: pl.DataFrame) -> str:
-    """The broker-neutral orders CSV: :data:`ORDER_COLUMNS` of the rows with an order."""
-    return sent_orders(orders).select(ORDER_COLUMNS).write_csv()
+    """The broker-neutral orders CSV: :data:`ORDER_COLUMNS` of the rows with an order (text
+    cells neutralised for spreadsheets, :mod:`alpha_core.base.csvsafe`)."""
+    return csv_text(sent_orders(orders).select(ORDER_COLUMNS))
 
 
 def closing(orders: pl.DataFrame) -> list[str]:

@@ -12,6 +12,11 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+# ``cache=True`` writes compiled kernels to NUMBA_CACHE_DIR, which ``alpha_core/__init__.py``
+# points at the user's cache folder (never the package). Numba reads it when it is imported,
+# so re-read it here in case numba was imported before alpha_core.
+numba.core.config.reload_config()
+
 
 @numba.njit(cache=True, nogil=True)
 def rolling_regression(

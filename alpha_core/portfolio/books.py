@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from alpha_core.base.csvsafe import csv_text
 from alpha_core.base.settings import ConfigError
 from alpha_core.data.panel import strictly_increasing
 from alpha_core.features.transforms import percentile_rank
@@ -74,9 +75,10 @@ EXPORT_COLUMNS = BOOK_COLUMNS
 
 
 def books_csv(books: pl.DataFrame, day: date | None = None) -> str:
-    """Books as CSV text with :data:`EXPORT_COLUMNS` (one date, or every date when ``None``)."""
+    """Books as CSV text with :data:`EXPORT_COLUMNS` (one date, or every date when ``None``),
+    text cells neutralised for spreadsheets (:mod:`alpha_core.base.csvsafe`)."""
     rows = books if day is None else books.filter(pl.col("date") == day)
-    return rows.select(EXPORT_COLUMNS).write_csv()
+    return csv_text(rows.select(EXPORT_COLUMNS))
 
 
 def rank_predictions(preds: pl.DataFrame, within: str | None = None) -> pl.DataFrame:

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import polars as pl
 
+from alpha_core.base.csvsafe import csv_writer
 from alpha_core.base.progress import OnProgress, Progress, ignore
 from alpha_core.base.settings import ConfigError, validate_fields
 from alpha_core.base.storage import Writer, write_atomic
@@ -57,7 +58,7 @@ EXPORTS: dict[str, Export] = {}
 here adds the artifact to runs saved from the CLI and from the app alike."""
 
 ON_REQUEST: dict[str, Export] = {
-    "predictions.csv": lambda result: result.predictions.write_csv,
+    "predictions.csv": lambda result: csv_writer(result.predictions),
 }
 """Exports written only when asked (``train_and_save(exports=...)``, ``alpha run
 --export-csv``): every prediction as CSV is most of a large run's bytes (Parquet stays the
