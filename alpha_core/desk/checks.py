@@ -113,7 +113,7 @@ class ChecksRefused(OrdersError):
     def __init__(self, failures: list[Failure]) -> None:
         names = [f.check for f in failures]
         fix = [n for n in dict.fromkeys(names) if n not in NOT_OVERRIDABLE]
-        hint = f" (to trade anyway: --override {','.join(fix)})" if fix else ""
+        hint = f" (to trade anyway, override: {','.join(fix)})" if fix else ""
         text = "; ".join(f.text() for f in failures)
         super().__init__(f"pre-trade checks refused the orders: {text}{hint}")
         self.failures = failures
