@@ -6,14 +6,20 @@ line printed is one JSON object (progress and warnings go to stderr):
 * ``alpha book``: the book's facts (``as_of``, ``n_long``, ``n_short``, ``model_sha256``,
   ``data_fingerprint``, ``config_hash``, ``status``, dropped/new/unscorable assets), its rows
   under ``book`` and, with ``--holdings``, the orders under ``orders`` and ``close`` (names
-  closed out). ``--out DIR`` writes ``book_<as_of>.csv`` (and ``orders_<as_of>.csv``).
+  closed out), the broker orders under ``tickets``, ``summary``, ``checks``, ``overrides``
+  and ``corporate_actions``. ``--out DIR`` writes ``book_<as_of>.csv`` (and
+  ``orders_<as_of>.csv`` in ``--format generic|ibkr-basket`` with
+  ``orders_summary_<as_of>.json``). Orders pass the pre-trade checks
+  (:mod:`alpha_core.desk.checks`) unless named in ``--override``; ``--corporate-actions``
+  applies splits and delistings before the book is formed.
 * ``alpha monitor``: the live track record against the backtest, drift, coverage and the
   retrain recommendation (:meth:`alpha_core.desk.monitor.MonitorReport.to_dict`), and the
   ledger lines skipped as unreadable (``skipped_ledger_lines``: count, line numbers, why).
 * ``alpha retrain``: ``run_id`` of the child run (null when not due) and its metrics.
 
 A refusal (stale data, a date before the model's training end, a conflicting ledger entry,
-bad holdings ...) prints one line on stderr and exits with code 2.
+bad holdings, a pre-trade check ...) prints one line on stderr and exits with code 2, writing
+nothing.
 """
 
 from __future__ import annotations
