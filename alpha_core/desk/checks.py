@@ -68,7 +68,7 @@ class CheckSettings:
     )  # fmt: skip
     max_move: float = setting(
         0.25, label="Max price move", lo=0, closed="neither",
-        help="largest close-to-close move (either way: close / previous or its inverse - 1)",
+        help="largest close-to-close move: |close / previous close - 1|",
     )  # fmt: skip
     split_tolerance: float = setting(
         0.05, label="Split ratio tolerance", lo=0, hi=0.5,
@@ -239,7 +239,7 @@ def check_moves(facts: pl.DataFrame, settings: CheckSettings) -> list[Failure]:
         if prev is None or close is None or not prev > 0 or not close > 0:
             continue
         ratio = close / prev
-        if max(ratio, 1 / ratio) - 1 > settings.max_move:
+        if abs(ratio - 1) > settings.max_move:
             names.append(row["asset"])
             items.append(
                 f"{row['asset']}: close {close:.4g} vs previous {prev:.4g} (ratio "
