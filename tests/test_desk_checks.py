@@ -442,3 +442,42 @@ def test_check_thresholds_are_declared_settings_and_unknown_overrides_are_refuse
     assert main([*base, "--check", "nope=1"]) == 2
     assert "--check 'nope=1'" in refused(capsys)
     assert not DeskService(service.root).ledger_path(run_id).exists()
+
+
+def test_participation_needs_volume_and_a_name_without_traded_value_is_refused():
+    from alpha_core.desk.checks import check_participation, market_facts
+
+    days = [date(2025, 1, d) for d in (2, 3, 6)]
+    panel = pl.DataFrame(
+        {
+            "date": days * 2,
+            "asset": ["A"] * 3 + ["B"] * 3,
+            "close": [10.0, 10.0, 10.0, 5.0, 5.0, 5.0],
+            "volume": [100.0, 100.0, 100.0, 0.0, 0.0, 0.0],
+        }
+    )
+    orders = pl.DataFrame({"asset": ["A", "B"], "order_qty": [20.0, 1.0], "notional": [200.0, 5.0]})
+    settings = CheckSettings(adv_days=2)
+    (failure,) = check_participation(orders, market_facts(panel, days[-1], ["A", "B"], 2),
+                                     settings)  # fmt: skip
+    assert failure.check == "participation" and failure.assets == ("A", "B")
+    assert "A: order 200 is 20.0% of its mean daily traded value 1,000 (2 bars)" in failure.reason
+    assert "B: order 5 with no traded value in its last 2 bars" in failure.reason
+    no_volume = panel.drop("volume")
+    assert check_participation(orders, market_facts(no_volume, days[-1], ["A", "B"], 2),
+                               settings) == []  # fmt: skip
+
+
+def test_no_orders_give_an_empty_broker_file_and_a_flat_summary():
+    from alpha_core.desk.tickets import ibkr_basket, orders_file, summary
+
+    orders = pl.DataFrame(
+        {"asset": ["A"], "current_qty": [5.0], "target_qty": [5.0], "reference_price": [2.0],
+         "target_weight": [0.1], "action": ["hold"]}
+    )  # fmt: skip
+    frame = tickets(orders, "RUN", AS_OF)
+    assert frame.height == 0 and tuple(frame.columns) == TICKET_COLUMNS
+    assert orders_file(frame, "generic").strip() == ",".join(TICKET_COLUMNS)
+    assert ibkr_basket(frame).height == 0
+    s = summary(orders, frame, 100.0)
+    assert (s["n_orders"], s["traded"], s["gross"], s["cash"]) == (0, 0.0, 10.0, 90.0)
