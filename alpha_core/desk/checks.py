@@ -342,12 +342,6 @@ class CheckReport:
         }
 
 
-def stale_names(positions: pl.DataFrame, panel: pl.DataFrame, as_of: date) -> list[str]:
-    """Names of ``positions`` whose last bar is before ``as_of``."""
-    last = last_bars(panel, as_of, positions["asset"].to_list())
-    return sorted(a for a, d in last.items() if d < as_of)
-
-
 def run_checks(
     orders: pl.DataFrame,
     panel: pl.DataFrame,
