@@ -19,6 +19,8 @@ from alpha_core.base.storage import write_atomic
 from alpha_core.data.panel import PanelError, assets_by_class, live_assets, load_panel, upload_types
 from alpha_core.data.quality import QualityReport, check_quality
 from alpha_core.desk.book import BOOK_ROW_COLUMNS, DeskError
+from alpha_core.desk.checks import CHECKS, CheckSettings, ChecksRefused, parse_overrides
+from alpha_core.desk.corporate import CorporateActionsError, read_actions
 from alpha_core.desk.ledger import LedgerConflict
 from alpha_core.desk.orders import (
     OrdersError,
@@ -30,6 +32,13 @@ from alpha_core.desk.orders import (
     sent_orders,
 )
 from alpha_core.desk.service import RETRAIN_EVERY, DeskService, RetrainPlan
+from alpha_core.desk.tickets import (
+    FORMATS,
+    ORDER_TYPES,
+    TICKET_COLUMNS,
+    TicketSettings,
+    summary_text,
+)
 from alpha_core.models.lightgbm import fastshap
 from alpha_core.research.pipeline import check_windows
 from alpha_core.research.result import RunResult
@@ -55,6 +64,17 @@ from alpha_core.runs.sweep_file import MAX_TRIALS, SweepFile, SweepFileError, re
 
 __all__ = [
     "BOOK_ROW_COLUMNS",
+    "CHECKS",
+    "CheckSettings",
+    "ChecksRefused",
+    "CorporateActionsError",
+    "FORMATS",
+    "ORDER_TYPES",
+    "TICKET_COLUMNS",
+    "TicketSettings",
+    "parse_overrides",
+    "read_actions",
+    "summary_text",
     "Cancelled",
     "DEFAULT_TIMEOUT",
     "DamagedRun",

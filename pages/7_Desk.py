@@ -2,8 +2,10 @@
 
 Everything goes through the run service: :meth:`DeskService.book` scores the chosen data with
 the lineage's model in force (``record=False`` for the preview; the button appends it to the
-ledger), :func:`alpha_core.desk.orders.make_orders` turns holdings into orders, and
-:meth:`DeskService.monitor` gives the live track record, decay and drift. A retraining runs in
+ledger), :meth:`DeskService.trade` turns holdings into checked, broker-ready orders (the
+pre-trade checks refuse them unless overridden; a corporate-actions file adjusts the bars and
+holdings first), and :meth:`DeskService.monitor` gives the live track record, decay and
+drift. A retraining runs in
 the background (alpha_ui.jobs); its lineage is saved with the child run.
 """
 
@@ -15,16 +17,20 @@ import streamlit as st
 
 from alpha_core.api import (
     BOOK_ROW_COLUMNS,
+    CHECKS,
+    FORMATS,
+    ORDER_TYPES,
     RETRAIN_EVERY,
     DeskError,
     LedgerConflict,
     OrdersError,
     PanelError,
+    TicketSettings,
     closing,
-    make_orders,
-    orders_csv,
+    read_actions,
     read_holdings,
     sent_orders,
+    summary_text,
 )
 from alpha_core.views import ledger_table, prediction_shares
 from alpha_ui import cache, charts, jobs, layout, session
@@ -60,9 +66,26 @@ except ValueError as exc:
 if len(lineage) > 1:
     st.caption(f"Lineage: {plain(' -> '.join(lineage))} (the newest model in force is used)")
 
+actions_file = st.file_uploader(
+    "Corporate actions (CSV: asset, date, ratio or 'delisted'; optional)",
+    type=["csv"],
+    key="desk_actions",
+    help="Splits and delistings the data and holdings do not reflect yet: a split's ratio "
+    "divides the earlier prices and multiplies the shares held; a delisting closes the "
+    "position.",
+)
+actions = []
+if actions_file is not None:
+    try:
+        actions = read_actions(actions_file.getvalue(), actions_file.name)
+    except OrdersError as exc:
+        st.error(f"The corporate actions cannot be used: {plain(exc)}")
+        st.stop()
+market = service.corporate_actions(panel, actions, as_of).panel if actions else panel
+
 # ----------------------------------------------------------------------------- the book
 try:
-    book = service.book(run_id, panel, as_of=as_of, record=False)
+    book = service.book(run_id, market, as_of=as_of, record=False)
 except DeskError as exc:
     st.error(f"No book for {plain(as_of)}: {plain(exc)}")
     st.stop()
@@ -98,43 +121,82 @@ b1.download_button(
     on_click="ignore",  # a download must not rerun the page (issue 10)
 )
 force = b2.checkbox("Force", key="desk_force", help="record even if the ledger holds another")
-if b3.button("Record in the ledger", key="desk_record"):
-    try:
-        recorded = service.book(run_id, panel, as_of=as_of, force=force)
-        st.success(f"Ledger: {plain(recorded.status)} ({plain(recorded.as_of)})")
-    except (DeskError, LedgerConflict) as exc:
-        st.error(plain(exc))
+record = b3.button("Record in the ledger", key="desk_record")  # acted on below the orders
 
 # ----------------------------------------------------------------------------- orders
 st.subheader("Orders")
 o1, o2, o3 = st.columns(3)
-capital = o1.number_input("Capital", min_value=1.0, value=1_000_000.0, step=10_000.0)
-lot = o2.number_input("Lot size", min_value=0.0001, value=1.0)
+capital = o1.number_input(
+    "Capital", min_value=1.0, value=1_000_000.0, step=10_000.0, key="desk_capital"
+)
+lot = o2.number_input("Lot size", min_value=0.0001, value=1.0, key="desk_lot")
 min_trade = o3.number_input("Minimum trade (notional)", min_value=0.0, value=0.0)
+t1, t2, t3, t4 = st.columns(4)
+order_type = t1.selectbox(
+    "Order type", list(ORDER_TYPES), key="desk_order_type",
+    format_func=lambda k: f"{k}: {ORDER_TYPES[k][1]}",
+)  # fmt: skip
+offset = t2.number_input("Limit offset (bps, loc)", min_value=0.0, max_value=5000.0,
+                         value=TicketSettings().limit_offset_bps, key="desk_offset")  # fmt: skip
+account = t3.text_input("Account", key="desk_account")
+file_format = t4.selectbox("File format", list(FORMATS), key="desk_format")
+overrides = st.multiselect(
+    "Override pre-trade checks",
+    [c for c in CHECKS if c != "kill_switch"],
+    key="desk_overrides",
+    help="Let the orders through these checks; the override is shown and recorded with the "
+    "book in the ledger. The kill switch cannot be overridden.",
+)
 upload = st.file_uploader("Current holdings (CSV: asset, quantity or weight)", type=["csv"])
 pasted = st.text_area("... or paste them", key="desk_holdings", placeholder="asset,quantity")
 raw = upload.getvalue() if upload is not None else pasted.strip().encode()
 source = upload.name if upload is not None else "pasted holdings"
+trade, refused = None, None
 if raw:
     try:
-        prices = service.prices(panel, book.as_of)
         holdings = read_holdings(raw, source)
-        orders = make_orders(book.rows, holdings, prices, capital, lot, min_trade)
-    except (OrdersError, pl.exceptions.PolarsError) as exc:
+        adjusted = service.corporate_actions(panel, actions, as_of, holdings)
+        trade = service.trade(
+            run_id, book, adjusted.panel, adjusted.holdings, capital, lot, min_trade,
+            overrides=overrides, corporate_actions=adjusted.applied,
+            ticket_settings=TicketSettings(order_type=order_type, limit_offset_bps=offset,
+                                           account=account.strip()),
+        )  # fmt: skip
+    except (OrdersError, ValueError, pl.exceptions.PolarsError) as exc:
+        refused = str(exc)
         st.error(f"Orders cannot be formed: {plain(exc)}")
     else:
-        sent = sent_orders(orders).drop("ideal_qty")
+        for action in trade.corporate_actions:
+            held = f"{action['held_before']} -> {action['held_after']}"
+            st.caption(f"Corporate action: {plain(action['describe'])} (held {plain(held)})")
+        if trade.overridden_text:
+            st.warning(plain(trade.overridden_text))
+        sent = sent_orders(trade.orders).drop("ideal_qty")
         layout.table(sent, hide_index=True, key="desk_orders")
-        if closing(orders):
-            st.caption(f"Closed out: {plain(', '.join(closing(orders)))}")
+        if closing(trade.orders):
+            st.caption(f"Closed out: {plain(', '.join(closing(trade.orders)))}")
+        st.markdown("**Broker orders**")
+        layout.table(trade.tickets, hide_index=True, key="desk_tickets")
+        st.caption(plain(summary_text(trade.summary)))
         st.download_button(
-            "Download the orders (CSV)",
-            orders_csv(orders),
+            f"Download the orders ({file_format} CSV)",
+            trade.file(file_format),
             file_name=f"orders_{run_id}_{book.as_of}.csv",
             mime="text/csv",
             key="desk_dl_orders",
             on_click="ignore",
         )
+if record:
+    if refused is not None:
+        st.error("Nothing recorded: the orders were refused.")
+    else:
+        try:
+            recorded = service.record(
+                run_id, book, force=force, pre_trade=trade.pre_trade() if trade else None
+            )
+            st.success(f"Ledger: {plain(recorded.status)} ({plain(recorded.as_of)})")
+        except (DeskError, LedgerConflict) as exc:
+            st.error(plain(exc))
 
 
 # ----------------------------------------------------------------------------- monitoring

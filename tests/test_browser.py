@@ -289,12 +289,13 @@ def test_train_rebook_download_and_screenshots(server, browser, tmp_path):
 
 def test_desk_produces_a_book_and_downloads_the_orders(server, browser, tmp_path):
     """Tomorrow's book on the Desk page, holdings uploaded, the orders CSV downloaded: it is
-    the engine's orders for the page's own book."""
+    the engine's orders for the page's own book, as broker orders (generic format)."""
     import polars as pl
 
     from alpha_core.data.panel import load_panel
-    from alpha_core.desk.orders import ORDER_COLUMNS, make_orders, read_holdings
+    from alpha_core.desk.orders import make_orders, read_holdings
     from alpha_core.desk.service import DeskService
+    from alpha_core.desk.tickets import TICKET_COLUMNS
 
     url = server["url"]
     context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
@@ -307,20 +308,30 @@ def test_desk_produces_a_book_and_downloads_the_orders(server, browser, tmp_path
     other = sorted(set(load_panel("demo")["asset"].unique()) - set(book["asset"]))[0]
     holdings = tmp_path / "holdings.csv"
     holdings.write_text(f"asset,quantity\n{long_name},10\n{other},25\n")  # one to close out
-    page.locator("input[type=file]").set_input_files(str(holdings))
-    button = page.get_by_role("button", name="Download the orders (CSV)")
+    # the demo's currencies trade ~$400k a day: 1e5 keeps every order under 10% of it
+    capital = page.get_by_label("Capital")
+    capital.fill("100000")
+    capital.press("Enter")
+    wait_idle(page)
+    page.locator("input[type=file]").last.set_input_files(str(holdings))  # after the actions'
+    button = page.get_by_role("button", name="Download the orders (generic CSV)")
     button.wait_for(timeout=60_000)
     with page.expect_download() as got_orders:
         button.click()
     shown = pl.read_csv(got_orders.value.path())
     as_of = book["date"][0]
     prices = DeskService.prices(load_panel("demo"), as_of)
-    expected = make_orders(book, read_holdings(holdings), prices, 1_000_000.0, 1.0, 0.0)
-    expected = expected.filter(pl.col("order_qty") != 0).select(ORDER_COLUMNS)
-    assert shown.columns == list(ORDER_COLUMNS)
-    assert shown["asset"].to_list() == expected["asset"].to_list()
-    assert shown["order_qty"].to_list() == pytest.approx(expected["order_qty"].to_list())
+    expected = make_orders(book, read_holdings(holdings), prices, 100_000.0, 1.0, 0.0)
+    expected = expected.filter(pl.col("order_qty") != 0)
+    assert shown.columns == list(TICKET_COLUMNS)
+    signed = shown.with_columns(
+        pl.when(pl.col("side").is_in(["BUY", "BUY_TO_COVER"])).then(pl.col("quantity"))
+        .otherwise(-pl.col("quantity")).alias("order_qty")
+    ).group_by("asset", maintain_order=True).agg(pl.col("order_qty").sum())  # fmt: skip
+    assert signed["asset"].to_list() == expected["asset"].to_list()
+    assert signed["order_qty"].to_list() == pytest.approx(expected["order_qty"].to_list())
     assert other in shown["asset"].to_list()  # the name not in the book is closed out
+    assert shown["client_order_id"].n_unique() == shown.height
     context.close()
 
 

@@ -18,8 +18,8 @@ from desk_helpers import (  # noqa: F401  (fixtures)
 )
 
 from alpha_core.cli.main import main
-from alpha_core.desk.orders import ORDER_COLUMNS
 from alpha_core.desk.service import DeskService
+from alpha_core.desk.tickets import TICKET_COLUMNS
 
 
 def last_json(capsys) -> dict:
@@ -56,7 +56,15 @@ def test_book_json_orders_and_out(tmp_path, desk_registry, continued_panel, caps
     closed = [a for a in ("QNTX", "HRBK") if a not in weights]
     assert sorted(payload["close"]) == sorted(closed)
     written = pl.read_csv(out / "orders_2025-05-29.csv")
-    assert tuple(written.columns) == ORDER_COLUMNS and written.height == len(payload["orders"])
+    assert tuple(written.columns) == TICKET_COLUMNS and written.height == len(payload["tickets"])
+    # one broker order per asset unless it crosses zero (then two: close, then open)
+    legs = written.group_by("asset").len()
+    assert sorted(legs["asset"].to_list()) == sorted(o["asset"] for o in payload["orders"])
+    for row in legs.iter_rows(named=True):
+        assert row["len"] == (2 if orders[row["asset"]]["action"] == "flip" else 1)
+    assert set(written["side"]) <= {"BUY", "SELL", "SELL_SHORT", "BUY_TO_COVER"}
+    assert payload["overrides"] == [] and "participation" in payload["checks"]
+    assert (out / "orders_summary_2025-05-29.json").exists()
     assert pl.read_csv(out / "book_2025-05-29.csv")["asset"].to_list() == list(weights)
     # the same inputs again: no new ledger line
     assert main(argv) == 0 and last_json(capsys)["status"] == "unchanged"
@@ -145,5 +153,6 @@ def test_book_refuses_hostile_holdings_and_flags_before_writing_anything(
     # nothing half-written: no ledger line, no book or orders file
     assert not DeskService(service.root).ledger_path(run_id).exists()
     assert not out.exists()
-    assert main([*base, "--holdings", str(good), "--capital", "1e6", "--json"]) == 0
+    # (1e5: at 1e6 the demo's currencies, ~$400k traded a day, fail the participation check)
+    assert main([*base, "--holdings", str(good), "--capital", "1e5", "--json"]) == 0
     assert last_json(capsys)["status"] == "appended" and out.is_dir()

@@ -69,18 +69,25 @@ def test_desk_page_book_orders_ledger(desk_app, continued_panel):
 
     holdings = "asset,quantity\nQNTX,100\nHRBK,-50\n"
     at.text_area(key="desk_holdings").set_value(holdings)
+    at.run()  # at 1e6 the demo's currencies (~$400k traded a day) fail the participation check
+    assert any(plain("participation: AUDX") in e.value and "NZDX" in e.value for e in at.error)
+    assert not frames(at, "target_qty")
+    at.number_input(key="desk_capital").set_value(100_000.0)
     at.run()
     no_errors(at)
     orders = make_orders(
         book.rows,
         read_holdings(holdings.encode()),
         DeskService.prices(continued_panel, book.as_of),
-        1_000_000.0,
+        100_000.0,
     )  # fmt: skip
     sent = orders.filter(pl.col("order_qty") != 0)
     shown = frames(at, "target_qty")[0]
     assert shown["asset"].tolist() == sent["asset"].to_list()
     assert shown["target_qty"].tolist() == sent["target_qty"].to_list()
+    tickets = frames(at, "client_order_id")[0]
+    assert set(tickets["side"]) <= {"BUY", "SELL", "SELL_SHORT", "BUY_TO_COVER"}
+    assert any(plain("Orders: ") in c.value and "turnover" in c.value for c in at.caption)
 
     assert frames(at, "as_of")[0].empty
     at.button(key="desk_record").click().run()
@@ -89,6 +96,7 @@ def test_desk_page_book_orders_ledger(desk_app, continued_panel):
     assert any(done in s.value for s in at.success)
     entries = DeskService(service.root).ledger(run_id).entries
     assert [e["as_of"] for e in entries] == ["2025-05-30"]
+    assert entries[0]["pre_trade"]["overrides"] == []
     assert frames(at, "as_of")[0]["as_of"].tolist() == ["2025-05-30"]
     assert not frames(at, "psi")[0].empty
 
@@ -116,3 +124,30 @@ def test_desk_page_refuses_hostile_pasted_holdings_in_one_line(desk_app):
         assert any(plain(message) in e.value for e in at.error), [e.value for e in at.error]
         assert not frames(at, "target_qty")
     assert not DeskService(service.root).ledger_path(run_id).exists()
+
+
+def test_desk_page_pre_trade_refusal_override_and_kill_switch(desk_app):
+    at, service, run_id = desk_app
+    at.run()
+    at.text_input(key=f"desk_data_{run_id}").set_value(CONTINUED)
+    at.date_input(key=f"desk_as_of_{run_id}").set_value(date(2025, 5, 30))
+    at.run()
+    at.text_area(key="desk_holdings").set_value("asset,quantity\nQNTX,100\n")
+    at.run()
+    assert any(plain("participation: ") in e.value for e in at.error)
+    at.button(key="desk_record").click().run()  # refused orders: nothing recorded
+    assert any("Nothing recorded" in e.value for e in at.error)
+    assert not DeskService(service.root).ledger_path(run_id).exists()
+    at.multiselect(key="desk_overrides").set_value(["participation"])
+    at.run()
+    no_errors(at)
+    overridden = plain("overridden pre-trade checks: participation")
+    assert any(overridden in w.value for w in at.warning)
+    at.button(key="desk_record").click().run()
+    no_errors(at)
+    (entry,) = DeskService(service.root).ledger(run_id).entries
+    assert entry["pre_trade"]["overrides"][0]["check"] == "participation"
+    (service.root / "KILL").write_text("desk halted")
+    at.run()
+    assert any(plain("kill_switch: ") in e.value and "desk halted" in e.value for e in at.error)
+    assert not frames(at, "target_qty")

@@ -6,14 +6,20 @@ line printed is one JSON object (progress and warnings go to stderr):
 * ``alpha book``: the book's facts (``as_of``, ``n_long``, ``n_short``, ``model_sha256``,
   ``data_fingerprint``, ``config_hash``, ``status``, dropped/new/unscorable assets), its rows
   under ``book`` and, with ``--holdings``, the orders under ``orders`` and ``close`` (names
-  closed out). ``--out DIR`` writes ``book_<as_of>.csv`` (and ``orders_<as_of>.csv``).
+  closed out), the broker orders under ``tickets``, ``summary``, ``checks``, ``overrides``
+  and ``corporate_actions``. ``--out DIR`` writes ``book_<as_of>.csv`` (and
+  ``orders_<as_of>.csv`` in ``--format generic|ibkr-basket`` with
+  ``orders_summary_<as_of>.json``). Orders pass the pre-trade checks
+  (:mod:`alpha_core.desk.checks`) unless named in ``--override``; ``--corporate-actions``
+  applies splits and delistings before the book is formed.
 * ``alpha monitor``: the live track record against the backtest, drift, coverage and the
   retrain recommendation (:meth:`alpha_core.desk.monitor.MonitorReport.to_dict`), and the
   ledger lines skipped as unreadable (``skipped_ledger_lines``: count, line numbers, why).
 * ``alpha retrain``: ``run_id`` of the child run (null when not due) and its metrics.
 
 A refusal (stale data, a date before the model's training end, a conflicting ledger entry,
-bad holdings ...) prints one line on stderr and exits with code 2.
+bad holdings, a pre-trade check ...) prints one line on stderr and exits with code 2, writing
+nothing.
 """
 
 from __future__ import annotations
@@ -31,18 +37,24 @@ import polars as pl
 
 from alpha_core.api import (
     BOOK_ROW_COLUMNS,
+    CHECKS,
+    FORMATS,
+    ORDER_TYPES,
     RETRAIN_EVERY,
+    CheckSettings,
     DeskError,
     DeskService,
     LedgerConflict,
     OrdersError,
     PanelError,
+    TicketSettings,
     check_order_settings,
     closing,
     load_panel,
-    make_orders,
-    orders_csv,
+    parse_overrides,
+    read_actions,
     read_holdings,
+    summary_text,
     write_atomic,
 )
 
@@ -84,6 +96,26 @@ def add_parsers(sub: Any) -> None:
     book.add_argument("--out", type=Path, default=None, help="write the book/orders CSVs here")
     book.add_argument("--force", action="store_true", help="record a conflicting book too")
     book.add_argument("--no-record", action="store_true", help="do not append to the ledger")
+    book.add_argument(
+        "--override", action="append", default=[], metavar="CHECK[,CHECK]",
+        help=f"let orders through these pre-trade checks ({', '.join(CHECKS[1:])}); "
+        "recorded in the ledger and the output",
+    )  # fmt: skip
+    book.add_argument(
+        "--check", action="append", default=[], metavar="NAME=VALUE",
+        help="a pre-trade check threshold (docs/desk.md), e.g. max_move=0.3",
+    )  # fmt: skip
+    book.add_argument(
+        "--corporate-actions", type=Path, default=None, metavar="CSV",
+        help="CSV: asset, date, ratio (split ratio) or 'delisted'",
+    )  # fmt: skip
+    book.add_argument("--order-type", choices=tuple(ORDER_TYPES), default="moc",
+                      help="moc (market on close), market, loc (limit on close)")  # fmt: skip
+    book.add_argument("--limit-offset-bps", type=float, default=None,
+                      help="loc: limit this far through the close (default 50)")  # fmt: skip
+    book.add_argument("--account", default="", help="broker account written on each order")
+    book.add_argument("--format", choices=FORMATS, default="generic",
+                      help="the orders file: generic or ibkr-basket")  # fmt: skip
     monitor = sub.add_parser("monitor", help="live track record, decay and drift of a run")
     _common(monitor)
     retrain = sub.add_parser("retrain", help="a child run trained on the newest data")
@@ -114,37 +146,82 @@ def _print_json(payload: dict[str, Any]) -> None:
     print(json.dumps(_clean(payload), sort_keys=True))
 
 
+def _check_settings(pairs: list[str]) -> CheckSettings:
+    """:class:`CheckSettings` with ``NAME=VALUE`` thresholds from ``--check``."""
+    fields = {f: t for f, t in CheckSettings.__annotations__.items()}
+    changes: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        name = name.strip()
+        if not sep or name not in fields:
+            raise OrdersError(f"--check {pair!r}: NAME=VALUE with NAME one of {', '.join(fields)}")
+        if name == "kill_switch":
+            changes[name] = value
+            continue
+        try:
+            changes[name] = int(value) if fields[name] == "int" else float(value)
+        except ValueError:
+            raise OrdersError(f"--check {pair!r}: {value!r} is not a number") from None
+    return CheckSettings(**changes)
+
+
+def _ticket_settings(args: argparse.Namespace) -> TicketSettings:
+    offset = {} if args.limit_offset_bps is None else {"limit_offset_bps": args.limit_offset_bps}
+    return TicketSettings(order_type=args.order_type, account=args.account, **offset)
+
+
 def cmd_book(args: argparse.Namespace) -> int:
-    """Every input is checked before any work and the ledger is appended only once the
-    orders are formed: a refusal leaves nothing written."""
+    """Every input is checked before any work, the pre-trade checks run once the orders are
+    formed, and the ledger is appended only once they pass: a refusal leaves nothing
+    written."""
     if (args.holdings is None) != (args.capital is None):
         return _fail("--holdings and --capital go together")
     try:
+        overrides = parse_overrides(",".join(args.override))
+        checks = _check_settings(args.check)
+        ticket_settings = _ticket_settings(args)
         if args.holdings is not None:
             check_order_settings(args.capital, args.lot_size, args.min_trade)
         holdings = read_holdings(args.holdings) if args.holdings is not None else None
+        actions = read_actions(args.corporate_actions) if args.corporate_actions else []
         service = DeskService(args.artifacts)
         panel = load_panel(args.data, metadata=service.run_config(args.run).metadata)
+        applied: list[dict[str, Any]] = []
+        if actions:
+            adjusted = service.corporate_actions(panel, actions, args.as_of, holdings)
+            panel, holdings, applied = adjusted.panel, adjusted.holdings, adjusted.applied
         book = service.book(args.run, panel, as_of=args.as_of, today=args.today, record=False)
-        orders = None
+        trade = None
         if holdings is not None:
-            orders = make_orders(
-                book.rows, holdings, service.prices(panel, book.as_of),
-                args.capital, args.lot_size, args.min_trade,
+            trade = service.trade(
+                args.run, book, panel, holdings, args.capital, args.lot_size, args.min_trade,
+                overrides=overrides, check_settings=checks, ticket_settings=ticket_settings,
+                corporate_actions=applied,
             )  # fmt: skip
         if not args.no_record:
-            service.record(args.run, book, force=args.force)
+            pre_trade = trade.pre_trade() if trade is not None else None
+            service.record(args.run, book, force=args.force, pre_trade=pre_trade)
     except REFUSALS as exc:
         return _fail(str(exc))
     if args.out is not None:
         write_atomic(args.out / f"book_{book.as_of}.csv", book.csv())
-        if orders is not None:
-            write_atomic(args.out / f"orders_{book.as_of}.csv", orders_csv(orders))
+        if trade is not None:
+            write_atomic(args.out / f"orders_{book.as_of}.csv", trade.file(args.format))
+            facts = {"as_of": book.as_of, "run_id": args.run, "format": args.format,
+                     "status": book.status, **trade.to_dict()}  # fmt: skip
+            write_atomic(
+                args.out / f"orders_summary_{book.as_of}.json",
+                json.dumps(_clean(facts), indent=2, sort_keys=True),
+            )
     payload: dict[str, Any] = {**book.summary(), "book": book.records()}
-    if orders is not None:
+    if trade is not None:
+        orders = trade.orders
         sent = orders.filter(pl.col("order_qty") != 0).drop("ideal_qty")
-        payload.update(orders=sent.to_dicts(), close=closing(orders))
+        payload.update(orders=sent.to_dicts(), close=closing(orders),
+                       tickets=trade.tickets.to_dicts(), **trade.to_dict())  # fmt: skip
     if args.json:
+        if trade is not None and trade.overridden_text:
+            print(f"alpha: warning: {trade.overridden_text}", file=sys.stderr)
         _print_json(payload)
         return 0
     print(
@@ -159,10 +236,17 @@ def cmd_book(args: argparse.Namespace) -> int:
     ):
         if names:
             print(f"  {label}: {', '.join(names)}")
+    for action in applied:
+        print(f"  corporate action: {action['describe']} (held {action['held_before']} -> "
+              f"{action['held_after']})")  # fmt: skip
     with pl.Config(tbl_rows=-1, tbl_hide_dataframe_shape=True):
         print(book.rows.select(BOOK_ROW_COLUMNS))
-        if orders is not None:
-            print(orders.filter(pl.col("order_qty") != 0).drop("ideal_qty"))
+        if trade is not None:
+            print(trade.tickets.drop("account", "leg"))
+    if trade is not None:
+        print(summary_text(trade.summary))
+        if trade.overridden_text:
+            print(trade.overridden_text)
     return 0
 
 

@@ -274,17 +274,32 @@ def _append(fd: int, path: Path, data: bytes) -> None:
     os.fsync(fd)
 
 
-def record(path: Path, book: Book, force: bool = False) -> Book:
+def record(
+    path: Path, book: Book, force: bool = False, pre_trade: dict[str, Any] | None = None
+) -> Book:
     """Append ``book`` unless the same inputs are recorded; sets and returns ``book.status``.
 
     A different book for a date already recorded raises :class:`LedgerConflict` unless
-    ``force`` (then both stay, the new one last).
+    ``force`` (then both stay, the new one last). ``pre_trade`` (the pre-trade checks run,
+    the checks overridden and the corporate actions applied, when orders were formed) is
+    recorded under ``pre_trade``; the same book traded with overrides not yet recorded for
+    it is appended again (``status: overridden``), so every override reaches the ledger.
     """
     path, entry = Path(path), entry_of(book)
+    if pre_trade is not None:
+        entry["pre_trade"] = pre_trade
+    overrides = (pre_trade or {}).get("overrides") or []
     with _locked(path) as fd:
         same_day = [e for e in read_entries(path).entries if e["as_of"] == entry["as_of"]]
-        if any(e["key"] == entry["key"] for e in same_day):
+        same = [e for e in same_day if e["key"] == entry["key"]]
+        recorded = [e["pre_trade"].get("overrides") for e in same
+                    if isinstance(e.get("pre_trade"), dict)]  # fmt: skip
+        if same and (not overrides or overrides in recorded):
             book.status = "unchanged"
+            return book
+        if same:
+            book.status = entry["status"] = "overridden"
+            _append(fd, path, json.dumps(entry, sort_keys=True, default=str).encode() + b"\n")
             return book
         if same_day and not force:
             old = same_day[-1]

@@ -9,18 +9,19 @@ child's folder); its ledger (``ledger.jsonl``) lives in the folder of its first 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import polars as pl
 
 from alpha_core.base.progress import OnProgress, ignore
 from alpha_core.data.panel import load_panel
 from alpha_core.desk import book as book_stage
-from alpha_core.desk import ledger, monitor
+from alpha_core.desk import checks, corporate, ledger, monitor, tickets
+from alpha_core.desk import trade as trade_stage
 from alpha_core.evaluation.metrics import daily_ic
 from alpha_core.portfolio.construction import held_on
 from alpha_core.research.config import RunConfig
@@ -127,10 +128,53 @@ class DeskService:
             self.record(run_id, result, force=force)
         return result
 
-    def record(self, run_id: str, book: book_stage.Book, force: bool = False) -> book_stage.Book:
+    def record(
+        self,
+        run_id: str,
+        book: book_stage.Book,
+        force: bool = False,
+        pre_trade: dict[str, Any] | None = None,
+    ) -> book_stage.Book:
         """Append a book made with ``record=False`` to the lineage's ledger (sets its
-        ``status``; :func:`alpha_core.desk.ledger.record`)."""
-        return ledger.record(self.ledger_path(run_id), book, force=force)
+        ``status``; ``pre_trade``: :meth:`alpha_core.desk.trade.Trade.pre_trade` when orders
+        were formed; :func:`alpha_core.desk.ledger.record`)."""
+        return ledger.record(self.ledger_path(run_id), book, force=force, pre_trade=pre_trade)
+
+    def trade(
+        self,
+        run_id: str,
+        book: book_stage.Book,
+        panel: pl.DataFrame,
+        holdings: pl.DataFrame,
+        capital: float,
+        lot_size: float = 1.0,
+        min_trade: float = 0.0,
+        *,
+        overrides: Iterable[str] = (),
+        check_settings: checks.CheckSettings | None = None,
+        ticket_settings: tickets.TicketSettings | None = None,
+        corporate_actions: list[dict[str, Any]] | None = None,
+    ) -> trade_stage.Trade:
+        """Checked, broker-ready orders from ``holdings`` to ``book``
+        (:func:`alpha_core.desk.trade.prepare`; the kill switch is ``<root>/KILL``, or
+        ``$ALPHA_KILL_SWITCH``). Raises :class:`~alpha_core.desk.checks.ChecksRefused`."""
+        return trade_stage.prepare(
+            book.rows, holdings, panel, book.as_of, self.runs.config(run_id), run_id=run_id,
+            capital=capital, lot_size=lot_size, min_trade=min_trade, root=self.root,
+            overrides=overrides, check_settings=check_settings,
+            ticket_settings=ticket_settings, corporate_actions=corporate_actions,
+        )  # fmt: skip
+
+    @staticmethod
+    def corporate_actions(
+        panel: pl.DataFrame,
+        actions: list[corporate.Action],
+        as_of: date | None = None,
+        holdings: pl.DataFrame | None = None,
+    ) -> corporate.Adjusted:
+        """The panel and holdings with the corporate actions dated on or before ``as_of``
+        (default: the panel's last date) applied (:func:`alpha_core.desk.corporate.adjust`)."""
+        return corporate.adjust(panel, actions, as_of or panel["date"].max(), holdings)
 
     def history(self, run_id: str, day: date) -> pl.DataFrame:
         """The predictions the portfolio stage saw before ``day``: the lineage's backtested
