@@ -190,9 +190,9 @@ def test_cli_book_out_writes_neutralised_orders_and_the_books_csv(
             "--capital", "1000000", "--out", str(out), "--no-record"]  # fmt: skip
     assert main(argv) == 0
     orders = read_back(out / f"orders_{DAY}.csv")
-    closed = orders.filter(pl.col("action") == "close")
+    closed = orders.filter(pl.col("side") == "SELL")  # the broker file: held longs sold
     assert sorted(closed["asset"].to_list()) == FROM_HOLDINGS
-    assert set(closed["order_qty"].to_list()) == {"-100.0"}  # numbers are not prefixed
+    assert set(closed["quantity"].to_list()) == {"100.0"}  # numbers are not prefixed
     book = DeskService(service.root).book(run_id, continued_panel, as_of=DAY, record=False)
     assert (out / f"book_{DAY}.csv").read_text() == book.csv()
 
@@ -221,13 +221,14 @@ def test_desk_page_downloads_are_neutralised(tmp_path, desk_registry, monkeypatc
     at.text_input(key=f"desk_data_{run_id}").set_value(CONTINUED)
     at.date_input(key=f"desk_as_of_{run_id}").set_value(DAY)
     at.run()
-    (uploader,) = at.get("file_uploader")  # an upload keeps the bytes ("\r" included)
+    (uploader,) = [u for u in at.get("file_uploader") if "holdings" in u.proto.label]
+    # an upload keeps the bytes ("\r" included)
     holdings = hostile_holdings(tmp_path / "h.csv").read_bytes()
     uploader.set_value(("holdings.csv", holdings, "text/csv"))
     at.run()
     assert not at.exception and not at.error, [e.value for e in (*at.exception, *at.error)]
     orders = read_back(served["desk_dl_orders"])
-    closed = orders.filter(pl.col("action") == "close")["asset"].to_list()
+    closed = orders.filter(pl.col("side") == "SELL")["asset"].to_list()
     assert sorted(closed) == FROM_HOLDINGS
     book_csv = read_back(served["desk_dl_book"])
     assert tuple(book_csv.columns) == BOOK_ROW_COLUMNS
@@ -255,7 +256,8 @@ def test_no_csv_is_written_outside_the_safe_helper():
     assert offenders == []
 
 
-DOWNLOAD_SOURCES = {"books_csv", "all_books_csv", "csv", "orders_csv", "csv_text"}
+DOWNLOAD_SOURCES = {"books_csv", "all_books_csv", "csv", "orders_csv", "csv_text", "file"}
+# ``file``: Trade.file, the broker orders file (desk.tickets.orders_file -> csv_text)
 """Calls that give neutralised CSV text (``book.csv()``, ``cache.all_books_csv(...)`` ...)."""
 
 
