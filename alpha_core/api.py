@@ -8,11 +8,11 @@ engine through this module, :mod:`alpha_core.views` (chart- and table-ready fram
 
 from alpha_core.base.executor import DEFAULT_TIMEOUT, EXECUTORS, TaskError, make_executor
 from alpha_core.base.progress import Progress, ignore
-from alpha_core.base.storage import write_atomic
+from alpha_core.base.storage import StorageError, write_atomic
 from alpha_core.data.panel import PanelError, assets_by_class, live_assets, load_panel, upload_types
 from alpha_core.data.quality import QualityReport, check_quality
 from alpha_core.desk.book import BOOK_ROW_COLUMNS, DeskError
-from alpha_core.desk.ledger import LedgerConflict
+from alpha_core.desk.ledger import LedgerConflict, LedgerMoved
 from alpha_core.desk.orders import (
     OrdersError,
     closing,
@@ -28,8 +28,12 @@ from alpha_core.research.result import RunResult
 from alpha_core.research.walkforward import plan_folds
 from alpha_core.runs.registry import (
     DamagedRun,
+    DamagedRunError,
+    DeleteRefused,
+    InsideRunError,
     Listing,
     RunInfo,
+    check_outside_runs,
     default_root,
     is_run_id,
     list_runs,
@@ -50,10 +54,14 @@ __all__ = [
     "Cancelled",
     "DEFAULT_TIMEOUT",
     "DamagedRun",
+    "DamagedRunError",
+    "DeleteRefused",
     "DeskService",
     "DeskError",
     "EXECUTORS",
+    "InsideRunError",
     "LedgerConflict",
+    "LedgerMoved",
     "Listing",
     "OrdersError",
     "PanelError",
@@ -66,10 +74,12 @@ __all__ = [
     "RunResult",
     "RunService",
     "SEARCH_SPACE",
+    "StorageError",
     "SweepService",
     "SweepSpec",
     "TaskError",
     "assets_by_class",
+    "check_outside_runs",
     "check_quality",
     "check_windows",
     "closing",

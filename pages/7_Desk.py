@@ -16,10 +16,13 @@ import streamlit as st
 from alpha_core.api import (
     BOOK_ROW_COLUMNS,
     RETRAIN_EVERY,
+    DamagedRunError,
     DeskError,
     LedgerConflict,
+    LedgerMoved,
     OrdersError,
     PanelError,
+    StorageError,
     closing,
     make_orders,
     orders_csv,
@@ -58,7 +61,7 @@ if len(lineage) > 1:
 # ----------------------------------------------------------------------------- the book
 try:
     book = service.book(run_id, panel, as_of=as_of, record=False)
-except DeskError as exc:
+except (DeskError, DamagedRunError) as exc:  # a run of the lineage damaged: the registry's reason
     st.error(f"No book for {plain(as_of)}: {plain(exc)}")
     st.stop()
 st.subheader(f"Book for the session after {plain(book.as_of)}")
@@ -97,7 +100,7 @@ if b3.button("Record in the ledger", key="desk_record"):
     try:
         recorded = service.book(run_id, panel, as_of=as_of, force=force)
         st.success(f"Ledger: {plain(recorded.status)} ({plain(recorded.as_of)})")
-    except (DeskError, LedgerConflict) as exc:
+    except (DeskError, DamagedRunError, LedgerConflict, LedgerMoved, StorageError) as exc:
         st.error(plain(exc))
 
 # ----------------------------------------------------------------------------- orders

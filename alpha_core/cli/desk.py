@@ -33,9 +33,12 @@ from alpha_core.api import (
     RETRAIN_EVERY,
     DeskError,
     DeskService,
+    InsideRunError,
     LedgerConflict,
+    LedgerMoved,
     OrdersError,
     PanelError,
+    check_outside_runs,
     closing,
     load_panel,
     make_orders,
@@ -44,7 +47,17 @@ from alpha_core.api import (
     write_atomic,
 )
 
-REFUSALS = (DeskError, LedgerConflict, OrdersError, PanelError, FileNotFoundError, ValueError)
+REFUSALS = (
+    DeskError,
+    LedgerConflict,
+    LedgerMoved,
+    OrdersError,
+    PanelError,
+    FileNotFoundError,
+    ValueError,
+)
+"""Refused with one line and exit code 2 (a damaged run is the registry's DamagedRunError,
+a ValueError; a full disk, StorageError, is handled by ``alpha`` itself)."""
 
 
 def _date(text: str) -> date:
@@ -116,6 +129,11 @@ def cmd_book(args: argparse.Namespace) -> int:
     if (args.holdings is None) != (args.capital is None):
         return _fail("--holdings and --capital go together")
     service = DeskService(args.artifacts)
+    if args.out is not None:
+        try:  # before anything is booked: the CSVs never go inside a run folder
+            check_outside_runs(args.out / "book.csv", service.root)
+        except InsideRunError as exc:
+            return _fail(f"--out: {exc}")
     try:
         panel = load_panel(args.data, metadata=service.run_config(args.run).metadata)
         book = service.book(

@@ -15,6 +15,7 @@ from alpha_core.api import (
     EXECUTORS,
     SEARCH_SPACE,
     PanelError,
+    StorageError,
     SweepService,
     SweepSpec,
     TaskError,
@@ -73,6 +74,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         )
         found = service.run(spec, panel, executor=executor, on_trial=_print_trial)
         summary = found.summary()
+    except StorageError:
+        raise  # one line, exit 2: alpha_core.cli.main
     except (ConfigError, PanelError, TaskError, OSError, ValueError, KeyError) as exc:
         return fail(flag_message(exc) if isinstance(exc, ConfigError) else str(exc))
     summary["folder"] = str(found.folder)
