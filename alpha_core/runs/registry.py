@@ -582,7 +582,7 @@ def _cut_from_lineage(run_id: str, root: Path, ledger: bytes | None) -> None:
     if not children:
         books = ledger.count(b"\n")
         raise DeleteRefused(
-            f"run {run_id} holds its lineage's ledger ({books} books) and has no "
+            f"run {run_id} holds its lineage's ledger ({books} lines) and has no "
             "retrained child to take it: retrain it first (alpha retrain), or keep the run"
         )
     if len(children) > 1:
