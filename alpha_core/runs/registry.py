@@ -55,6 +55,7 @@ from alpha_core.base.storage import (
     Writer,
     atomic_dir,
     clean_orphans,
+    full_disk_as,
     remove_dir,
     write_atomic,
     write_json,
@@ -500,7 +501,7 @@ def delete_run(run_id: str, root: Path | None = None) -> None:
 
     A run of a lineage (the desk's retrainings) is cut out of it first: its children get
     its parent (``lineage.json``, manifest updated); when it is a lineage's first run, its
-    newest child becomes the first and takes the lineage's ledger (``ledger.jsonl``, byte
+    retrained child becomes the first and takes the lineage's ledger (``ledger.jsonl``, byte
     for byte, under the ledger's lock, before anything is removed). A first run holding a
     ledger with no child to take it, or with several children (which one would keep the
     ledger?), is refused (:class:`DeleteRefused`), as is one whose child cannot be updated.
@@ -524,20 +525,27 @@ def delete_run(run_id: str, root: Path | None = None) -> None:
 
 
 @contextmanager
-def _ledger_lock(path: Path) -> Iterator[bytes | None]:
-    """The ledger's bytes (None when there is none) under its exclusive lock (the desk's
-    appends take the same ``flock``; see :mod:`alpha_core.desk.ledger`)."""
+def _ledger_lock(path: Path) -> Iterator[bytes]:
+    """The ledger's bytes under its exclusive lock (the desk's appends take the same
+    ``flock``; see :mod:`alpha_core.desk.ledger`). The file is created (empty) when absent,
+    so a desk cannot start a ledger in the folder while it is being deleted; an empty one
+    created here is removed again if the folder stays."""
+    existed = path.exists()
     try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        yield None
-        return
+        with full_disk_as(path):
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except FileNotFoundError:  # its folder deleted meanwhile
+        raise RunNotFoundError(f"no run {path.parent.name!r} in {path.parent.parent}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield path.read_bytes()
     finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+        try:
+            if not existed and os.fstat(fd).st_size == 0:
+                path.unlink(missing_ok=True)  # gone with the folder, or the delete refused
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
 
 
 def _lineages(root: Path) -> dict[str, dict[str, Any]]:
@@ -552,13 +560,6 @@ def _lineages(root: Path) -> dict[str, dict[str, Any]]:
         if isinstance(payload, dict) and isinstance(payload.get("parent"), str):
             out[path.parent.name] = payload
     return out
-
-
-def _created(root: Path, run_id: str) -> tuple[str, str]:
-    try:
-        return str(_json_object(root / run_id / META).get("created", "")), run_id
-    except _Problem:
-        return "", run_id
 
 
 def _cut_from_lineage(run_id: str, root: Path, ledger: bytes | None) -> None:
