@@ -409,26 +409,3 @@ class TestFullDisk:
 def test_the_registry_and_the_desk_name_the_same_files():
     assert registry.LEDGER_FILE == ledger_mod.LEDGER_FILE
     assert registry.LINEAGE_FILE == LINEAGE_FILE
-
-
-def test_the_compare_page_shows_why_a_run_holding_a_ledger_is_not_deleted(
-    tmp_path, desk_registry, monkeypatch
-):
-    from streamlit.testing.v1 import AppTest
-
-    service = fresh_copy(*desk_registry, tmp_path / "runs")
-    run_id = desk_registry[1]
-    ledger = service.folder(run_id) / "ledger.jsonl"
-    ledger.write_bytes(b'{"as_of": "2025-03-28", "key": "k"}\n')
-    monkeypatch.setenv("ALPHA_LAB_ARTIFACTS", str(service.root))
-    monkeypatch.setenv("ALPHA_LAB_NO_FIRST_RUN", "1")
-    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=120)
-    at.switch_page("pages/6_Compare.py")
-    at.run()
-    at.selectbox(key="manage_run").set_value(run_id).run()
-    at.checkbox(key=f"confirm_{run_id}").check().run()
-    at.button(key="delete_btn").click().run()
-    assert not at.exception, [e.value for e in at.exception]
-    assert any("holds its lineage" in e.value for e in at.error)
-    assert ledger.read_bytes() == b'{"as_of": "2025-03-28", "key": "k"}\n'
-    assert [r.run_id for r in service.list()] == [run_id]
