@@ -289,10 +289,11 @@ class RunService:
         return verify_run(run_id, self.root)
 
     def file(self, run_id: str, name: str) -> bytes | None:
-        """One file of a run, checked against its manifest; None when the run has none."""
-        listed = name in (self.meta(run_id).get("files") or {})
-        if not listed and not (self.folder(run_id) / name).exists():
-            return None  # a missing file of the manifest is damage: read_file says so
+        """One file of the run's manifest, checked against it (missing or altered: a
+        DamagedRunError); None when the manifest does not list it (a file added later is
+        not the run's)."""
+        if name not in (self.meta(run_id).get("files") or {}):
+            return None
         return read_file(run_id, name, self.root)
 
     def codes(self, run_id: str) -> dict[str, dict[str, int]]:
