@@ -17,6 +17,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from conftest import make_panel
 from desk_helpers import (  # noqa: F401  (fixtures)
     CONTINUED,
     continued_panel,
@@ -290,6 +291,26 @@ class TestFullDisk:
             ": disk full"
         )
         assert list(root.iterdir()) == []  # no partial run folder, no temporary one
+
+    def test_alpha_run_on_a_full_disk_exits_2_and_leaves_no_run(
+        self, tmp_path, monkeypatch, capsys
+    ):
+        data = tmp_path / "panel.parquet"
+        make_panel(n_assets=10, n_days=200, seed=4).write_parquet(data)
+        root = tmp_path / "runs"
+        root.mkdir()
+        monkeypatch.setattr(pathlib.Path, "write_text", enospc)
+        argv = ["run", "--data", str(data), "--train-start", "2020-01-01", "--train-end",
+                "2020-06-30", "--test-start", "2020-07-01", "--test-end", "2020-09-30",
+                "--n-estimators", "5", "--num-leaves", "4", "--artifacts", str(root),
+                "--no-explain", "--json"]  # fmt: skip
+        assert main(argv) == 2
+        monkeypatch.undo()
+        line = one_error_line(capsys)
+        assert line.startswith(f"alpha: error: cannot write {root}/") and line.endswith(
+            ": disk full"
+        )
+        assert list(root.iterdir()) == []
 
     def test_a_parquet_writer_finding_the_disk_full_leaves_no_run(
         self, tmp_path, desk_registry, monkeypatch
