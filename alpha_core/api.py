@@ -15,13 +15,13 @@ from alpha_core.base.executor import (
     make_executor,
 )
 from alpha_core.base.progress import Progress, ignore
-from alpha_core.base.storage import write_atomic
+from alpha_core.base.storage import StorageError, write_atomic
 from alpha_core.data.panel import PanelError, assets_by_class, live_assets, load_panel, upload_types
 from alpha_core.data.quality import QualityReport, check_quality
 from alpha_core.desk.book import BOOK_ROW_COLUMNS, DeskError
 from alpha_core.desk.checks import CHECKS, CheckSettings, ChecksRefused, parse_overrides
 from alpha_core.desk.corporate import CorporateActionsError, read_actions
-from alpha_core.desk.ledger import LedgerConflict
+from alpha_core.desk.ledger import LedgerConflict, LedgerMoved
 from alpha_core.desk.orders import (
     OrdersError,
     check_order_settings,
@@ -45,8 +45,12 @@ from alpha_core.research.result import RunResult
 from alpha_core.research.walkforward import plan_folds
 from alpha_core.runs.registry import (
     DamagedRun,
+    DamagedRunError,
+    DeleteRefused,
+    InsideRunError,
     Listing,
     RunInfo,
+    check_outside_runs,
     default_root,
     is_run_id,
     list_runs,
@@ -78,12 +82,16 @@ __all__ = [
     "Cancelled",
     "DEFAULT_TIMEOUT",
     "DamagedRun",
+    "DamagedRunError",
+    "DeleteRefused",
     "DeskService",
     "DeskError",
     "EXECUTORS",
+    "InsideRunError",
     "LedgerConflict",
     "MAX_TRIALS",
     "MAX_WORKERS",
+    "LedgerMoved",
     "Listing",
     "OrdersError",
     "PanelError",
@@ -98,11 +106,13 @@ __all__ = [
     "SEARCH_SPACE",
     "SweepFile",
     "SweepFileError",
+    "StorageError",
     "SweepService",
     "SweepSpec",
     "TaskError",
     "assets_by_class",
     "check_order_settings",
+    "check_outside_runs",
     "check_quality",
     "check_windows",
     "csv_text",

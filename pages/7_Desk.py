@@ -21,10 +21,13 @@ from alpha_core.api import (
     FORMATS,
     ORDER_TYPES,
     RETRAIN_EVERY,
+    DamagedRunError,
     DeskError,
     LedgerConflict,
+    LedgerMoved,
     OrdersError,
     PanelError,
+    StorageError,
     TicketSettings,
     closing,
     read_actions,
@@ -86,7 +89,7 @@ market = service.corporate_actions(panel, actions, as_of).panel if actions else 
 # ----------------------------------------------------------------------------- the book
 try:
     book = service.book(run_id, market, as_of=as_of, record=False)
-except DeskError as exc:
+except (DeskError, DamagedRunError) as exc:  # a run of the lineage damaged: the registry's reason
     st.error(f"No book for {plain(as_of)}: {plain(exc)}")
     st.stop()
 st.subheader(f"Book for the session after {plain(book.as_of)}")
@@ -195,7 +198,7 @@ if record:
                 run_id, book, force=force, pre_trade=trade.pre_trade() if trade else None
             )
             st.success(f"Ledger: {plain(recorded.status)} ({plain(recorded.as_of)})")
-        except (DeskError, LedgerConflict) as exc:
+        except (DeskError, DamagedRunError, LedgerConflict, LedgerMoved, StorageError) as exc:
             st.error(plain(exc))
 
 

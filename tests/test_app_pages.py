@@ -27,7 +27,7 @@ from alpha_core.evaluation import explain, views  # noqa: E402
 from alpha_core.evaluation.report import format_value, headline, metric_sections  # noqa: E402
 from alpha_core.portfolio.books import books_csv, build_books  # noqa: E402
 from alpha_core.research.pipeline import models_meta, rebook, run_experiment  # noqa: E402
-from alpha_core.runs.registry import list_runs, load_run, save_run  # noqa: E402
+from alpha_core.runs.registry import delete_run, list_runs, load_run, save_run  # noqa: E402
 from alpha_ui import nav  # noqa: E402
 
 SP500 = ROOT.parent / "shared" / "data" / "sp500_5yr.parquet"
@@ -225,6 +225,27 @@ def test_compare_metrics_diff_rename_delete(registry, tmp_path):
     at.button(key="delete_btn").click().run()
     no_errors(at)
     assert extra.run_id not in {i.run_id for i in list_runs(registry["root"])}
+
+
+def test_compare_shows_why_a_run_holding_a_ledger_is_not_deleted(registry):
+    """Deleting would lose the desk's ledger (no retrained child to take it): refused with
+    the registry's reason, the run and every ledger byte kept (issue 20)."""
+    extra = run_experiment(tiny_config(name="booked"), registry["panel"])
+    folder = save_run(extra, registry["root"])
+    ledger = folder / "ledger.jsonl"
+    ledger.write_bytes(b'{"as_of": "2025-03-28", "key": "k"}\n')
+    try:
+        at = app("pages/6_Compare.py").run()
+        at.selectbox(key="manage_run").set_value(extra.run_id).run()
+        at.checkbox(key=f"confirm_{extra.run_id}").check().run()
+        at.button(key="delete_btn").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert any("holds its lineage" in e.value for e in at.error)
+        assert ledger.read_bytes() == b'{"as_of": "2025-03-28", "key": "k"}\n'
+        assert extra.run_id in {i.run_id for i in list_runs(registry["root"])}
+    finally:  # leave the shared registry as the other tests expect it
+        ledger.unlink()
+        delete_run(extra.run_id, registry["root"])
 
 
 def test_data_page_reports_malformed_file_and_keeps_working(registry, tmp_path):

@@ -13,6 +13,7 @@ killed half-way leaves only hidden ``.tmp-``/``.trash-`` folders named after it,
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -29,25 +30,99 @@ from typing import Any
 Writer = Callable[[Path], Any]
 """Writes the content to the temporary path it is given (e.g. ``frame.write_parquet``)."""
 
+FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
+"""Errors of a write that found no room (disk full, quota exceeded)."""
+
+
+class StorageError(OSError):
+    """A write that could not complete for want of room: ``cannot write <path>: disk full``.
+
+    Raised by every writer of this module (and the ledger's append) once the partial write
+    was undone: temporary files removed, the previous file (or folder) left as it was. The
+    CLI turns it into exit code 2 and its one line.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        super().__init__(errno.ENOSPC, f"cannot write {path}: disk full")
+        self.path = Path(path)
+
+    def __str__(self) -> str:
+        return str(self.args[1])
+
+
+_RUST_FULL_DISK = tuple(f"(os error {code})" for code in FULL_DISK)
+"""How Rust libraries (polars' Parquet and CSV writers) end the message of an I/O error they
+wrap in their own exception type, with no errno attribute."""
+
+
+def is_full_disk(exc: BaseException) -> bool:
+    """True for an error saying the disk (or quota) is full: an OSError with that errno, or
+    a library's wrapped Rust I/O error (``... No space left on device (os error 28)``)."""
+    if isinstance(exc, OSError):
+        return exc.errno in FULL_DISK
+    return isinstance(exc, Exception) and str(exc).rstrip().endswith(_RUST_FULL_DISK)
+
+
+@contextmanager
+def full_disk_as(path: Path | str) -> Iterator[None]:
+    """Turn a full-disk OSError raised in the block into :class:`StorageError` for ``path``
+    (the caller undoes the partial write; a StorageError already raised passes through)."""
+    try:
+        yield
+    except StorageError:
+        raise
+    except Exception as exc:
+        if is_full_disk(exc):
+            raise StorageError(path) from exc
+        raise
+
 
 def write_atomic(path: Path, content: str | bytes | Writer) -> Path:
-    """Write ``content`` (text, bytes, or a writer callable) to ``path`` atomically."""
+    """Write ``content`` (text, bytes, or a writer callable) to ``path`` atomically.
+
+    A full disk raises :class:`StorageError` naming ``path``; the previous file stays.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        if isinstance(content, str):
-            tmp.write_text(content)
-        elif isinstance(content, bytes):
-            tmp.write_bytes(content)
-        else:
-            content(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with full_disk_as(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        tmp = Path(name)
+        try:
+            if isinstance(content, str):
+                tmp.write_text(content)
+            elif isinstance(content, bytes):
+                tmp.write_bytes(content)
+            else:
+                content(tmp)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
     return path
+
+
+def append_whole(fd: int, path: Path | str, data: bytes) -> None:
+    """Append ``data`` to the file open (for appending) as ``fd``: all of it, then ``fsync``.
+
+    The one way an append-only log grows (the desk's and the sweep's ledgers). A write that
+    fails half-way (a full disk, a signal) is undone by cutting the file back to its size
+    before, so a log never keeps part of a line; a full disk is :class:`StorageError`.
+    """
+    size = os.fstat(fd).st_size
+    try:
+        written = 0
+        while written < len(data):  # os.write may write less than asked (rarely, on signals)
+            written += os.write(fd, data[written:])
+        os.fsync(fd)
+    except BaseException as exc:
+        try:
+            os.ftruncate(fd, size)
+            os.fsync(fd)
+        except OSError:
+            pass
+        if is_full_disk(exc):
+            raise StorageError(path) from exc
+        raise
 
 
 def write_json(path: Path, payload: Any) -> Path:
@@ -84,18 +159,23 @@ def atomic_dir(final: Path) -> Iterator[Path]:
 
     The folder's name is unique (process id plus a random part), so two saves, even of the
     same name in the same microsecond, never share it; an interrupted save leaves a folder
-    that :func:`clean_orphans` removes later. ``final`` must not exist yet.
+    that :func:`clean_orphans` removes later. ``final`` must not exist yet. A full disk
+    anywhere in the block raises :class:`StorageError` naming ``final``, after the
+    temporary folder is removed (nothing of it stays visible).
     """
     final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=_owned_name(TEMP_PREFIX, final.name)))
+    with full_disk_as(final):
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=_owned_name(TEMP_PREFIX, final.name)))
     try:
         yield tmp
         if final.exists():
             raise FileExistsError(f"{final} already exists")
         os.rename(tmp, final)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if is_full_disk(exc):  # a file of the hidden folder: name the folder it was for
+            raise StorageError(final) from exc
         raise
 
 

@@ -44,11 +44,14 @@ from alpha_core.api import (
     CheckSettings,
     DeskError,
     DeskService,
+    InsideRunError,
     LedgerConflict,
+    LedgerMoved,
     OrdersError,
     PanelError,
     TicketSettings,
     check_order_settings,
+    check_outside_runs,
     closing,
     load_panel,
     parse_overrides,
@@ -58,7 +61,17 @@ from alpha_core.api import (
     write_atomic,
 )
 
-REFUSALS = (DeskError, LedgerConflict, OrdersError, PanelError, FileNotFoundError, ValueError)
+REFUSALS = (
+    DeskError,
+    LedgerConflict,
+    LedgerMoved,
+    OrdersError,
+    PanelError,
+    FileNotFoundError,
+    ValueError,
+)
+"""Refused with one line and exit code 2 (a damaged run is the registry's DamagedRunError,
+a ValueError; a full disk, StorageError, is handled by ``alpha`` itself)."""
 
 
 def _date(text: str) -> date:
@@ -176,6 +189,11 @@ def cmd_book(args: argparse.Namespace) -> int:
     written."""
     if (args.holdings is None) != (args.capital is None):
         return _fail("--holdings and --capital go together")
+    if args.out is not None:
+        try:  # before anything is booked: the CSVs never go inside a run folder
+            check_outside_runs(args.out / "book.csv", DeskService(args.artifacts).root)
+        except InsideRunError as exc:
+            return _fail(f"--out: {exc}")
     try:
         overrides = parse_overrides(",".join(args.override))
         checks = _check_settings(args.check)

@@ -24,9 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from alpha_core.api import (
+    InsideRunError,
     PanelError,
     Progress,
     RunService,
+    StorageError,
+    check_outside_runs,
     check_windows,
     default_root,
     load_panel,
@@ -108,6 +111,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 0
     try:
         out = RunService(args.artifacts).write_report(args.run_id, args.out)
+    except StorageError:
+        raise  # one line, exit 2: main()
     except (ValueError, OSError) as exc:
         return fail(f"cannot report run {args.run_id}: {exc}")
     print(out)
@@ -221,6 +226,22 @@ def listing_figures(metrics: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None, config_cls: type[RunConfig] = RunConfig) -> int:
     args = build_parser(config_cls).parse_args(argv)
+    artifacts = getattr(args, "artifacts", None)
+    if artifacts is not None and args.command != "runs":
+        try:  # a registry inside a run folder (or the default registry's) writes into it
+            check_outside_runs(artifacts / "_")
+        except InsideRunError as exc:
+            return fail(
+                f"--artifacts {artifacts} is inside the run folder {exc.folder}: only the run "
+                "registry writes there"
+            )
+    try:
+        return _dispatch(args, config_cls)
+    except StorageError as exc:  # any writer, any command: nothing half-written stays
+        return fail(str(exc))
+
+
+def _dispatch(args: argparse.Namespace, config_cls: type[RunConfig]) -> int:
     if args.command == "run":
         return cmd_run(args, config_cls)
     if args.command == "sweep":

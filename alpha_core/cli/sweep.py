@@ -19,6 +19,7 @@ from alpha_core.api import (
     MAX_WORKERS,
     SEARCH_SPACE,
     PanelError,
+    StorageError,
     SweepFile,
     SweepService,
     SweepSpec,
@@ -132,6 +133,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         )
         result = service.run(spec, panel, executor=executor, on_trial=_print_trial)
         summary = result.summary()
+    except StorageError:
+        raise  # one line, exit 2: alpha_core.cli.main
     except (ConfigError, PanelError, TaskError, OSError, ValueError, KeyError) as exc:
         return fail(flag_message(exc) if isinstance(exc, ConfigError) else str(exc))
     summary["folder"] = str(result.folder)

@@ -94,6 +94,9 @@ class SavedModel:
     sha256: str
     train_end: date
     test_start: date | None
+    sector_codes: Mapping[str, int] | None = field(default=None, repr=False)
+    """The sector codes its run learned from its data (``codes.json``); None for a run saved
+    before they were kept (the desk then numbers the history it is given)."""
 
     @property
     def label(self) -> str:
@@ -110,8 +113,13 @@ def model_sha256(folder: Path, stem: str) -> str:
         raise DeskError("model_changed", f"{exc}; the model file changed after training") from exc
 
 
-def saved_models(folder: Path, run_id: str) -> list[SavedModel]:
-    """The models of a saved run in fold order (``models/fold_NNN``, else ``model``)."""
+def saved_models(
+    folder: Path, run_id: str, sector_codes: Mapping[str, int] | None = None
+) -> list[SavedModel]:
+    """The models of a saved run in fold order (``models/fold_NNN``, else ``model``).
+
+    ``folder`` must have been checked against the run's manifest (the desk service reads it
+    through the registry first); ``sector_codes``: the run's (``codes.json``)."""
     folds = numbered_stems(folder / "models")
     where = [(folder / "models", stem) for stem in folds] or [(folder, "model")]
     out = []
@@ -128,6 +136,7 @@ def saved_models(folder: Path, run_id: str) -> list[SavedModel]:
                 model_sha256(directory, stem),
                 date.fromisoformat(str(model.meta["train_end"])),
                 date.fromisoformat(str(start)) if start else None,
+                sector_codes,
             )
         )
     return out
@@ -211,12 +220,28 @@ def decision_slice(panel: pl.DataFrame, as_of: date, bars: int) -> pl.DataFrame:
 
 
 def _recode_sectors(
-    feats: pl.DataFrame, window: pl.DataFrame, history: pl.DataFrame
+    feats: pl.DataFrame,
+    window: pl.DataFrame,
+    history: pl.DataFrame,
+    saved: Mapping[str, int] | None = None,
 ) -> pl.DataFrame:
-    """``sector_id`` as numbered over the whole history up to the decision date."""
+    """``sector_id`` as the run numbered it: its saved codes (``saved``), a sector it never
+    saw numbered after them (in order of first appearance in ``history``); a run without
+    saved codes: as numbered over the whole history up to the decision date."""
     if "sector_id" not in feats.columns:
         return feats
     local, full = sector_codes(window), sector_codes(history)
+    if saved is not None:
+        known = pl.DataFrame(
+            {"sector": list(saved), "sector_id": list(saved.values())},
+            schema={"sector": pl.Utf8, "sector_id": pl.Int32},
+        )
+        unseen = full.filter(~pl.col("sector").is_in(known["sector"].implode()))
+        start = (max(saved.values()) + 1) if saved else 0
+        unseen = unseen.with_columns(
+            (pl.int_range(pl.len(), dtype=pl.Int32) + start).alias("sector_id")
+        )
+        full = pl.concat([known, unseen])
     mapping = local.join(full, on="sector", suffix="_full")
     return feats.with_columns(
         pl.col("sector_id").replace_strict(
@@ -337,7 +362,9 @@ def make_book(
     extra = tuple(c for c in CONTEXT_FEATURES if c not in names)
     window = decision_slice(panel, as_of, lookback_bars(names + extra))
     feats = build_features(window, label=config.label, features=names + extra)
-    feats = _recode_sectors(feats, window, panel.filter(pl.col("date") <= as_of))
+    feats = _recode_sectors(
+        feats, window, panel.filter(pl.col("date") <= as_of), chosen.sector_codes
+    )
     today_feats = feats.filter(pl.col("date") == as_of)
     _check_features(today_feats, names)
     model_in = transform_features(today_feats, names, config.feature_transform)

@@ -12,12 +12,15 @@ Rules (:func:`record`):
   a forced book is appended after the first one, both are kept, and the latest line of a
   date is that date's book (:func:`current_books`).
 
-Durability: this is the one file the engine appends to instead of replacing
-(:mod:`alpha_core.base.storage` writes whole files). A line is written with a single ``write`` on
-a file opened for appending, then flushed and ``fsync``-ed, under an exclusive ``flock`` so
-two desks cannot interleave. A crash (``kill -9``) can leave only a torn last line, without
-its newline: the next append starts on a fresh line, so a torn line never corrupts the lines
-around it.
+Durability: this is a file the engine appends to instead of replacing. A line is written
+whole on a file opened for appending, then ``fsync``-ed
+(:func:`alpha_core.base.storage.append_whole`: a write cut short, e.g. by a full disk, is
+undone and raised as ``StorageError``), under an exclusive ``flock`` so two desks cannot
+interleave; the registry takes the same lock to move the ledger when its run is deleted, and
+a desk that waited for it is told so (:class:`LedgerMoved`). A crash (``kill -9``) can leave
+only a torn last line, without its newline: :func:`read_entries` ignores any line that is
+not complete JSON, and the next append starts on a fresh line, so a torn line never corrupts
+the lines around it.
 
 The file is untrusted input all the same: :func:`read_entries` skips, and reports by line
 number (:class:`SkippedLine`), every line that is not complete JSON, is nested too deeply
@@ -41,6 +44,7 @@ from typing import Any
 
 import polars as pl
 
+from alpha_core.base.storage import append_whole, full_disk_as
 from alpha_core.desk.book import Book
 
 LEDGER_FILE = "ledger.jsonl"
@@ -233,17 +237,34 @@ def _short(exc: BaseException) -> str:
 
 @contextmanager
 def _locked(path: Path) -> Iterator[int]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    new = not path.exists()
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    new = not path.exists()  # its folder must exist: a run deleted meanwhile is not recreated
+    with full_disk_as(path):
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
+        _check_still_there(fd, path)
         if new:  # the file's name must survive a crash too
             _fsync_dir(path.parent)
         yield fd
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+class LedgerMoved(ValueError):
+    """The ledger file was moved away while this desk waited for it (its run was deleted and
+    the ledger handed to the lineage's next run): book again."""
+
+
+def _check_still_there(fd: int, path: Path) -> None:
+    """Refuse to append to a ledger file that is no longer the one at ``path`` (the registry
+    moves a lineage's ledger, under this lock, when its first run is deleted)."""
+    try:
+        same = os.path.samestat(os.fstat(fd), os.stat(path))
+    except FileNotFoundError:
+        same = False
+    if not same:
+        raise LedgerMoved(f"{path} was moved (its run was deleted meanwhile): book again")
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -268,10 +289,7 @@ def _append(fd: int, path: Path, data: bytes) -> None:
             f.seek(size - 1)
             if f.read(1) != b"\n":  # a torn last line: start ours on a line of its own
                 data = b"\n" + data
-    written = 0
-    while written < len(data):  # os.write may write less than asked (rarely, on signals)
-        written += os.write(fd, data[written:])
-    os.fsync(fd)
+    append_whole(fd, path, data)  # all or nothing: a full disk leaves the ledger as it was
 
 
 def record(

@@ -81,12 +81,25 @@ class DeskService:
         return str(self.runs.meta(run_id).get("created", "")), run_id
 
     def desk_models(self, run_id: str) -> list[book_stage.SavedModel]:
-        """Every saved model of the run's lineage, oldest run and fold first."""
+        """Every saved model of the run's lineage, oldest run and fold first.
+
+        Each run is first checked whole against its manifest through the registry (every
+        table, model and sidecar: a damaged or re-signed run is refused with the registry's
+        reason, a DamagedRunError), and its models come with the codes it learned."""
         return [
             m
             for rid in self.lineage(run_id)
-            for m in book_stage.saved_models(self.runs.folder(rid), rid)
+            for m in book_stage.saved_models(
+                self.runs.verify(rid), rid, self.runs.codes(rid).get("sector_id")
+            )
         ]
+
+    def verify_lineage(self, run_id: str) -> list[str]:
+        """The run's lineage (:meth:`lineage`), each run checked against its manifest."""
+        chain = self.lineage(run_id)
+        for rid in chain:
+            self.runs.verify(rid)
+        return chain
 
     def ledger_path(self, run_id: str) -> Path:
         """The lineage's ledger: ``ledger.jsonl`` in the folder of its first run."""
@@ -281,7 +294,7 @@ class DeskService:
         ``every`` ("monthly" or "quarterly"): due only when the data reached a later month
         (quarter) than the parent's test end; None: due on any new date.
         """
-        chain = self.lineage(run_id)
+        chain = self.verify_lineage(run_id)  # a damaged run is not retrained from
         parent_id = chain[-1]
         parent = self.run_config(parent_id)
         source = data or parent.data

@@ -35,6 +35,7 @@ separators, spaces or newlines, so an id is always one plain folder name.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import json
@@ -42,7 +43,8 @@ import os
 import re
 import stat
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -50,7 +52,18 @@ from typing import Any
 
 import polars as pl
 
-from alpha_core.base.storage import Writer, atomic_dir, clean_orphans, remove_dir, write_json
+from alpha_core.base.storage import (
+    TEMP_PREFIX,
+    TRASH_PREFIX,
+    StorageError,
+    Writer,
+    atomic_dir,
+    clean_orphans,
+    full_disk_as,
+    remove_dir,
+    write_atomic,
+    write_json,
+)
 from alpha_core.models.base import load_model, numbered_stems, save_model
 from alpha_core.research.config import RunConfig
 from alpha_core.research.result import RunResult
@@ -445,6 +458,10 @@ def _read_run(run_id: str, path: Path) -> RunResult:
     def table(name: str) -> pl.DataFrame:
         return pl.read_parquet(io.BytesIO(data(f"{name}.parquet")))
 
+    # every other file of the manifest (the models, the exports, lineage.json) is checked
+    # too, before a model library sees a byte: a model re-signed with a consistent sidecar
+    # still disagrees with the manifest
+    _verify(run_id, path, files, [n for n in files if not n.endswith(".parquet")])
     config = RunConfig.from_dict(json.loads(data("config.json")))
     tables = {t: table(t) for t in TABLES}
     optional = {t: table(t) if (path / f"{t}.parquet").exists() else None for t in OPTIONAL_TABLES}
@@ -462,6 +479,39 @@ def _read_run(run_id: str, path: Path) -> RunResult:
         run_id=run_id,
         **tables,
     )
+
+
+def _verify(run_id: str, path: Path, files: dict[str, Any], names: list[str]) -> None:
+    """Check the size and sha256 of each of ``names`` against the manifest ``files``."""
+    for name in names:
+        entry = files.get(name)
+        if not isinstance(entry, dict):
+            continue
+        try:
+            raw = (path / name).read_bytes()
+        except OSError as exc:
+            raise DamagedRunError(run_id, f"{name} cannot be read ({_first_line(exc)})") from None
+        if len(raw) != entry.get("bytes"):
+            raise DamagedRunError(
+                run_id, f"{name} has {len(raw):,} bytes, not the {entry.get('bytes')} saved"
+            )
+        if entry.get("sha256") != hashlib.sha256(raw).hexdigest():
+            raise DamagedRunError(run_id, f"{name}: checksum mismatch (altered since saved)")
+
+
+def verify_run(run_id: str, root: Path | None = None) -> Path:
+    """Check every file of a saved run against its manifest (presence, size and sha256: the
+    tables, the config, the models and their sidecars, the exports); returns the run's
+    folder. What the desk calls before it trusts a run's files. Raises RunNotFoundError or
+    :class:`DamagedRunError` naming the first file that disagrees. A run saved before
+    manifests existed passes with its structure checked only."""
+    path = run_dir(run_id, root)
+    try:
+        files = _check_files(path, _json_object(path / META))
+    except _Problem as problem:
+        raise DamagedRunError(run_id, str(problem)) from None
+    _verify(run_id, path, files, sorted(files))
+    return path
 
 
 def read_file(run_id: str, name: str, root: Path | None = None) -> bytes:
@@ -557,19 +607,230 @@ def write_notes(run_id: str, note: str, tags: list[str], root: Path | None = Non
     write_json(path / NOTES, {"note": note, "tags": clean})
 
 
+LEDGER_FILE = "ledger.jsonl"
+"""The desk's ledger, in the folder of its lineage's first run (outside the manifest)."""
+LINEAGE_FILE = "lineage.json"
+"""A retrained run's parent (``{"parent": run_id, "first": run_id, ...}``; in its manifest)."""
+
+
+class DeleteRefused(ValueError):
+    """A run the registry will not delete: deleting it would lose data (the message says
+    which and what to do)."""
+
+
 def delete_run(run_id: str, root: Path | None = None) -> None:
     """Delete a run folder, readable or damaged: renamed aside first, then removed.
 
+    A run of a lineage (the desk's retrainings) is cut out of it first: its children get
+    its parent (``lineage.json``, manifest updated); when it is a lineage's first run, its
+    retrained child becomes the first and takes the lineage's ledger (``ledger.jsonl``, byte
+    for byte, under the ledger's lock, before anything is removed). A first run holding a
+    ledger with no child to take it, or with several children (which one would keep the
+    ledger?), is refused (:class:`DeleteRefused`), as is one whose child cannot be updated.
+
     Raises ValueError for an invalid id and RunNotFoundError when there is no such folder
-    (e.g. deleted concurrently).
+    (e.g. deleted concurrently); a full disk while moving the ledger is
+    :class:`~alpha_core.base.storage.StorageError` with nothing changed.
     """
     if not is_run_id(run_id):
         raise ValueError(f"invalid run id: {run_id!r}")
-    path = (root or default_root()) / run_id
+    root = root or default_root()
+    path = root / run_id
+    if not path.is_dir():
+        raise RunNotFoundError(f"no run {run_id!r} in {root}")
+    with _ledger_lock(path / LEDGER_FILE) as ledger:
+        _cut_from_lineage(run_id, root, ledger)
+        try:
+            remove_dir(path)  # under the ledger's lock: a waiting desk sees it moved
+        except FileNotFoundError:
+            raise RunNotFoundError(f"no run {run_id!r} in {root}") from None
+
+
+@contextmanager
+def _ledger_lock(path: Path) -> Iterator[bytes]:
+    """The ledger's bytes under its exclusive lock (the desk's appends take the same
+    ``flock``; see :mod:`alpha_core.desk.ledger`). The file is created (empty) when absent,
+    so a desk cannot start a ledger in the folder while it is being deleted; an empty one
+    created here is removed again if the folder stays."""
+    existed = path.exists()
     try:
-        remove_dir(path)
-    except FileNotFoundError:
-        raise RunNotFoundError(f"no run {run_id!r} in {path.parent}") from None
+        with full_disk_as(path):
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except FileNotFoundError:  # its folder deleted meanwhile
+        raise RunNotFoundError(f"no run {path.parent.name!r} in {path.parent.parent}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield path.read_bytes()
+    finally:
+        try:
+            if not existed and os.fstat(fd).st_size == 0:
+                path.unlink(missing_ok=True)  # gone with the folder, or the delete refused
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+
+def _lineages(root: Path) -> dict[str, dict[str, Any]]:
+    """``lineage.json`` of every run folder that has one, by run id (unreadable ones left
+    out: they point at nothing)."""
+    out = {}
+    for path in root.glob(f"*/{LINEAGE_FILE}"):
+        try:
+            payload = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            continue
+        if isinstance(payload, dict) and isinstance(payload.get("parent"), str):
+            out[path.parent.name] = payload
+    return out
+
+
+def _cut_from_lineage(run_id: str, root: Path, ledger: bytes | None) -> None:
+    """Re-point the lineage files at ``run_id`` to the runs that stay (see :func:`delete_run`)."""
+    lineages = _lineages(root)
+    children = sorted(c for c, lin in lineages.items() if lin["parent"] == run_id and c != run_id)
+    parent = lineages.get(run_id, {}).get("parent")
+    if parent is not None and parent != run_id:  # a later run: its children get its parent
+        if ledger:  # not where a ledger lives; keep it rather than lose it
+            raise DeleteRefused(
+                f"run {run_id} is a retraining but holds a ledger ({LEDGER_FILE}); move it to "
+                "its lineage's first run before deleting"
+            )
+        for child in children:
+            _write_lineage(root, child, {**lineages[child], "parent": parent})
+        return
+    if not ledger:
+        for child in children:  # each becomes the first of its own lineage
+            _promote(root, child, lineages)
+        return
+    if not children:
+        books = ledger.count(b"\n")
+        raise DeleteRefused(
+            f"run {run_id} holds its lineage's ledger ({books} lines) and has no "
+            "retrained child to take it: retrain it first (alpha retrain), or keep the run"
+        )
+    if len(children) > 1:
+        raise DeleteRefused(
+            f"run {run_id} holds its lineage's ledger and has {len(children)} retrained "
+            f"children ({', '.join(children)}): delete all but the one to keep it first"
+        )
+    heir = children[0]
+    target = root / heir / LEDGER_FILE
+    if target.exists():
+        held = target.read_bytes()
+        if held and not ledger.startswith(held):  # not a copy left by an interrupted delete
+            raise DeleteRefused(
+                f"run {run_id}'s ledger cannot move to its child {heir}: {heir} holds a "
+                f"different {LEDGER_FILE}"
+            )
+    write_atomic(target, ledger)
+    if target.read_bytes() != ledger:
+        raise StorageError(target)
+    _promote(root, heir, lineages)
+
+
+def _promote(root: Path, run_id: str, lineages: dict[str, dict[str, Any]]) -> None:
+    """``run_id`` becomes the first run of its lineage: its ``lineage.json`` goes, and its
+    descendants name it as their ``first``."""
+    old_first = lineages[run_id].get("first")
+    _write_lineage(root, run_id, None)
+    for other, lineage in lineages.items():
+        stale = other != run_id and old_first is not None and lineage.get("first") == old_first
+        if stale and _descends(other, run_id, lineages):
+            _write_lineage(root, other, {**lineage, "first": run_id})
+
+
+def _descends(run_id: str, ancestor: str, lineages: dict[str, dict[str, Any]]) -> bool:
+    seen = set()
+    while run_id in lineages and run_id not in seen:
+        seen.add(run_id)
+        run_id = lineages[run_id]["parent"]
+        if run_id == ancestor:
+            return True
+    return False
+
+
+def _write_lineage(root: Path, run_id: str, payload: dict[str, Any] | None) -> None:
+    """Replace (or, with None, remove) a run's ``lineage.json`` and its manifest entry.
+
+    Each file is replaced atomically; the new ``lineage.json`` is in place before the
+    manifest names its checksum (a removal drops the entry first), so a crash between the
+    two leaves at worst a lineage file the manifest disagrees with, which a load reports.
+    """
+    folder = root / run_id
+    try:
+        meta = _json_object(folder / META)
+    except _Problem as problem:
+        raise DeleteRefused(f"the lineage's run {run_id} cannot be updated: {problem}") from None
+    files = meta.get("files")
+    manifest = dict(files) if isinstance(files, dict) else None
+    if payload is None:
+        if manifest is not None and LINEAGE_FILE in manifest:
+            del manifest[LINEAGE_FILE]
+            write_json(folder / META, {**meta, "files": manifest})
+        (folder / LINEAGE_FILE).unlink(missing_ok=True)
+        return
+    raw = json.dumps(payload, indent=2, sort_keys=True).encode()
+    write_atomic(folder / LINEAGE_FILE, raw)
+    if manifest is not None and LINEAGE_FILE in manifest:
+        manifest[LINEAGE_FILE] = {"bytes": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
+        write_json(folder / META, {**meta, "files": manifest})
+
+
+SIDE_FILES = ("report.html",)
+"""Files a front end may add to a run folder after its save, outside the manifest (through
+:func:`write_side_file`; the notes and the SHAP cache have their own writers)."""
+
+
+def write_side_file(run_id: str, name: str, content: str | bytes, root: Path | None = None) -> Path:
+    """Write one of :data:`SIDE_FILES` into a saved run's folder (atomically); returns it."""
+    if name not in SIDE_FILES:
+        raise ValueError(f"{name!r} is not a file a run may get after its save")
+    path = run_dir(run_id, root)
+    if not (path / META).is_file():
+        raise RunNotFoundError(f"no run {run_id!r} in {path.parent}")
+    return write_atomic(path / name, content)
+
+
+class InsideRunError(ValueError):
+    """A file a command was asked to write inside a run folder (only the registry writes
+    there); ``folder`` is that run folder."""
+
+    def __init__(self, message: str, folder: Path) -> None:
+        super().__init__(message)
+        self.folder = folder
+
+
+def check_outside_runs(target: Path, root: Path | None = None) -> Path:
+    """``target`` when it lies outside every run folder (:func:`run_folder_of`), else
+    :class:`InsideRunError` naming the run."""
+    folder = run_folder_of(target, root)
+    if folder is not None:
+        raise InsideRunError(
+            f"{target} is inside the run folder {folder}: only the run registry writes there; "
+            "choose a path outside it",
+            folder,
+        )
+    return Path(target)
+
+
+def run_folder_of(target: Path, root: Path | None = None) -> Path | None:
+    """The run folder (or registry entry) ``target`` lies inside, else None: where no
+    command may write except through this registry.
+
+    ``target`` (symlinks resolved) is inside a folder of the registry ``root`` that holds a
+    run's ``meta.json`` or ``config.json`` (a run, damaged or not) or is a save or delete in
+    progress (``.tmp-``/``.trash-``), or below a folder holding both (a run of any registry).
+    """
+    target = Path(target).expanduser().resolve()
+    top = (root or default_root()).expanduser().resolve()
+    for folder in target.parents:
+        in_registry = folder.parent == top
+        if in_registry and folder.name.startswith((TEMP_PREFIX, TRASH_PREFIX)):
+            return folder
+        marks = [(folder / name).is_file() for name in (META, "config.json")]
+        if all(marks) or (in_registry and any(marks)):
+            return folder
+    return None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -12,6 +12,7 @@ visible; the SHAP cache, a recomputable cache, is added afterwards (see
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -28,6 +29,7 @@ from alpha_core.data.demo import DEMO_SOURCE_LABEL
 from alpha_core.data.panel import PanelError, load_panel, panel_fingerprint
 from alpha_core.evaluation import explain as explain_stage
 from alpha_core.evaluation import html_report
+from alpha_core.features.library import sector_codes
 from alpha_core.portfolio.books import books_csv
 from alpha_core.research.config import FAMILY_FIELDS, RunConfig
 from alpha_core.research.pipeline import rebook, run_experiment, run_feature_frame
@@ -35,11 +37,13 @@ from alpha_core.research.result import RunResult
 from alpha_core.runs.registry import (
     Listing,
     RunInfo,
+    check_outside_runs,
     default_root,
     delete_run,
     list_runs,
     load_run,
     read_config,
+    read_file,
     read_meta,
     read_notes,
     read_table,
@@ -47,7 +51,9 @@ from alpha_core.runs.registry import (
     run_dir,
     save_run,
     scan_runs,
+    verify_run,
     write_notes,
+    write_side_file,
 )
 
 Export = Callable[[RunResult], Writer]
@@ -63,6 +69,28 @@ ON_REQUEST: dict[str, Export] = {
 """Exports written only when asked (``train_and_save(exports=...)``, ``alpha run
 --export-csv``): every prediction as CSV is most of a large run's bytes (Parquet stays the
 store; the Books page offers the CSV as a download)."""
+
+
+CODES_FILE = "codes.json"
+"""What a run learned from its data besides its models: ``{"sector_id": {sector: code}}``,
+the sector codes numbered over the run's whole panel (first appearance). Saved with the run
+(in its manifest) so the desk codes new bars as the run did, whatever history it is given."""
+
+
+def codes_writer(panel: pl.DataFrame) -> Writer:
+    """Writer of a run's :data:`CODES_FILE` from the panel it was trained on."""
+    codes = sector_codes(panel)
+    payload = {"sector_id": dict(zip(codes["sector"], codes["sector_id"], strict=True))}
+    text = json.dumps(payload, indent=2, sort_keys=True)
+    return lambda path: Path(path).write_text(text)
+
+
+def read_codes(raw: bytes | None) -> dict[str, dict[str, int]]:
+    """The mappings of a run's :data:`CODES_FILE` (empty for a run saved before it)."""
+    if raw is None:
+        return {}
+    payload = json.loads(raw)
+    return {k: {str(n): int(c) for n, c in v.items()} for k, v in payload.items()}
 
 
 class Lineage(Protocol):
@@ -153,10 +181,13 @@ class RunService:
         unknown = [name for name in exports if name not in ON_REQUEST]
         if unknown:
             raise ValueError(f"unknown export {unknown[0]!r}; use one of {', '.join(ON_REQUEST)}")
+        if panel is None:
+            panel = load_panel(config.data, metadata=config.metadata)
         result = self.train(config, panel, feats=feats, on_progress=on_progress)
         on_progress(Progress("saving", 1.0))
         meta = {"data": config.data, "data_label": data_label or source_label(config.data)}
         files = {name: export(result) for name, export in EXPORTS.items()}
+        files[CODES_FILE] = codes_writer(panel)
         files.update({name: ON_REQUEST[name](result) for name in exports})
         if lineage is not None:
             files[lineage.FILE] = lineage.write_lineage
@@ -237,8 +268,12 @@ class RunService:
         return html_report.render(result, meta, fingerprint)
 
     def write_report(self, run_id: str, out: Path | None = None) -> Path:
-        """Write :meth:`report_html` to ``out`` (default ``<run folder>/report.html``)."""
-        out = Path(out) if out is not None else self.folder(run_id) / "report.html"
+        """Write :meth:`report_html` to ``out`` (default ``<run folder>/report.html``, through
+        the registry). An ``out`` inside any run folder is refused (InsideRunError, a
+        ValueError): only the registry writes there."""
+        if out is None:
+            return write_side_file(run_id, "report.html", self.report_html(run_id), self.root)
+        out = check_outside_runs(Path(out), self.root)
         write_atomic(out, self.report_html(run_id))
         return out
 
@@ -280,6 +315,22 @@ class RunService:
 
     def meta(self, run_id: str) -> dict[str, Any]:
         return read_meta(run_id, self.root)
+
+    def verify(self, run_id: str) -> Path:
+        """Check every file of the run against its manifest; its folder (or DamagedRunError)."""
+        return verify_run(run_id, self.root)
+
+    def file(self, run_id: str, name: str) -> bytes | None:
+        """One file of the run's manifest, checked against it (missing or altered: a
+        DamagedRunError); None when the manifest does not list it (a file added later is
+        not the run's)."""
+        if name not in (self.meta(run_id).get("files") or {}):
+            return None
+        return read_file(run_id, name, self.root)
+
+    def codes(self, run_id: str) -> dict[str, dict[str, int]]:
+        """The codes the run learned from its data (:data:`CODES_FILE`; {} for older runs)."""
+        return read_codes(self.file(run_id, CODES_FILE))
 
     def rename(self, run_id: str, name: str) -> None:
         rename_run(run_id, name, self.root)

@@ -41,7 +41,13 @@ import polars as pl
 
 from alpha_core.base.executor import Executor, SerialExecutor, Task
 from alpha_core.base.settings import ConfigError, replace_paths
-from alpha_core.base.storage import atomic_dir, write_atomic, write_json
+from alpha_core.base.storage import (
+    append_whole,
+    atomic_dir,
+    full_disk_as,
+    write_atomic,
+    write_json,
+)
 from alpha_core.data.panel import load_panel
 from alpha_core.models.base import sharing_fits
 from alpha_core.research.config import RunConfig
@@ -239,10 +245,13 @@ def _repair(path: Path) -> None:
 
 def _append(path: Path, entry: dict[str, Any]) -> None:
     """Append one line durably (the ledger, like the desk's, is an append-only log)."""
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(entry, sort_keys=True) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
+    data = (json.dumps(entry, sort_keys=True) + "\n").encode()
+    with full_disk_as(path):
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        append_whole(fd, path, data)  # a full disk leaves the ledger as it was
+    finally:
+        os.close(fd)
 
 
 def ledger_entry(spec: SweepSpec, k: int, folder: Path) -> dict[str, Any]:
