@@ -378,7 +378,7 @@ class TestFullDisk:
 
         monkeypatch.setattr(os, "replace", full_for_orders)
         argv = ["book", "--run", run_id, "--data", CONTINUED, "--artifacts", str(service.root),
-                "--as-of", "2025-03-31", "--holdings", str(holdings), "--capital", "1000000",
+                "--as-of", "2025-03-31", "--holdings", str(holdings), "--capital", "100000",
                 "--out", str(out), "--no-record"]  # fmt: skip
         assert main(argv) == 2
         monkeypatch.undo()
