@@ -7,7 +7,8 @@ Two panels, each in the same bench run as Qlib 0.9.7's Alpha158 + LightGBM workf
    the validation window; test 2016-07-01 .. 2018-01-31; bad bars dropped);
 2. a synthetic random-walk panel of ``--assets`` (600) names x ``--years`` (12) years
    (``bench_scale.synthetic_panel``, ending 2018-01-31): train from its start to 2016-06-30,
-   validation its last six months, test 2016-07-01 .. 2018-01-31. It holds no signal (rank
+   validation its last six months, test 2016-07-01 .. 2018-01-24 (Qlib's backtest needs bars
+   after its test window). It holds no signal (rank
    IC near 0): it measures CPU and memory at the size of a long, wide universe.
 
 For each: ``alpha run --json --cost-bps 5 --no-explain`` with the flags above as one process
@@ -49,11 +50,18 @@ SP500_SPLIT = [
     "--train-start", "2013-03-01", "--train-end", "2016-06-15",
     "--test-start", "2016-07-01", "--test-end", "2018-01-31", "--on-bad-bars", "drop",
 ]  # fmt: skip
-SYNTHETIC_SPLIT = ["--train-end", "2016-06-30", "--test-start", "2016-07-01"]
+SYNTHETIC_SPLIT = [
+    "--train-end",
+    "2016-06-30",
+    "--test-start",
+    "2016-07-01",
+    "--test-end",
+    "2018-01-24",
+]
 SYNTHETIC_SEGMENTS = {
     "train": ["2006-01-01", "2015-12-31"],
     "valid": ["2016-01-01", "2016-06-30"],
-    "test": ["2016-07-01", "2018-01-31"],
+    "test": ["2016-07-01", "2018-01-24"],  # Qlib's backtest needs a bar after the test
 }
 
 
