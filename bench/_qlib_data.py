@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import time
@@ -81,9 +82,15 @@ def run_qlib_workflow(
         argv += [] if cost_bps is None else ["--cost-bps", str(cost_bps)]
         argv += [] if segments is None else ["--segments", json.dumps(segments)]
         env = {**os.environ, "MLFLOW_ALLOW_FILE_STORE": "true"}
-        t0 = time.perf_counter()
-        res = subprocess.run(argv, capture_output=True, text=True, cwd=tmp, env=env, check=False)
-        wall = time.perf_counter() - t0
+        for _ in range(2):  # mlflow's file store sometimes reads a metric file being written
+            t0 = time.perf_counter()
+            res = subprocess.run(
+                argv, capture_output=True, text=True, cwd=tmp, env=env, check=False
+            )
+            wall = time.perf_counter() - t0
+            if "is malformed. No data found" not in res.stderr:
+                break
+            shutil.rmtree(Path(tmp) / "mlruns", ignore_errors=True)
     if res.returncode != 0:
         raise RuntimeError(f"Qlib's workflow failed:\n{res.stderr[-3000:]}")
     out = json.loads(res.stdout.strip().splitlines()[-1])
