@@ -29,6 +29,7 @@ from alpha_core.portfolio.books import books_csv, build_books  # noqa: E402
 from alpha_core.research.pipeline import models_meta, rebook, run_experiment  # noqa: E402
 from alpha_core.runs.registry import delete_run, list_runs, load_run, save_run  # noqa: E402
 from alpha_ui import nav  # noqa: E402
+from alpha_ui.text import shown as as_read  # noqa: E402
 
 SP500 = ROOT.parent / "shared" / "data" / "sp500_5yr.parquet"
 PAGES = tuple(page.path for page in nav.PAGES)
@@ -98,7 +99,7 @@ def test_home_shows_dataset_and_current_run_metrics(registry):
     assert not top.costs
     assert metric(at, "Sharpe") == format_value(run.metrics["sharpe"], "num")
     assert metric(at, "Annual return") == format_value(run.metrics["cagr"], "pct")
-    assert any(c.value == "Headline: no costs modelled\\: gross figures" for c in at.caption)
+    assert "Headline: no costs modelled: gross figures" in [as_read(c.value) for c in at.caption]
     shown = at.dataframe[0].value
     assert shown["n_assets"].sum() == panel["asset"].n_unique()
 
