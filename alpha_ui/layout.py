@@ -230,6 +230,6 @@ def headline(metrics: dict[str, Any]) -> None:
     top = run_headline(metrics)
     st.caption(f"Headline: {plain(top.basis)}")
     for col, figure in zip(st.columns(len(top.figures)), top.figures, strict=True):
-        col.metric(figure.label, figure.display)
+        col.metric(plain(figure.label), figure.display)
         if figure.beside:
             col.caption(plain(figure.beside))

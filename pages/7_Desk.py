@@ -182,7 +182,7 @@ if raw:
         layout.table(trade.tickets, hide_index=True, key="desk_tickets")
         st.caption(plain(summary_text(trade.summary)))
         st.download_button(
-            f"Download the orders ({file_format} CSV)",
+            f"Download the orders ({plain(file_format)} CSV)",
             trade.file(file_format),
             file_name=f"orders_{run_id}_{book.as_of}.csv",
             mime="text/csv",

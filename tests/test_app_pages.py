@@ -78,7 +78,7 @@ def no_errors(at: AppTest) -> None:
 
 
 def metric(at: AppTest, label: str) -> str:
-    return next(m.value for m in at.metric if m.label == label)
+    return next(m.value for m in at.metric if as_read(m.label) == label)
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -28,7 +28,7 @@ from alpha_core.evaluation.report import (
     sections_table,
 )
 from alpha_core.research.pipeline import rebook
-from alpha_ui.text import plain
+from alpha_ui.text import plain, shown
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -290,7 +290,7 @@ def app(root: Path, page: str, run_id: str | None, monkeypatch):
 
 
 def tiles(at) -> list[tuple[str, str]]:
-    return [(m.label, m.value) for m in at.metric]
+    return [(shown(m.label), m.value) for m in at.metric]  # labels as a reader sees them
 
 
 @pytest.mark.parametrize("page", ["app.py", "pages/3_Performance.py", "pages/5_Books.py"])

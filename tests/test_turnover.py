@@ -20,6 +20,7 @@ from alpha_core.portfolio.books import build_books
 from alpha_core.portfolio.turnover import smooth_predictions
 from alpha_core.research.pipeline import rebook
 from alpha_core.stats import returns as stats
+from alpha_ui.text import shown  # labels as a reader sees them
 
 
 def random_preds(n_assets: int = 20, n_days: int = 30, seed: int = 3) -> pl.DataFrame:
@@ -272,7 +273,7 @@ def test_books_page_shows_net_figures_of_the_rebook(tiny_run, monkeypatch):
     monkeypatch.setenv("ALPHA_LAB_NO_FIRST_RUN", "1")
     at = books_page(root, result.run_id).run()
     assert not at.exception and not at.error
-    cards = {m.label: m.value for m in at.metric}
+    cards = {shown(m.label): m.value for m in at.metric}
     m = result.metrics
     assert list(cards)[0] == "Net Sharpe"  # net first, gross beside it
     assert cards["Net Sharpe"] == format_value(m["sharpe_net"], "num")
