@@ -264,3 +264,17 @@ def test_racing_candidates_stop_losers_at_the_rung_and_keep_the_choice(monkeypat
                 f["best_iteration"],
                 f["valid_rank_ic"],
             )
+
+
+def test_progress_names_each_candidate_and_moves_while_it_trains(monkeypatch, feats):
+    """The bar moves through the candidates' fits (not 0% until the refit) and names the
+    candidate being trained, i of n."""
+    monkeypatch.setattr(selection, "CANDIDATES", TWO)
+    events = []
+    selection.choose(config(), feats, FEATURE_NAMES, on_progress=events.append)
+    picked = [e for e in events if e.stage == "selecting"]
+    texts = [e.text() for e in picked]
+    assert any(t.startswith("selecting: candidate 1/2 (a raw)") for t in texts)
+    assert any(t.startswith("selecting: candidate 2/2") and "trees" in t for t in texts)
+    fractions = [e.fraction for e in picked]
+    assert fractions == sorted(fractions) and fractions[-1] > 0.5 > fractions[0]

@@ -36,6 +36,7 @@ from alpha_core.research.config import RunConfig
 from alpha_core.research.result import RunResult, models_meta
 from alpha_core.research.selection import (
     OPTIMIZER_FIELDS,
+    SELECTION_SPAN,
     TURNOVER_FIELDS,
     Choice,
     choose,
@@ -144,7 +145,8 @@ def run_experiment(
 
     t0 = time.perf_counter()
     trained = choice.config if choice else config
-    models, preds, folds = run_folds(trained, model_feats, names, on_progress)
+    after = sum(SELECTION_SPAN) if choice else 0.05  # the refit follows the candidates
+    models, preds, folds = run_folds(trained, model_feats, names, on_progress, after, 0.95 - after)
     timings["model"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

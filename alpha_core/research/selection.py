@@ -39,6 +39,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -236,8 +237,9 @@ def choose(
     race = config.select_race and config.select == "valid" and len(candidates) > 1
     with shared, racing(config.model_type, RACE_RUNG) if race else nullcontext():
         for k, candidate in enumerate(candidates):
-            on_progress(Progress("selecting", 0.05 * k / len(candidates), k, len(candidates)))
-            row, score, refit_params = _score(candidate, config, fit, valid, names)
+            progress = _candidate_progress(on_progress, k, candidates)
+            progress(0, 0)
+            row, score, refit_params = _score(candidate, config, fit, valid, names, progress)
             rows.append(row)
             scores.append(score)
             params.append(refit_params)
@@ -434,19 +436,42 @@ def _refit(config: RunConfig, candidate: Candidate, params: Any) -> RunConfig:
     return config if params is None else config.with_params(params)
 
 
+SELECTION_SPAN = (0.05, 0.55)
+"""Where the candidates' fits sit on a run's progress bar (start, width): most of a selecting
+run's time, so the bar and its time-left estimate move while they train."""
+
+
+def _candidate_progress(
+    on_progress: OnProgress, k: int, candidates: tuple[Candidate, ...]
+) -> Callable[[int, int], None]:
+    """Progress of candidate ``k``'s fit, ``(trees done, trees at most)``, naming it."""
+    start, width = SELECTION_SPAN
+    n, name = len(candidates), candidates[k].name
+
+    def progress(step: int, total: int) -> None:
+        done = (k + (step / total if total else 0.0)) / n
+        trees = f", {step}/{total} trees" if total else ""
+        message = f"selecting: candidate {k + 1}/{n} ({name}){trees}"
+        on_progress(Progress("selecting", start + width * done, k, n, step, total, message))
+
+    return progress
+
+
 def _score(
     candidate: Candidate,
     config: RunConfig,
     fit: pl.DataFrame,
     valid: pl.DataFrame,
     names: tuple[str, ...],
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[dict[str, Any], Any, Any]:
     """The candidate's row of the table, its validation scores and its refit parameters."""
     t0 = time.perf_counter()
     train = transform_label(fit, candidate.label_transform)
     model = fit_model(
-        train, names, candidate.params, config.seed, model_type=config.model_type, valid=valid
-    )
+        train, names, candidate.params, config.seed, progress,
+        model_type=config.model_type, valid=valid,
+    )  # fmt: skip
     scores = model.valid_predictions()
     scores = model.predict(valid) if scores is None else scores
     ties = tie_summary(valid["date"], scores)
