@@ -21,6 +21,7 @@ from alpha_core.data.quality import QualityReport, check_quality
 from alpha_core.desk.book import BOOK_ROW_COLUMNS, DeskError
 from alpha_core.desk.checks import CHECKS, CheckSettings, ChecksRefused, parse_overrides
 from alpha_core.desk.corporate import CorporateActionsError, read_actions
+from alpha_core.desk.fills import FillsError, read_fills
 from alpha_core.desk.ledger import LedgerConflict, LedgerMoved
 from alpha_core.desk.orders import (
     OrdersError,
@@ -73,11 +74,13 @@ __all__ = [
     "ChecksRefused",
     "CorporateActionsError",
     "FORMATS",
+    "FillsError",
     "ORDER_TYPES",
     "TICKET_COLUMNS",
     "TicketSettings",
     "parse_overrides",
     "read_actions",
+    "read_fills",
     "summary_text",
     "Cancelled",
     "DEFAULT_TIMEOUT",

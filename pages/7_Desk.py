@@ -98,6 +98,7 @@ st.caption(
     f"{plain(book.data_fingerprint)}, config {plain(book.config_hash)}; "
     f"{book.scores.height:,} assets scored."
 )
+st.caption(f"Execution: {plain(book.execution_text)}.")
 for label, names in (("Dropped out", book.dropped), ("New", book.new),
                      ("Not scorable", book.unscorable)):  # fmt: skip
     if names:
@@ -212,6 +213,11 @@ ledger_file = service.ledger_path(run_id)
 stamp = ledger_file.stat().st_mtime_ns if ledger_file.exists() else 0
 report = _monitor(str(service.root), run_id, data, stamp)
 st.subheader("Live track record")
+st.caption(
+    "Paper record: the ledger's books earning the run's label returns (the band and the decay "
+    "table). The record from fills and positions follows it when fills are recorded "
+    "(`alpha fills`)."
+)
 if report.band.height:
     band = report.band.to_pandas()
     area = alt.Chart(band).mark_area(opacity=0.25).encode(
@@ -230,6 +236,14 @@ if report.band.height:
 else:
     st.info("No realised live day yet: record books in the ledger as new bars arrive.")
 layout.table(report.decay, hide_index=True, key="desk_decay")
+if report.positions:
+    live = report.positions
+    st.markdown(
+        f"**Record from fills and positions**: {plain(live['n_fills'])} fills, P&L net of the "
+        f"traded costs {live['pnl_net']:,.2f} (costs {live['costs']:,.2f}); gross "
+        f"{live['gross']:,.2f}, net {live['net']:,.2f}, cash {live['cash']:,.2f}"
+    )
+    layout.table(pl.DataFrame(live["daily"]), hide_index=True, key="desk_fills_daily")
 if report.reasons:
     st.warning(f"Retrain recommended: {plain('; '.join(report.reasons))}")
 else:

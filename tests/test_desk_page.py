@@ -66,6 +66,8 @@ def test_desk_page_book_orders_ledger(desk_app, continued_panel):
     expected = book.rows.filter(pl.col("side") == "long")
     assert shown_long["asset"].tolist() == expected["asset"].to_list()
     assert shown_long["weight"].tolist() == pytest.approx(expected["weight"].to_list())
+    execution = f"Execution: {plain(book.execution_text)}."  # the convention is stated
+    assert any(execution == c.value for c in at.caption)
 
     holdings = "asset,quantity\nQNTX,100\nHRBK,-50\n"
     at.text_area(key="desk_holdings").set_value(holdings)

@@ -29,6 +29,7 @@ import json
 import math
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,20 @@ def add_parsers(sub: Any) -> None:
     """Add the desk's subcommands to ``alpha``'s subparsers."""
     book = sub.add_parser("book", help="tomorrow's book (and orders) from a saved run")
     _common(book)
+    add_book_flags(book)
+    book.add_argument("--out", type=Path, default=None, help="write the book/orders CSVs here")
+    book.add_argument("--force", action="store_true", help="record a conflicting book too")
+    book.add_argument("--no-record", action="store_true", help="do not append to the ledger")
+    monitor = sub.add_parser("monitor", help="live track record, decay and drift of a run")
+    _common(monitor)
+    retrain = sub.add_parser("retrain", help="a child run trained on the newest data")
+    _common(retrain)
+    retrain.add_argument("--every", choices=tuple(RETRAIN_EVERY), default=None)
+    retrain.add_argument("--no-explain", action="store_true", help="skip the SHAP cache")
+
+
+def add_book_flags(book: argparse.ArgumentParser) -> None:
+    """The flags of a book and its orders (``alpha book`` and ``alpha day``)."""
     book.add_argument("--as-of", type=_date, default=None, help="decision date (default: last)")
     book.add_argument(
         "--today", type=_date, default=None, help="refuse data older than this (1 session)"
@@ -106,9 +121,6 @@ def add_parsers(sub: Any) -> None:
     book.add_argument("--capital", type=float, default=None, help="capital the weights size")
     book.add_argument("--lot-size", type=float, default=1.0, help="round targets to lots")
     book.add_argument("--min-trade", type=float, default=0.0, help="smallest order notional")
-    book.add_argument("--out", type=Path, default=None, help="write the book/orders CSVs here")
-    book.add_argument("--force", action="store_true", help="record a conflicting book too")
-    book.add_argument("--no-record", action="store_true", help="do not append to the ledger")
     book.add_argument(
         "--override", action="append", default=[], metavar="CHECK[,CHECK]",
         help=f"let orders through these pre-trade checks ({', '.join(CHECKS[1:])}); "
@@ -129,12 +141,6 @@ def add_parsers(sub: Any) -> None:
     book.add_argument("--account", default="", help="broker account written on each order")
     book.add_argument("--format", choices=FORMATS, default="generic",
                       help="the orders file: generic or ibkr-basket")  # fmt: skip
-    monitor = sub.add_parser("monitor", help="live track record, decay and drift of a run")
-    _common(monitor)
-    retrain = sub.add_parser("retrain", help="a child run trained on the newest data")
-    _common(retrain)
-    retrain.add_argument("--every", choices=tuple(RETRAIN_EVERY), default=None)
-    retrain.add_argument("--no-explain", action="store_true", help="skip the SHAP cache")
 
 
 def _fail(message: str) -> int:
@@ -183,70 +189,99 @@ def _ticket_settings(args: argparse.Namespace) -> TicketSettings:
     return TicketSettings(order_type=args.order_type, account=args.account, **offset)
 
 
-def cmd_book(args: argparse.Namespace) -> int:
-    """Every input is checked before any work, the pre-trade checks run once the orders are
-    formed, and the ledger is appended only once they pass: a refusal leaves nothing
-    written."""
+@dataclass
+class Booked:
+    """What booking did: the book, its checked orders (None without holdings), the
+    corporate actions applied and the panel the book was formed on (after them)."""
+
+    book: Any
+    trade: Any
+    applied: list[dict[str, Any]]
+    panel: pl.DataFrame
+
+
+def check_out(out: Path | None, artifacts: Path | None) -> None:
+    """Refuse an ``--out`` folder inside a run folder (InsideRunError), before any work."""
+    if out is not None:
+        check_outside_runs(out / "book.csv", DeskService(artifacts).root)
+
+
+def book_and_trade(
+    args: argparse.Namespace, service: DeskService, *, record: bool = True, force: bool = False
+) -> Booked:
+    """Book (and, with holdings, form and check the orders), then record the book in the
+    ledger: the one path of ``alpha book`` and ``alpha day``. Every input is checked before
+    any work, the pre-trade checks run once the orders are formed, and the ledger is
+    appended only once they pass: a refusal (one of :data:`REFUSALS`) writes nothing."""
     if (args.holdings is None) != (args.capital is None):
-        return _fail("--holdings and --capital go together")
-    if args.out is not None:
-        try:  # before anything is booked: the CSVs never go inside a run folder
-            check_outside_runs(args.out / "book.csv", DeskService(args.artifacts).root)
-        except InsideRunError as exc:
-            return _fail(f"--out: {exc}")
-    try:
-        overrides = parse_overrides(",".join(args.override))
-        checks = _check_settings(args.check)
-        ticket_settings = _ticket_settings(args)
-        if args.holdings is not None:
-            check_order_settings(args.capital, args.lot_size, args.min_trade)
-        holdings = read_holdings(args.holdings) if args.holdings is not None else None
-        actions = read_actions(args.corporate_actions) if args.corporate_actions else []
-        service = DeskService(args.artifacts)
-        panel = load_panel(args.data, metadata=service.run_config(args.run).metadata)
-        applied: list[dict[str, Any]] = []
-        if actions:
-            adjusted = service.corporate_actions(panel, actions, args.as_of, holdings)
-            panel, holdings, applied = adjusted.panel, adjusted.holdings, adjusted.applied
-        book = service.book(args.run, panel, as_of=args.as_of, today=args.today, record=False)
-        trade = None
-        if holdings is not None:
-            trade = service.trade(
-                args.run, book, panel, holdings, args.capital, args.lot_size, args.min_trade,
-                overrides=overrides, check_settings=checks, ticket_settings=ticket_settings,
-                corporate_actions=applied,
-            )  # fmt: skip
-        if not args.no_record:
-            pre_trade = trade.pre_trade() if trade is not None else None
-            service.record(args.run, book, force=args.force, pre_trade=pre_trade)
-    except REFUSALS as exc:
-        return _fail(str(exc))
-    if args.out is not None:
-        write_atomic(args.out / f"book_{book.as_of}.csv", book.csv())
-        if trade is not None:
-            write_atomic(args.out / f"orders_{book.as_of}.csv", trade.file(args.format))
-            facts = {"as_of": book.as_of, "run_id": args.run, "format": args.format,
-                     "status": book.status, **trade.to_dict()}  # fmt: skip
-            write_atomic(
-                args.out / f"orders_summary_{book.as_of}.json",
-                json.dumps(_clean(facts), indent=2, sort_keys=True),
-            )
-    payload: dict[str, Any] = {**book.summary(), "book": book.records()}
+        raise OrdersError("--holdings and --capital go together")
+    overrides = parse_overrides(",".join(args.override))
+    checks = _check_settings(args.check)
+    ticket_settings = _ticket_settings(args)
+    if args.holdings is not None:
+        check_order_settings(args.capital, args.lot_size, args.min_trade)
+    holdings = read_holdings(args.holdings) if args.holdings is not None else None
+    actions = read_actions(args.corporate_actions) if args.corporate_actions else []
+    panel = load_panel(args.data, metadata=service.run_config(args.run).metadata)
+    applied: list[dict[str, Any]] = []
+    if actions:
+        adjusted = service.corporate_actions(panel, actions, args.as_of, holdings)
+        panel, holdings, applied = adjusted.panel, adjusted.holdings, adjusted.applied
+    book = service.book(args.run, panel, as_of=args.as_of, today=args.today, record=False)
+    trade = None
+    if holdings is not None:
+        trade = service.trade(
+            args.run, book, panel, holdings, args.capital, args.lot_size, args.min_trade,
+            overrides=overrides, check_settings=checks, ticket_settings=ticket_settings,
+            corporate_actions=applied,
+        )  # fmt: skip
+    if record:
+        pre_trade = trade.pre_trade() if trade is not None else None
+        service.record(args.run, book, force=force, pre_trade=pre_trade)
+    return Booked(book, trade, applied, panel)
+
+
+def write_out(out: Path, run_id: str, booked: Booked, fmt: str, status: bool = True) -> list[Path]:
+    """``book_<as_of>.csv`` and, with orders, ``orders_<as_of>.csv`` (in ``fmt``) and
+    ``orders_summary_<as_of>.json`` (with the ledger's ``status`` unless ``status`` is
+    False: ``alpha day`` writes the same bytes on every run of a date)."""
+    book, trade = booked.book, booked.trade
+    written = [write_atomic(out / f"book_{book.as_of}.csv", book.csv())]
+    if trade is not None:
+        written.append(write_atomic(out / f"orders_{book.as_of}.csv", trade.file(fmt)))
+        facts = {"as_of": book.as_of, "run_id": run_id, "format": fmt,
+                 "execution": book.execution_text, **trade.to_dict()}  # fmt: skip
+        if status:
+            facts["status"] = book.status
+        written.append(write_atomic(
+            out / f"orders_summary_{book.as_of}.json",
+            json.dumps(_clean(facts), indent=2, sort_keys=True),
+        ))  # fmt: skip
+    return written
+
+
+def book_payload(booked: Booked) -> dict[str, Any]:
+    """The ``--json`` object of a book: its facts, rows and, with orders, the orders."""
+    book, trade = booked.book, booked.trade
+    payload: dict[str, Any] = {**book.summary(), "execution_text": book.execution_text,
+                               "book": book.records()}  # fmt: skip
     if trade is not None:
         orders = trade.orders
         sent = orders.filter(pl.col("order_qty") != 0).drop("ideal_qty")
         payload.update(orders=sent.to_dicts(), close=closing(orders),
                        tickets=trade.tickets.to_dicts(), **trade.to_dict())  # fmt: skip
-    if args.json:
-        if trade is not None and trade.overridden_text:
-            print(f"alpha: warning: {trade.overridden_text}", file=sys.stderr)
-        _print_json(payload)
-        return 0
+    return payload
+
+
+def print_book(booked: Booked) -> None:
+    """The book (and orders) as text."""
+    book, trade = booked.book, booked.trade
     print(
         f"Book for the session after {book.as_of}: {book.n_long} long, {book.n_short} short "
         f"(model {book.model}, sha256 {book.model_sha256[:12]}, data {book.data_fingerprint}; "
         f"ledger: {book.status})"
     )
+    print(f"  execution: {book.execution_text}")
     for label, names in (
         ("dropped", book.dropped),
         ("new", book.new),
@@ -254,7 +289,7 @@ def cmd_book(args: argparse.Namespace) -> int:
     ):
         if names:
             print(f"  {label}: {', '.join(names)}")
-    for action in applied:
+    for action in booked.applied:
         print(f"  corporate action: {action['describe']} (held {action['held_before']} -> "
               f"{action['held_after']})")  # fmt: skip
     with pl.Config(tbl_rows=-1, tbl_hide_dataframe_shape=True):
@@ -265,6 +300,30 @@ def cmd_book(args: argparse.Namespace) -> int:
         print(summary_text(trade.summary))
         if trade.overridden_text:
             print(trade.overridden_text)
+
+
+def cmd_book(args: argparse.Namespace) -> int:
+    """Every input is checked before any work, the pre-trade checks run once the orders are
+    formed, and the ledger is appended only once they pass: a refusal leaves nothing
+    written."""
+    try:
+        check_out(args.out, args.artifacts)
+    except InsideRunError as exc:  # before anything is booked: never inside a run folder
+        return _fail(f"--out: {exc}")
+    try:
+        booked = book_and_trade(
+            args, DeskService(args.artifacts), record=not args.no_record, force=args.force
+        )
+    except REFUSALS as exc:
+        return _fail(str(exc))
+    if args.out is not None:
+        write_out(args.out, args.run, booked, args.format)
+    if args.json:
+        if booked.trade is not None and booked.trade.overridden_text:
+            print(f"alpha: warning: {booked.trade.overridden_text}", file=sys.stderr)
+        _print_json(book_payload(booked))
+        return 0
+    print_book(booked)
     return 0
 
 
@@ -279,12 +338,14 @@ def cmd_monitor(args: argparse.Namespace) -> int:
             print(f"alpha: warning: {report.skipped_text}", file=sys.stderr)
         _print_json(payload)
         return 0
-    print(f"Live track record of {args.run}: {report.daily.height} realised days")
+    print(f"Paper record of {args.run} (the ledger's books at the label's returns): "
+          f"{report.daily.height} realised days")  # fmt: skip
     with pl.Config(tbl_rows=-1, tbl_hide_dataframe_shape=True):
         print(report.decay)
         print(report.features)
     print(f"Predictions: PSI {report.predictions['psi']:.3f} ({report.predictions['status']})")
     print("Retrain recommended: " + ("; ".join(report.reasons) if report.reasons else "no"))
+    print(positions_text(report.positions))
     if report.skipped:
         print(report.skipped_text)
     return 0
@@ -306,6 +367,25 @@ def cmd_retrain(args: argparse.Namespace) -> int:
         window = f"{result.config.test_start} .. {result.config.test_end}"
         print(f"Retrained: run {result.run_id} (child of {args.run}), tested on {window}")
     return 0
+
+
+def positions_text(record: dict[str, Any] | None) -> str:
+    """The live record from fills and positions, as text (monitor and day)."""
+    if not record:
+        return "Live record from fills: no fills (alpha fills)"
+    lines = [
+        f"Live record from fills and positions: {record['days']} days, {record['n_fills']} "
+        f"fills; P&L net of traded costs {record['pnl_net']:,.2f} (costs "
+        f"{record['costs']:,.2f}); gross {record['gross']:,.2f}, net {record['net']:,.2f}, "
+        f"cash {record['cash']:,.2f}"
+    ]
+    for row in record["daily"][-10:]:
+        lines.append(
+            f"  {row['date']}: P&L {row['pnl_net']:,.2f} (costs {row['costs']:,.2f}), "
+            f"cumulative {row['cumulative']:,.2f}, gross {row['gross']:,.2f}, net "
+            f"{row['net']:,.2f}, cash {row['cash']:,.2f}"
+        )
+    return "\n".join(lines)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {

@@ -3,7 +3,8 @@
 ``alpha run`` trains, predicts, forms books, backtests, prints the Performance Summary and
 saves the run under ``artifacts/runs/<run_id>/``. A bad flag value prints one line on
 stderr, exits with code 2 and writes nothing. ``alpha book``, ``alpha monitor`` and
-``alpha retrain`` are the production desk (:mod:`alpha_core.cli.desk`).
+``alpha retrain`` are the production desk (:mod:`alpha_core.cli.desk`); ``alpha fills`` and
+``alpha day`` (:mod:`alpha_core.cli.day`) record the trades made and run the desk's day.
 
 Every run setting has a flag derived from its declaration in :mod:`alpha_core.config` (type,
 choices, help, default): ``--long-pct``, ``--cost-bps``, ``--sizing``, ``--n-estimators`` ...
@@ -37,6 +38,7 @@ from alpha_core.api import (
     scan_runs,
     source_label,
 )
+from alpha_core.cli import day as day_cli
 from alpha_core.cli import desk as desk_cli
 from alpha_core.cli import sweep as sweep_cli
 from alpha_core.cli.args import (
@@ -84,6 +86,7 @@ def build_parser(config_cls: type[RunConfig] = RunConfig) -> argparse.ArgumentPa
     sweep_cli.add_parser(sub)
     add_report_parser(sub)
     desk_cli.add_parsers(sub)
+    day_cli.add_parsers(sub)
     return parser
 
 
@@ -250,6 +253,8 @@ def _dispatch(args: argparse.Namespace, config_cls: type[RunConfig]) -> int:
         return cmd_report(args)
     if args.command in desk_cli.COMMANDS:
         return desk_cli.COMMANDS[args.command](args)
+    if args.command in day_cli.COMMANDS:
+        return day_cli.COMMANDS[args.command](args)
     return cmd_runs(args)
 
 

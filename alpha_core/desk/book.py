@@ -42,6 +42,7 @@ import polars as pl
 
 from alpha_core.base.csvsafe import csv_text
 from alpha_core.data.panel import PanelError, panel_fingerprint
+from alpha_core.desk.execution import Execution, execution
 from alpha_core.features.library import FEATURES_BY_NAME, build_features, model_rows, sector_codes
 from alpha_core.features.transforms import transform_features
 from alpha_core.models.base import (
@@ -288,6 +289,9 @@ class Book:
     created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     status: str = "new"
     """Set by the ledger: appended, unchanged (same inputs already recorded) or forced."""
+    execution: Execution | None = None
+    """When its orders trade: decided at the close of ``as_of``, filled at the next bar's
+    open or close as the run's label says (:mod:`alpha_core.desk.execution`)."""
 
     @property
     def n_long(self) -> int:
@@ -319,7 +323,14 @@ class Book:
             "new": self.new,
             "unscorable": self.unscorable,
             "status": self.status,
+            **({"execution": self.execution.to_dict()} if self.execution else {}),
         }
+
+    @property
+    def execution_text(self) -> str:
+        """``decided at the close of <as_of>; filled at the next session's close (label
+        close_to_close)`` ("" when unknown)."""
+        return self.execution.text(self.as_of) if self.execution else ""
 
     def csv(self) -> str:
         """The book's CSV (:data:`BOOK_ROW_COLUMNS`), text cells neutralised for spreadsheets
@@ -386,6 +397,7 @@ def make_book(
         rows=pl.DataFrame(),
         scores=scored.select("asset", PREDICTION),
         unscorable=sorted(bar_assets - scored_assets),
+        execution=execution(config.label),
     )
     universe = run_universe(chosen.run_folder, as_of)
     if universe is not None:

@@ -271,6 +271,9 @@ class MonitorReport:
     reasons: list[str] = field(default_factory=list)
     skipped: tuple[SkippedLine, ...] = ()
     """Ledger lines that were not entries (torn, bad JSON, wrong shape), by line number."""
+    positions: dict[str, Any] | None = None
+    """The live record from fills and positions (:mod:`alpha_core.desk.fills`), None without
+    fills; ``daily`` above is the paper record (the ledger's books at the label's returns)."""
 
     @property
     def skipped_text(self) -> str:
@@ -296,6 +299,8 @@ class MonitorReport:
             "retrain": {"recommended": self.retrain, "reasons": self.reasons},
             "settings": asdict(self.settings),
             "skipped_ledger_lines": skipped_dict(self.skipped),
+            "record": "paper: the ledger's books earning the label's returns (live_*, decay)",
+            "positions": self.positions,
         }
 
 

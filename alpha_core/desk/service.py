@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any, ClassVar
@@ -21,7 +21,9 @@ from alpha_core.base.progress import OnProgress, ignore
 from alpha_core.data.panel import load_panel
 from alpha_core.desk import book as book_stage
 from alpha_core.desk import checks, corporate, ledger, monitor, tickets
+from alpha_core.desk import fills as fills_stage
 from alpha_core.desk import trade as trade_stage
+from alpha_core.desk.execution import Execution, execution
 from alpha_core.evaluation.metrics import daily_ic
 from alpha_core.portfolio.construction import held_on
 from alpha_core.research.config import RunConfig
@@ -107,6 +109,46 @@ class DeskService:
 
     def ledger(self, run_id: str) -> ledger.Entries:
         return ledger.read_entries(self.ledger_path(run_id))
+
+    # ------------------------------------------------------------------------- fills
+    def fills_path(self, run_id: str) -> Path:
+        """The lineage's fills: ``fills.jsonl`` beside its ledger."""
+        return self.ledger_path(run_id).parent / fills_stage.FILLS_FILE
+
+    def fills(self, run_id: str) -> fills_stage.Stored:
+        """The lineage's stored fills (untrusted input: bad lines skipped and reported)."""
+        return fills_stage.read_store(self.fills_path(run_id))
+
+    def execution(self, run_id: str) -> Execution:
+        """The run's execution convention (decide at the close; fill at the next open or
+        close, as its label says)."""
+        return execution(self.run_config(run_id).label)
+
+    def import_fills(self, run_id: str, fills: list[fills_stage.Fill]) -> tuple[int, int]:
+        """Append fills (:func:`alpha_core.desk.fills.read_fills`) to the lineage's store;
+        ``(added, already stored)``."""
+        self.verify_lineage(run_id)
+        return fills_stage.append_fills(self.ledger_path(run_id), self.fills_path(run_id), fills)
+
+    def assume_fills(
+        self, run_id: str, panel: pl.DataFrame
+    ) -> tuple[fills_stage.Assumed, int, int]:
+        """Fill every order recorded in the ledger whose fill bar is in ``panel``, at the
+        execution convention's price; ``(assumed, added, already stored)``."""
+        self.verify_lineage(run_id)
+        assumed = fills_stage.assumed_fills(
+            self.ledger(run_id).entries, panel, self.execution(run_id)
+        )
+        added, known = fills_stage.append_fills(
+            self.ledger_path(run_id), self.fills_path(run_id), assumed.fills
+        )
+        return assumed, added, known
+
+    def live_record(self, run_id: str, panel: pl.DataFrame) -> fills_stage.Record | None:
+        """The live record from the lineage's fills and positions (None without fills)."""
+        stored = self.fills(run_id)
+        record = fills_stage.positions_record(stored.fills, panel, self.run_config(run_id).cost_bps)
+        return replace(record, skipped=stored.skipped) if record is not None else None
 
     def book(
         self,
@@ -256,6 +298,8 @@ class DeskService:
             skipped=read.skipped,
         )
         report.reasons = monitor.recommend(report)
+        record = self.live_record(run_id, panel)  # the record from fills, beside the paper one
+        report.positions = record.to_dict() if record is not None else None
         return report
 
     def retrain(

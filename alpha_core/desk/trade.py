@@ -46,12 +46,21 @@ class Trade:
         return tickets.orders_file(self.tickets, fmt, self.settings)
 
     def pre_trade(self) -> dict[str, Any]:
-        """What the ledger line records: checks run, overrides, corporate actions applied."""
+        """What the ledger line records: checks run, overrides, corporate actions applied,
+        the capital and the orders sent (``sent``: asset, signed quantity, reference price;
+        the fills assumed for them read it, :mod:`alpha_core.desk.fills`)."""
+        sent = self.orders.filter(pl.col("order_qty") != 0).select(
+            "asset", pl.col("order_qty").alias("quantity"), "reference_price"
+        )
+        return {**self._checked(), "capital": self.summary.get("capital"),
+                "sent": sent.to_dicts()}  # fmt: skip
+
+    def _checked(self) -> dict[str, Any]:
         return {**self.report.to_dict(), "corporate_actions": self.corporate_actions}
 
     def to_dict(self) -> dict[str, Any]:
         """The summary, checks, overrides and corporate actions (JSON-able)."""
-        return {"summary": self.summary, **self.pre_trade()}
+        return {"summary": self.summary, **self._checked()}
 
     @property
     def overridden_text(self) -> str:

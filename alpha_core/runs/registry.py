@@ -609,6 +609,8 @@ def write_notes(run_id: str, note: str, tags: list[str], root: Path | None = Non
 
 LEDGER_FILE = "ledger.jsonl"
 """The desk's ledger, in the folder of its lineage's first run (outside the manifest)."""
+FILLS_FILE = "fills.jsonl"
+"""The desk's fills, beside the ledger (outside the manifest); moved with it."""
 LINEAGE_FILE = "lineage.json"
 """A retrained run's parent (``{"parent": run_id, "first": run_id, ...}``; in its manifest)."""
 
@@ -639,7 +641,8 @@ def delete_run(run_id: str, root: Path | None = None) -> None:
     if not path.is_dir():
         raise RunNotFoundError(f"no run {run_id!r} in {root}")
     with _ledger_lock(path / LEDGER_FILE) as ledger:
-        _cut_from_lineage(run_id, root, ledger)
+        fills = path / FILLS_FILE
+        _cut_from_lineage(run_id, root, ledger, fills.read_bytes() if fills.is_file() else b"")
         try:
             remove_dir(path)  # under the ledger's lock: a waiting desk sees it moved
         except FileNotFoundError:
@@ -684,8 +687,10 @@ def _lineages(root: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _cut_from_lineage(run_id: str, root: Path, ledger: bytes | None) -> None:
-    """Re-point the lineage files at ``run_id`` to the runs that stay (see :func:`delete_run`)."""
+def _cut_from_lineage(run_id: str, root: Path, ledger: bytes | None, fills: bytes = b"") -> None:
+    """Re-point the lineage files at ``run_id`` to the runs that stay (see :func:`delete_run`);
+    the desk's fills (``fills.jsonl``) go wherever the ledger goes."""
+    ledger = ledger or (b"\n" if fills else ledger)  # fills alone are a ledger to keep too
     lineages = _lineages(root)
     children = sorted(c for c, lin in lineages.items() if lin["parent"] == run_id and c != run_id)
     parent = lineages.get(run_id, {}).get("parent")
@@ -725,6 +730,11 @@ def _cut_from_lineage(run_id: str, root: Path, ledger: bytes | None) -> None:
     write_atomic(target, ledger)
     if target.read_bytes() != ledger:
         raise StorageError(target)
+    if fills:
+        moved = root / heir / FILLS_FILE
+        write_atomic(moved, fills)
+        if moved.read_bytes() != fills:
+            raise StorageError(moved)
     _promote(root, heir, lineages)
 
 
