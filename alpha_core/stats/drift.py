@@ -33,7 +33,7 @@ log IQR, ``n`` the reference days' median count), so a feature whose daily media
 judged: Bonferroni, so on a day like the reference's the chance that any statistic of any
 feature alerts is about ``alpha``; with fewer than ``m / alpha`` reference days that quantile
 is their maximum); its *warn threshold* the ``warn_quantile`` quantile. Both are floored:
-PSI at ``psi_alert`` / ``psi_warn``, ``location`` and ``scale`` at ``z_floor``. A feature's
+PSI at ``psi_warn``, ``location`` and ``scale`` at ``z_floor``. A feature's
 status is ``alert`` when ``location`` or ``scale`` is above its alert threshold (the PSI,
 which saturates, only warns), ``warn`` above its warn
 threshold, else ``ok``; :func:`drift_alert` says whether the day drifted: a feature alerts, or
