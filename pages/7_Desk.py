@@ -251,10 +251,9 @@ else:
 
 st.subheader("Drift")
 st.caption(
-    f"Model inputs on the training window against {plain(report.recent_start)} .. "
-    f"{plain(report.data_end)}; PSI warn {plain(report.settings.drift.psi_warn)}, alert "
-    f"{plain(report.settings.drift.psi_alert)} "
-    f"(with KS p < {plain(report.settings.drift.ks_alpha)})."
+    f"The model inputs of {plain(report.data_end)} against each day of the model's training "
+    "window: a statistic (PSI, median, spread) past its threshold, calibrated on those days "
+    f"(false alarms about {plain(report.settings.drift.alpha)} of normal days), alerts."
 )
 layout.table(report.features, hide_index=True, key="desk_drift")
 if report.features.height:
@@ -262,8 +261,11 @@ if report.features.height:
         x=alt.X("psi:Q", title="PSI"), y=alt.Y("feature:N", title=None, sort="-x"),
         color=alt.Color("status:N", title="Status"),
     )  # fmt: skip
-    rule = alt.Chart(pl.DataFrame({"psi": [report.settings.drift.psi_alert]}).to_pandas())
-    st.altair_chart(bars + rule.mark_rule(color="#c62828").encode(x="psi:Q"), width="stretch")
+    ticks = alt.Chart(report.features.to_pandas()).mark_tick(color="#c62828", thickness=2)
+    st.altair_chart(
+        bars + ticks.encode(x="psi_threshold:Q", y=alt.Y("feature:N", sort="-x")),
+        width="stretch",
+    )
 preds = report.predictions
 if preds["recent_shares"]:
     shares = prediction_shares(preds)
@@ -296,13 +298,17 @@ if pending:
         st.session_state["desk_retrain"] = None
 every = st.selectbox("When", ["when new data", *RETRAIN_EVERY], key="desk_every")
 if st.button("Retrain on the newest data", key="desk_retrain_button", disabled=bool(pending)):
-    plan = service.retrain_plan(run_id, panel, data=data,
-                                every=None if every == "when new data" else every)  # fmt: skip
-    if plan is None:
-        st.info("No retraining due: no data after the newest model's test window.")
+    try:
+        plan = service.retrain_plan(run_id, panel, data=data,
+                                    every=None if every == "when new data" else every)  # fmt: skip
+    except (DeskError, DamagedRunError, ValueError) as exc:  # refused before any training
+        st.error(f"Retraining refused: {plain(exc)}")
     else:
-        job = jobs.start(plan.config, plan.panel, service.root, session.owner(),
-                         data_label=data, explain_after=False, lineage=plan)  # fmt: skip
-        st.session_state["desk_retrain"] = {"job_id": job.id}
-        st.info(f"Retraining started (test window {plain(plan.config.test_start)} .. "
-                f"{plain(plan.config.test_end)}).")  # fmt: skip
+        if plan is None:
+            st.info("No retraining due: no data after the newest model's test window.")
+        else:
+            job = jobs.start(plan.config, plan.panel, service.root, session.owner(),
+                             data_label=data, explain_after=False, lineage=plan)  # fmt: skip
+            st.session_state["desk_retrain"] = {"job_id": job.id}
+            st.info(f"Retraining started (trained to {plain(plan.config.train_end)}, in "
+                    f"force from {plain(plan.config.test_start)}).")  # fmt: skip

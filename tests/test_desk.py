@@ -193,18 +193,17 @@ def test_retrain_makes_a_child_the_desk_then_uses(tmp_path, desk_registry, conti
     assert DeskService(local.root).retrain(run_id, early, every="monthly") is None
     child = DeskService(local.root).retrain(run_id, continued_panel, every="monthly")
     assert child is not None
-    cfg = child.config
-    assert (cfg.train_start, cfg.train_end) == (date(2021, 1, 4), date(2025, 3, 27))
-    assert (cfg.test_start, cfg.test_end) == (date(2025, 3, 28), date(2025, 5, 30))
+    cfg = child.config  # every label known at 05-30: the last one ends 05-29
+    assert (cfg.train_start, cfg.train_end) == (date(2021, 1, 4), date(2025, 5, 28))
+    assert (cfg.test_start, cfg.test_end) == (date(2025, 5, 30), date(2025, 5, 30))
     assert DeskService(local.root).lineage(run_id) == [run_id, child.run_id]
     assert DeskService(local.root).lineage(child.run_id) == [run_id, child.run_id]
     book = DeskService(local.root).book(run_id, continued_panel, record=False)
     assert book.model == f"{child.run_id}/model"
     assert_same_book(book.rows, child.books.filter(pl.col("date") == book.as_of))
-    early = DeskService(local.root).book(
-        run_id, continued_panel, as_of=date(2025, 3, 27), record=False
-    )
-    assert early.model == f"{run_id}/model"
+    for day in (date(2025, 3, 27), date(2025, 5, 29)):  # before the child was trained
+        early = DeskService(local.root).book(run_id, continued_panel, as_of=day, record=False)
+        assert early.model == f"{run_id}/model"
     assert (
         DeskService(local.root).ledger_path(child.run_id) == local.folder(run_id) / "ledger.jsonl"
     )

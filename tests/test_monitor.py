@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
@@ -168,6 +168,8 @@ def test_monitor_json_last_line(tmp_path, desk_registry, continued_panel, capsys
                  str(service.root), "--json"]) == 0  # fmt: skip
     payload = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert payload["live_days"] == 2 and payload["data_end"] == "2025-05-30"
+    assert payload["reference"]["run_id"] == run_id  # the research backtest
+    assert payload["drift_window"] == ["2025-05-30", "2025-05-30"]  # the decision date
     assert {r["feature"] for r in payload["drift"]} >= {"vol_20", "mom_5"}
     assert payload["retrain"] == {"recommended": False, "reasons": []}
     assert payload["predictions"]["status"] == "too short"  # 3 books: not judged yet
@@ -183,3 +185,45 @@ def test_drift_alert_fires_on_the_planted_shift(tmp_path, desk_registry):
     assert {"vol_5", "vol_20", "hl_range_pc"} <= alerts
     assert report.predictions["status"] == "alert"
     assert report.retrain and report.reasons[0].startswith("feature drift: ")
+
+
+def test_day_drift_thresholds_by_hand():
+    """One day's cross-section against 400 reference days of 60 assets (a common daily
+    shock, so days differ more than sampling alone): thresholds are the reference days' own
+    quantiles; a normal day is quiet, a zeroed or shifted cross-section alerts."""
+    rng = np.random.default_rng(11)
+    days = [date(2020, 1, 1) + timedelta(days=k) for k in range(401)]
+    values = rng.normal(0, 1, (401, 60)) + rng.normal(0, 0.3, (401, 1))
+    frame = pl.DataFrame({"date": [d for d in days for _ in range(60)], "x": values.ravel()})
+    reference = frame.filter(pl.col("date") < days[-1])
+    settings = drift.DriftSettings()
+    ref = drift.feature_reference(reference, "x", settings)
+    # the reference days' statistics, by hand
+    medians = np.median(values[:-1], axis=1)
+    centre = np.median(medians)
+    q75, q25 = np.quantile(values[:-1], [0.75, 0.25])
+    noise = 1.2533 * (q75 - q25) / 1.349 / math.sqrt(60)  # a day's median's standard error
+    spread = max(1.4826 * np.median(np.abs(medians - centre)), noise)
+    np.testing.assert_allclose(ref.days["location"], np.abs(medians - centre) / spread)
+    edges = drift.psi_edges(reference["x"].to_numpy(), 10)
+    assert ref.days["psi"][3] == pytest.approx(
+        drift.psi(reference["x"].to_numpy(), values[3], 10), rel=1e-12
+    )
+    np.testing.assert_array_equal(ref.edges, edges)
+    m = 3  # one feature, three statistics
+    alert = ref.thresholds(1 - settings.alpha / m, settings, alert=True)
+    assert alert["location"] == max(
+        np.quantile(ref.days["location"], 1 - settings.alpha / m, method="higher"), 3.0
+    )
+
+    def judged(today: np.ndarray) -> dict:
+        cross = pl.DataFrame({"date": [days[-1]] * 60, "x": today})
+        table = drift.day_drift(reference, cross, ["x"], settings, references={"x": ref})
+        return table.row(0, named=True) | {"drifted": drift.drift_alert(table, settings)}
+
+    normal = judged(values[-1])
+    assert normal["status"] in ("ok", "warn") and not normal["drifted"]
+    zeroed = judged(np.zeros(60))
+    assert zeroed["status"] == "alert" and zeroed["scale"] == math.inf and zeroed["drifted"]
+    shifted = judged(values[-1] + 3.0)
+    assert shifted["status"] == "alert" and shifted["location"] > shifted["location_threshold"]

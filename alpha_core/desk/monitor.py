@@ -8,19 +8,29 @@ and :func:`~alpha_core.portfolio.backtest.add_costs`: the first live book is bou
 live rank IC is the per-date Spearman correlation of every scored asset's prediction with its
 realised label (:func:`alpha_core.evaluation.metrics.daily_ic`).
 
+The reference is the lineage's **research backtest**: the test window of its first run (its
+daily net returns and rank IC), the same whatever retrainings followed, so a verdict changes
+when the live track does, never because a model was retrained (a retrained child's test
+window is a day or two of dates whose labels are not known yet: nothing to compare with).
+
 Decay (:func:`decay_table`): each live figure over its ``n`` realised days is set against the
-backtest's own distribution for a track of that length, under an i.i.d. approximation of the
-backtest's daily series: mean rank IC ``m_ic +- z * sd_ic / sqrt(n)``; annualised Sharpe of
-the net return ``SR +- z * sqrt(252 * (1 + SR_d^2 / 2) / n)`` (Lo 2002, ``SR_d`` daily);
-hit rate (share of days with a positive net return) ``p +- z * sqrt(p (1 - p) / n)``. With
-``z = decay_z`` (1.645 by default) the band is a two-sided 90% interval; a figure below its
+backtest's distribution for a track of the same length, under an i.i.d. approximation of the
+backtest's daily series (mean ``m``, standard deviation ``sd``): cumulative net return
+``n m +- z sd sqrt(n)`` (the sum of ``n`` backtest days); mean rank IC
+``m_ic +- z * sd_ic / sqrt(n)``; annualised Sharpe of the net return
+``SR +- z * sqrt(252 * (1 + SR_d^2 / 2) / n)`` (Lo 2002, ``SR_d`` daily); hit rate (share of
+days with a positive net return) ``p +- z * sqrt(p (1 - p) / n)``. With ``z = decay_z``
+(1.645 by default) the band runs from the 5th to the 95th percentile; a figure below its
 band after at least ``min_live_days`` days is an alert: the model has decayed.
 
-Drift (:mod:`alpha_core.stats.drift`): every numeric model input (after the run's feature
-transform; calendar fields and categorical codes excluded) on the newest model's training
-window against the last ``recent_days`` trading dates, and the predictions of the run's test
-window against the ledger's recent scores. Coverage: the share of the latest book's assets
-with a bar that were scored; missing and stale assets of the run's universe.
+Drift (:func:`input_drift`, :func:`alpha_core.stats.drift.day_drift`): the decision date's
+cross-section of every numeric model input (after the run's feature transform; calendar
+fields and categorical codes excluded) against the days of the training window of the
+research model (the reference run's newest model, kept across retrainings), with thresholds
+calibrated on those days' own day-to-day variation (:mod:`alpha_core.stats.drift`); and the
+predictions of the research backtest against the ledger's recent scores. Coverage: the share
+of the latest book's assets with a bar that were scored; missing and stale assets of the
+run's universe.
 
 A retrain is recommended, with its reasons, on decay, on a feature or prediction drift
 alert, or when coverage falls below ``min_coverage``.
@@ -101,7 +111,9 @@ def decay_table(
     backtest_ic: pl.DataFrame,
     settings: MonitorSettings,
 ) -> pl.DataFrame:
-    """``metric, live, backtest, lower, upper, n_days, status`` (see module doc)."""
+    """``metric, live, backtest, lower, upper, n_days, status`` (see module doc): the
+    cumulative net return, mean rank IC, Sharpe ratio and hit rate; ``backtest`` is the
+    figure expected over ``n_days`` (the centre of the band)."""
     z = settings.decay_z
     bt = backtest["long_short_net"].drop_nulls().to_numpy()
     bt_ic = backtest_ic["rank_ic"].drop_nulls().to_numpy()
@@ -116,9 +128,11 @@ def decay_table(
         rows.append(dict(metric=metric, live=value, backtest=centre, lower=lo, upper=hi,
                          n_days=n, status=state))  # fmt: skip
 
+    m, sd = _mean_sd(bt)
+    n = net.size
+    add("cumulative_return", float(net.sum()) if n else math.nan, n * m, z * sd * math.sqrt(n), n)
     m_ic, sd_ic = _mean_sd(bt_ic)
     add("rank_ic", _mean(ic), m_ic, z * sd_ic / math.sqrt(max(ic.size, 1)), ic.size)
-    m, sd = _mean_sd(bt)
     sr_d = m / sd if sd > 0 else math.nan
     half = z * math.sqrt(PERIODS * (1 + sr_d**2 / 2) / max(net.size, 1))
     live_sr = stats.sharpe_ratio(net, PERIODS) if net.size >= 2 else math.nan
@@ -135,6 +149,28 @@ def _mean(x: np.ndarray) -> float:
 
 def _mean_sd(x: np.ndarray) -> tuple[float, float]:
     return _mean(x), float(x.std(ddof=1)) if x.size > 1 else math.nan
+
+
+def reference_stats(
+    run_id: str, backtest: pl.DataFrame, backtest_ic: pl.DataFrame
+) -> dict[str, Any]:
+    """What the live track is judged against: the research backtest's daily figures."""
+    net = backtest["long_short_net"].drop_nulls().to_numpy() if backtest.height else np.array([])
+    ic = backtest_ic["rank_ic"].drop_nulls().to_numpy() if backtest_ic.height else np.array([])
+    m, sd = _mean_sd(net)
+    m_ic, sd_ic = _mean_sd(ic)
+    dates = backtest["date"] if backtest.height else pl.Series([], dtype=pl.Date)
+    return {
+        "run_id": run_id,
+        "start": str(dates.min()) if dates.len() else None,
+        "end": str(dates.max()) if dates.len() else None,
+        "n_days": int(net.size),
+        "mean_net": m,
+        "sd_net": sd,
+        "hit_rate": float(np.mean(net > 0)) if net.size else math.nan,
+        "mean_rank_ic": m_ic,
+        "sd_rank_ic": sd_ic,
+    }
 
 
 def track_band(live: pl.DataFrame, backtest: pl.DataFrame, z: float) -> pl.DataFrame:
@@ -161,27 +197,39 @@ def drift_features(names: tuple[str, ...]) -> list[str]:
     return [n for n in names if not keeps_raw(n)]
 
 
-def input_drift(
-    panel: pl.DataFrame, config: RunConfig, model: SavedModel, settings: MonitorSettings
-) -> tuple[pl.DataFrame, date, date]:
-    """Drift of the model's inputs: training window vs the last ``recent_days`` dates."""
+def model_inputs(
+    panel: pl.DataFrame, config: RunConfig, model: SavedModel
+) -> tuple[pl.DataFrame, list[str]]:
+    """The model's inputs on every bar of ``panel`` (after the run's feature transform) and
+    the columns whose distribution is watched (:func:`drift_features`)."""
     names = model.model.features
-    columns = drift_features(names)
     feats = build_features(panel, label=config.label, features=names)
     feats = transform_features(feats, names, config.feature_transform)
+    return feats, drift_features(names)
+
+
+def training_days(feats: pl.DataFrame, model: SavedModel) -> pl.DataFrame:
+    """The rows of ``feats`` in the model's training window (the drift's reference)."""
     train_start = date.fromisoformat(str(model.model.meta["train_start"]))
-    dates = feats["date"].unique().sort()
-    recent_start = dates[max(0, dates.len() - settings.drift.recent_days)]
-    reference = feats.filter(pl.col("date").is_between(train_start, model.train_end))
-    recent = feats.filter(pl.col("date") >= recent_start)
-    table = drift_stage.feature_drift(reference, recent, columns, settings.drift)
-    return table, recent_start, dates[-1]
+    return feats.filter(pl.col("date").is_between(train_start, model.train_end))
+
+
+def input_drift(
+    panel: pl.DataFrame, config: RunConfig, model: SavedModel, settings: MonitorSettings
+) -> tuple[pl.DataFrame, date]:
+    """Drift of the model's inputs on the panel's last date against the days of the
+    model's training window (:func:`alpha_core.stats.drift.day_drift`): ``(table, date)``."""
+    feats, columns = model_inputs(panel, config, model)
+    day = feats["date"].max()
+    today = feats.filter(pl.col("date") == day)
+    table = drift_stage.day_drift(training_days(feats, model), today, columns, settings.drift)
+    return table, day
 
 
 def prediction_drift(
     backtest_preds: pl.DataFrame, scores: pl.DataFrame, settings: MonitorSettings
 ) -> dict[str, Any]:
-    """The run's test-window predictions against the ledger's last ``recent_days`` books,
+    """The research backtest's predictions against the ledger's last ``recent_days`` books,
     each demeaned per date (:func:`_demeaned`); judged from ``min_live_days`` books on."""
     dates = scores["date"].unique().sort() if scores.height else pl.Series([], dtype=pl.Date)
     recent = scores.filter(pl.col("date").is_in(dates.tail(settings.drift.recent_days).implode()))
@@ -267,7 +315,10 @@ class MonitorReport:
     predictions: dict[str, Any]
     coverage: dict[str, Any]
     recent_start: date
+    """The first date of the drift's sample: the decision date (``data_end``) alone."""
     settings: MonitorSettings
+    reference: dict[str, Any] = field(default_factory=dict)
+    """The research backtest the live track is judged against (:func:`reference_stats`)."""
     reasons: list[str] = field(default_factory=list)
     skipped: tuple[SkippedLine, ...] = ()
     """Ledger lines that were not entries (torn, bad JSON, wrong shape), by line number."""
@@ -291,6 +342,7 @@ class MonitorReport:
             "data_end": self.data_end.isoformat(),
             "live_days": live.height,
             "live_return_net": float(live["long_short_net"].sum()) if live.height else 0.0,
+            "reference": self.reference,
             "decay": self.decay.to_dicts(),
             "drift": self.features.to_dicts(),
             "drift_window": [self.recent_start.isoformat(), self.data_end.isoformat()],
@@ -312,13 +364,28 @@ def recommend(report: MonitorReport) -> list[str]:
             f"decay: live {row['metric']} {row['live']:.4f} over {row['n_days']} days is below "
             f"the backtest's interval [{row['lower']:.4f}, {row['upper']:.4f}]"
         )
-    drifted = report.features.filter(pl.col("status") == "alert")
-    if drifted.height:
-        listed = ", ".join(f"{f} (PSI {p:.2f})" for f, p in drifted.select("feature", "psi").rows())
-        reasons.append(f"feature drift: {listed}")
+    if report.features.height and drift_stage.drift_alert(report.features, report.settings.drift):
+        drifted = report.features.filter(pl.col("status").is_in(["alert", "warn"]))
+        listed = ", ".join(_drifted(row) for row in drifted.iter_rows(named=True))
+        reasons.append(f"feature drift: {listed} on {report.recent_start}")
     if report.predictions["status"] == "alert":
         reasons.append(f"prediction drift: PSI {report.predictions['psi']:.2f}")
     share = report.coverage["share_scored"]
     if not math.isnan(share) and share < report.settings.min_coverage:
         reasons.append(f"coverage: only {share:.0%} of the assets with a bar were scored")
     return reasons
+
+
+def _drifted(row: dict[str, Any]) -> str:
+    """``vol_20 (alert: location 41.20, alert threshold 6.30)``: a drifted feature and its
+    statistic furthest past its alert threshold."""
+
+    def ratio(name: str) -> float:
+        value, threshold = row[name], row[f"{name}_threshold"]
+        return value / threshold if value is not None and threshold else 0.0
+
+    name = max(drift_stage.ALERTING, key=ratio)
+    return (
+        f"{row['feature']} ({row['status']}: {name} {row[name]:.2f}, "
+        f"alert threshold {row[f'{name}_threshold']:.2f})"
+    )

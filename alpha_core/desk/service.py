@@ -9,6 +9,7 @@ child's folder); its ledger (``ledger.jsonl``) lives in the folder of its first 
 from __future__ import annotations
 
 import json
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import date
@@ -18,6 +19,7 @@ from typing import Any, ClassVar
 import polars as pl
 
 from alpha_core.base.progress import OnProgress, ignore
+from alpha_core.base.settings import ConfigError
 from alpha_core.data.panel import load_panel
 from alpha_core.desk import book as book_stage
 from alpha_core.desk import checks, corporate, ledger, monitor, tickets
@@ -25,9 +27,12 @@ from alpha_core.desk import fills as fills_stage
 from alpha_core.desk import trade as trade_stage
 from alpha_core.desk.execution import Execution, execution
 from alpha_core.evaluation.metrics import daily_ic
+from alpha_core.features.library import LABELS
 from alpha_core.portfolio.construction import held_on
 from alpha_core.research.config import RunConfig
+from alpha_core.research.pipeline import check_windows
 from alpha_core.research.result import RunResult
+from alpha_core.research.schedules import WINDOWS
 from alpha_core.research.selection import gives_books
 from alpha_core.runs.registry import LINEAGE, DamagedRunError, read_lineages
 from alpha_core.runs.service import RunService, source_label
@@ -95,6 +100,20 @@ class DeskService:
                 self.runs.verify(rid), rid, self.runs.codes(rid).get("sector_id")
             )
         ]
+
+    def models_for(self, run_id: str, day: date) -> list[book_stage.SavedModel]:
+        """The models that may decide ``day``: the one the ledger recorded for it, when the
+        lineage still holds a model of that checksum (so a past date is re-booked with the
+        model that booked it, whatever retrainings followed); else every model of the
+        lineage, of which :func:`~alpha_core.desk.book.model_in_force` takes the one in
+        force at ``day`` (a retrained child serves from the date it was trained on)."""
+        models = self.desk_models(run_id)
+        recorded = ledger.current_books(self.ledger(run_id).entries).get(day)
+        if recorded is not None:
+            same = [m for m in models if m.sha256 == recorded["model_sha256"]]
+            if same:
+                return same[-1:]
+        return models
 
     def verify_lineage(self, run_id: str) -> list[str]:
         """The run's lineage (:meth:`lineage`), each run checked against its manifest."""
@@ -176,7 +195,7 @@ class DeskService:
         held = self.held(run_id, day) if config.construction == "optimizer" else None
         history = self.history(run_id, day) if has_path(config) else None
         result = book_stage.make_book(
-            config, self.desk_models(run_id), panel, as_of, run_id=run_id, today=today,
+            config, self.models_for(run_id, day), panel, as_of, run_id=run_id, today=today,
             settings=settings or book_stage.DeskSettings(), held=held, history=history,
         )  # fmt: skip
         if record:
@@ -232,17 +251,27 @@ class DeskService:
         return corporate.adjust(panel, actions, as_of or panel["date"].max(), holdings)
 
     def history(self, run_id: str, day: date) -> pl.DataFrame:
-        """The predictions the portfolio stage saw before ``day``: the lineage's backtested
-        ones, then the ledger's scores of later days (turnover control replays them)."""
-        runs = [self.runs.table(rid, "predictions") for rid in self.lineage(run_id)]
-        stored = pl.concat(runs, how="diagonal_relaxed").filter(pl.col("date") < day)
-        stored = stored.unique(["date", "asset"], keep="last").sort("date", "asset")
-        last = stored["date"].max() if stored.height else None
-        scores = ledger.ledger_scores(self.ledger(run_id).entries)
-        later = scores.filter(pl.col("date") < day)
-        if last is not None:
-            later = later.filter(pl.col("date") > last)
-        return pl.concat([stored, later], how="diagonal_relaxed")
+        """The predictions the portfolio stage saw before ``day``: the research backtest's
+        (the lineage's first run), then for each later date the ledger's scores, else a
+        retrained child's (turnover control replays them)."""
+        chain = self.lineage(run_id)
+        first = self.runs.table(chain[0], "predictions").filter(pl.col("date") < day)
+        end = first["date"].max() if first.height else None
+        scores = ledger.ledger_scores(self.ledger(run_id).entries).filter(pl.col("date") < day)
+        if end is not None:
+            scores = scores.filter(pl.col("date") > end)
+        recorded = scores["date"].unique().implode()
+        children = [self.runs.table(rid, "predictions") for rid in chain[1:]]
+        later = [
+            c.filter(pl.col("date") < day, ~pl.col("date").is_in(recorded))
+            for c in children
+            if c.height
+        ]
+        if end is not None:
+            later = [c.filter(pl.col("date") > end) for c in later]
+        stored = pl.concat([first, *later], how="diagonal_relaxed")
+        stored = stored.unique(["date", "asset"], keep="last")
+        return pl.concat([stored, scores], how="diagonal_relaxed").sort("date", "asset")
 
     def held(self, run_id: str, day: date) -> dict[str, float]:
         """The book held when deciding ``day``: the latest book before it, among the
@@ -276,31 +305,46 @@ class DeskService:
         config = self.run_config(run_id)
         if panel is None:
             panel = load_panel(data or config.data, metadata=config.metadata)
-        newest = self.desk_models(run_id)[-1]
+        models = self.desk_models(run_id)
+        newest = models[-1]
         read = self.ledger(run_id)
         entries = read.entries
         live, live_ic = monitor.live_daily(entries, panel, config)
-        backtest = self.runs.table(newest.run_id, "daily")
-        preds = self.runs.table(newest.run_id, "predictions")
-        features, recent_start, data_end = monitor.input_drift(panel, config, newest, settings)
+        reference = self.reference_run(run_id)
+        backtest = self.runs.table(reference, "daily")
+        preds = self.runs.table(reference, "predictions")
+        backtest_ic = daily_ic(preds)
+        research = [m for m in models if m.run_id == reference][-1]  # its newest fold
+        features, data_end = monitor.input_drift(panel, config, research, settings)
         report = monitor.MonitorReport(
             run_id=run_id,
             data_end=data_end,
             daily=live,
             ic=live_ic,
-            decay=monitor.decay_table(live, live_ic, backtest, daily_ic(preds), settings),
+            decay=monitor.decay_table(live, live_ic, backtest, backtest_ic, settings),
             band=monitor.track_band(live, backtest, settings.decay_z),
             features=features,
             predictions=monitor.prediction_drift(preds, ledger.ledger_scores(entries), settings),
             coverage=monitor.coverage(entries, panel, newest),
-            recent_start=recent_start,
+            recent_start=data_end,
             settings=settings,
+            reference=monitor.reference_stats(reference, backtest, backtest_ic),
             skipped=read.skipped,
         )
         report.reasons = monitor.recommend(report)
         record = self.live_record(run_id, panel)  # the record from fills, beside the paper one
         report.positions = record.to_dict() if record is not None else None
         return report
+
+    def reference_run(self, run_id: str) -> str:
+        """The run whose backtest the lineage's live track is judged against: its first run
+        (the research backtest), kept across retrainings; should that run have been deleted,
+        the oldest run left with a backtest of at least two days."""
+        chain = self.lineage(run_id)
+        for rid in chain:
+            if self.runs.table(rid, "daily").height >= 2:
+                return rid
+        return chain[0]
 
     def retrain(
         self,
@@ -312,8 +356,8 @@ class DeskService:
         explain: bool = False,
         on_progress: OnProgress = ignore,
     ) -> RunResult | None:
-        """Train a child of the lineage's newest run on the data since its test window
-        (:meth:`retrain_plan`); None when no retraining is due."""
+        """Train a child of the lineage's newest run on every label known at the data's last
+        date (:meth:`retrain_plan`); None when no retraining is due."""
         plan = self.retrain_plan(run_id, panel, data=data, every=every)
         if plan is None:
             return None
@@ -332,11 +376,16 @@ class DeskService:
     ) -> RetrainPlan | None:
         """The child run of the lineage's newest run, or None when no retraining is due.
 
-        The child keeps the config; its training window ends where the parent's test window
-        ended (expanding from the same start, or a rolling window moved forward by the new
-        dates) and its test window is the new dates, purge and embargo as configured.
-        ``every`` ("monthly" or "quarterly"): due only when the data reached a later month
-        (quarter) than the parent's test end; None: due on any new date.
+        The child keeps the config and is trained at the close of the data's last date, the
+        *as-of* date (:func:`fresh_windows`): its training window ends at the last date whose
+        training label is known before the as-of date (purge and embargo as configured),
+        expanding from the same start or rolling, and its test window is the as-of date alone,
+        the date from which it is in force. ``every`` ("monthly" or "quarterly"): due only
+        when the data reached a later month (quarter) than the parent's test end; None: due
+        on any new date.
+
+        Every check that could refuse the retraining runs here, before any training: a
+        refusal (a ``ConfigError``) is immediate.
         """
         chain = self.verify_lineage(run_id)  # a damaged run is not retrained from
         parent_id = chain[-1]
@@ -344,24 +393,64 @@ class DeskService:
         source = data or parent.data
         if panel is None:
             panel = load_panel(source, metadata=parent.metadata)
-        dates = panel.get_column("date").unique().sort()
-        new = dates.filter(dates > parent.test_end)
-        if new.len() == 0 or not retrain_due(parent.test_end, new[-1], every):
+        dates = panel.get_column("date").unique().sort().to_list()
+        if not dates or not retrain_due(parent.test_end, dates[-1], every):
             return None
-        old = dates.filter(dates <= parent.test_end)
-        start = parent.train_start
-        if parent.window == "rolling":
-            later = old.filter(old >= parent.train_start)
-            start = later[min(new.len(), later.len() - 1)]
-        config = parent.replace(
-            data=source,
-            train_start=start,
-            train_end=parent.test_end,
-            test_start=new[0],
-            test_end=new[-1],
-            name=f"{parent.name or parent_id} (retrained to {new[-1]})",
+        config = fresh_windows(parent, dates).replace(
+            data=source, name=f"{parent.name or parent_id} (retrained to {dates[-1]})"
         )
+        check_windows(config, panel, contract=False)
         return RetrainPlan(config, panel, parent_id, chain[0])
+
+
+def training_horizon(config: RunConfig) -> int:
+    """Trading dates from a decision to the end of its training target: the label's horizon,
+    or the longer training target's (``target_horizon``, entered as the label is)."""
+    label = LABELS[config.label]
+    if config.target_horizon > 1:
+        return max(label.horizon, label.lead + config.target_horizon)
+    return label.horizon
+
+
+def fresh_windows(parent: RunConfig, dates: list[date]) -> RunConfig:
+    """The windows of a retraining at the close of ``dates[-1]`` (the as-of date ``A``).
+
+    Test window: ``A`` alone (the child decides from ``A`` on). Training window: every label
+    known at ``A``, purged as each run's training is: a row's training label must end
+    strictly before the test window's first date less ``embargo_days`` trading dates, so the
+    window ends ``embargo_days + training_horizon + 1`` trading dates before ``A`` (a
+    close-to-close label without embargo: the day before yesterday, whose label ended
+    yesterday). It expands from the parent's start, or rolls over the last ``window_days``
+    dates; an explicit validation window moves forward with it. Raises ``ConfigError`` when
+    no training label is known yet.
+    """
+    as_of, n = dates[-1], len(dates) - 1
+    last = n - parent.embargo_days - training_horizon(parent) - 1
+    first = bisect_left(dates, parent.train_start)
+    if last < first:
+        raise ConfigError(
+            f"cannot retrain at {as_of}: no training label ends before it (less the embargo of "
+            f"{parent.embargo_days} days) on or after train_start {parent.train_start}",
+            field="train_end",
+        )
+    start = parent.train_start
+    if parent.window == "rolling":
+        start = dates[WINDOWS["rolling"](first, last, parent.window_days)]
+    shift = last - min(bisect_left(dates, parent.train_end), n)
+
+    def moved(day: date | None) -> date | None:
+        if day is None:
+            return None
+        return dates[min(max(bisect_left(dates, day) + shift, 0), last)]
+
+    return parent.replace(
+        train_start=start,
+        train_end=dates[last],
+        test_start=as_of,
+        test_end=as_of,
+        valid_start=moved(parent.valid_start),
+        valid_end=moved(parent.valid_end),
+    )
 
 
 @dataclass(frozen=True)

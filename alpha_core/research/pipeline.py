@@ -104,10 +104,14 @@ def run_experiment(
     panel: pl.DataFrame,
     feats: pl.DataFrame | None = None,
     on_progress: OnProgress | None = None,
+    forward: bool = False,
 ) -> RunResult:
     """Train (one model, or one per walk-forward fold), predict, form books and measure.
 
     ``feats`` may be passed when already built for the same panel and label convention.
+    ``forward``: a model trained to decide from its test window on (the desk's retraining,
+    whose test window is the dates whose labels are not known yet): a test window without a
+    realised day is not refused (:func:`~alpha_core.research.contract.refuse_empty_books`).
     """
     _check_windows(config, panel)
     source = panel
@@ -169,7 +173,8 @@ def run_experiment(
     books, daily, metrics = rebook(
         preds, config, meta, timings=timings, pred_stats=pred_stats, market=market
     )
-    data_contract.refuse_empty_books(metrics, preds, config)
+    if not forward:
+        data_contract.refuse_empty_books(metrics, preds, config)
     t0 = time.perf_counter()
     risk = market.risk if market else estimate_risk(panel, config)
     table = attribution(books, daily, risk)

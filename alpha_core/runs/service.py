@@ -153,11 +153,13 @@ class RunService:
         *,
         feats: pl.DataFrame | None = None,
         on_progress: OnProgress = ignore,
+        forward: bool = False,
     ) -> RunResult:
-        """Train and evaluate ``config`` without saving (its panel is loaded when not given)."""
+        """Train and evaluate ``config`` without saving (its panel is loaded when not given;
+        ``forward``: :func:`~alpha_core.research.pipeline.run_experiment`'s)."""
         if panel is None:
             panel = load_panel(config.data, metadata=config.metadata)
-        return run_experiment(config, panel, feats=feats, on_progress=on_progress)
+        return run_experiment(config, panel, feats=feats, on_progress=on_progress, forward=forward)
 
     def train_and_save(
         self,
@@ -175,7 +177,8 @@ class RunService:
 
         Returns the result with ``run_id`` set. The explanations are computed from the
         features the run was trained on, never rebuilt. ``lineage``: the retraining this run
-        is (its ``lineage.json`` is saved with the run, so the desk serves it at once).
+        is (its ``lineage.json`` is saved with the run, so the desk serves it at once); a
+        retraining is a forward model: its test window may hold no realised day yet.
         ``exports``: names of :data:`ON_REQUEST` files to write too (e.g. predictions.csv).
         """
         unknown = [name for name in exports if name not in ON_REQUEST]
@@ -183,7 +186,9 @@ class RunService:
             raise ValueError(f"unknown export {unknown[0]!r}; use one of {', '.join(ON_REQUEST)}")
         if panel is None:
             panel = load_panel(config.data, metadata=config.metadata)
-        result = self.train(config, panel, feats=feats, on_progress=on_progress)
+        result = self.train(
+            config, panel, feats=feats, on_progress=on_progress, forward=lineage is not None
+        )
         on_progress(Progress("saving", 1.0))
         meta = {"data": config.data, "data_label": data_label or source_label(config.data)}
         files = {name: export(result) for name, export in EXPORTS.items()}
