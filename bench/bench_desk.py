@@ -30,9 +30,9 @@ def _in_process(root: Path, run_id: str, data: str, days: list) -> Timing:
     """The desk's own work for the same dates, imports done: load, score, record (forced,
     since the children recorded these dates already with the same inputs: a no-op)."""
     from alpha_core.data.panel import load_panel
-    from alpha_core.runs.service import RunService
+    from alpha_core.desk.service import DeskService
 
-    service = RunService(root)
+    service = DeskService(root)
     queue = list(days)
 
     def one() -> None:
@@ -80,7 +80,7 @@ def main() -> None:
         [f"  of which: imports alone (python -c '{probe}')",
          len(imports), fmt_s(median([i["wall_s"] for i in imports])), "",
          fmt_s(median([i["cpu_s"] for i in imports])), ""],
-        ["  of which: load the panel + RunService.book + ledger append (in process, warm)",
+        ["  of which: load the panel + DeskService.book + ledger append (in process, warm)",
          len(inside.wall), fmt_s(median(inside.wall)), fmt_s(p95(inside.wall)),
          fmt_s(median(inside.cpu)), ""],
         ["alpha run (train 2013-2017, fast preset)", 1, fmt_s(run["wall_s"]), "",

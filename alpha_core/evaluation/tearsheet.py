@@ -29,7 +29,6 @@ import math
 
 import numpy as np
 import polars as pl
-from scipy import stats as sps
 
 from alpha_core.features.transforms import percentile_rank
 from alpha_core.signals.predictions import IC_HORIZONS, PREDICTION, fwd_col
@@ -140,6 +139,8 @@ def ic_summary(ic: pl.Series | np.ndarray) -> dict[str, float]:
     if x.size < 2:
         nan = math.nan
         return dict(mean=nan, std=nan, ir=nan, t_stat=nan, p_value=nan, skew=nan, kurtosis=nan)
+    from scipy import stats as sps  # here: scipy.stats costs 0.4 s to import (the CLI)
+
     std = float(x.std(ddof=1))
     t_stat, p_value = sps.ttest_1samp(x, 0.0)
     return {
@@ -156,6 +157,8 @@ def ic_summary(ic: pl.Series | np.ndarray) -> dict[str, float]:
 def ic_qq(ic: pl.Series) -> pl.DataFrame:
     """``theoretical, observed``: the sorted IC against normal quantiles (a Q-Q plot),
     at scipy's ``probplot`` plotting positions."""
+    from scipy import stats as sps
+
     (theoretical, observed), _ = sps.probplot(ic.drop_nulls().to_numpy(), dist="norm")
     return pl.DataFrame({"theoretical": theoretical, "observed": observed})
 
