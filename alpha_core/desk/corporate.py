@@ -32,7 +32,7 @@ from typing import Any
 
 import polars as pl
 
-from alpha_core.desk.orders import _NUMBER, OrdersError, _source_bytes, _text
+from alpha_core.desk.orders import _NUMBER, OrdersError, source_text
 
 DELISTED = "delisted"
 MAX_RATIO = 1000.0
@@ -66,16 +66,8 @@ class Action:
 def read_actions(source: str | Path | bytes, name: str | None = None) -> list[Action]:
     """The actions of a CSV path or CSV bytes (``asset, date, ratio``; other columns are
     ignored). An asset may not have two actions on one date, nor any after its delisting."""
-    if isinstance(source, bytes):
-        name, data = name or "corporate actions", source
-    else:
-        name = name or str(source)
-        try:
-            data = _source_bytes(source, name)
-        except OrdersError as exc:
-            raise CorporateActionsError(str(exc)) from None
     try:
-        text = _text(data, name)
+        name, _, text = source_text(source, name, "corporate actions")
     except OrdersError as exc:
         raise CorporateActionsError(str(exc)) from None
     rows = csv.reader(io.StringIO(text, newline=""))

@@ -51,7 +51,7 @@ import polars as pl
 from alpha_core.base.storage import full_disk_as
 from alpha_core.desk.execution import Execution, next_bars
 from alpha_core.desk.ledger import SkippedLine, _append, _locked, current_books, skipped_dict
-from alpha_core.desk.orders import _NUMBER, LIMITS, OrdersError, _source_bytes, _text
+from alpha_core.desk.orders import _NUMBER, LIMITS, OrdersError, source_text
 
 FILLS_FILE = "fills.jsonl"
 FILL_VERSION = 1
@@ -123,16 +123,8 @@ def read_fills(source: str | Path | bytes, name: str | None = None) -> list[Fill
     Only a regular file is read; each problem is one :class:`FillsError` line naming the
     file, the data row (with its line) and the column. A header alone is no fills.
     """
-    if isinstance(source, bytes):
-        name, data = name or "fills", source
-    else:
-        name = name or str(source)
-        try:
-            data = _source_bytes(source, name)
-        except OrdersError as exc:
-            raise FillsError(str(exc)) from None
     try:
-        text = _text(data, name)
+        name, data, text = source_text(source, name, "fills")
     except OrdersError as exc:
         raise FillsError(str(exc)) from None
     digest = hashlib.sha256(data).hexdigest()[:16]

@@ -157,6 +157,20 @@ def _number(text: str, column: str, where: str) -> float | None:
     return number
 
 
+def source_text(
+    source: str | Path | bytes, name: str | None, default: str
+) -> tuple[str, bytes, str]:
+    """``(name, bytes, text)`` of a user's CSV given as a path (a regular file only) or as
+    bytes: ``name`` defaults to the path, or to ``default`` for bytes. An unreadable,
+    empty, binary or non-UTF-8 source is one :class:`OrdersError` line naming it."""
+    if isinstance(source, bytes):
+        name, data = name or default, source
+    else:
+        name = name or str(source)
+        data = _source_bytes(source, name)
+    return name, data, _text(data, name)
+
+
 def read_holdings(source: str | Path | bytes, name: str | None = None) -> pl.DataFrame:
     """``asset, quantity | weight [, price]`` from a CSV path or CSV bytes.
 
@@ -168,13 +182,8 @@ def read_holdings(source: str | Path | bytes, name: str | None = None) -> pl.Dat
     naming the file (``name``; default the path, or "holdings" for bytes), the data row
     (1-based, with its line in the file) and the column. A header alone is no positions.
     """
-    if isinstance(source, bytes):
-        name = name or "holdings"
-        data = source
-    else:
-        name = name or str(source)
-        data = _source_bytes(source, name)
-    rows = csv.reader(io.StringIO(_text(data, name), newline=""))
+    name, _, text = source_text(source, name, "holdings")
+    rows = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(rows, None)
         while header is not None and not any(h.strip() for h in header):
